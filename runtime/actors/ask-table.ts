@@ -1,0 +1,100 @@
+// Pending asks and their deadlines. One Env timer serves all asks (armed for the earliest
+// deadline) instead of a host timer per ask, which keeps an in-process ask round trip cheap.
+import type { Env, Timer } from '../env/env.ts';
+import { MinHeap } from '../collections/min-heap.ts';
+import { UltraError } from '../errors.ts';
+
+interface Pending {
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (error: Error) => void;
+  readonly deadline: number;
+  readonly description: string;
+}
+
+export class AskTable {
+  readonly #env: Env;
+  readonly #pending = new Map<number, Pending>();
+  /** [deadline, id] by deadline; entries of settled asks are skipped lazily. */
+  readonly #heap = new MinHeap<readonly [number, number]>((a, b) => a[0] < b[0]);
+  #nextId = 1;
+  #timer: Timer | undefined;
+  #armedFor = Infinity;
+
+  constructor(env: Env) {
+    this.#env = env;
+  }
+
+  get size(): number {
+    return this.#pending.size;
+  }
+
+  /** Registers an ask; returns its id and the promise its reply settles. */
+  open(timeoutMs: number, description: string): [number, Promise<unknown>] {
+    if (!(timeoutMs > 0) || !Number.isFinite(timeoutMs)) {
+      throw new UltraError('InvalidArgument', `ask timeoutMs must be a positive finite number, got ${timeoutMs}`);
+    }
+    const id = this.#nextId++;
+    const deadline = this.#env.monotonicNow() + timeoutMs;
+    const promise = new Promise<unknown>((resolve, reject) => {
+      this.#pending.set(id, { resolve, reject, deadline, description });
+    });
+    this.#heap.push([deadline, id]);
+    if (deadline < this.#armedFor) this.#arm(deadline);
+    return [id, promise];
+  }
+
+  resolve(id: number, value: unknown): boolean {
+    const p = this.#take(id);
+    if (p === undefined) return false;
+    p.resolve(value);
+    return true;
+  }
+
+  reject(id: number, error: Error): boolean {
+    const p = this.#take(id);
+    if (p === undefined) return false;
+    p.reject(error);
+    return true;
+  }
+
+  /** Rejects every pending ask (system shutdown). */
+  rejectAll(error: Error): void {
+    for (const id of [...this.#pending.keys()]) this.reject(id, error);
+  }
+
+  #take(id: number): Pending | undefined {
+    const p = this.#pending.get(id);
+    if (p === undefined) return undefined;
+    this.#pending.delete(id);
+    if (this.#pending.size === 0) {
+      // Nothing left to time out: drop the timer so an idle process can exit.
+      this.#heap.clear();
+      this.#timer?.cancel();
+      this.#timer = undefined;
+      this.#armedFor = Infinity;
+    }
+    return p;
+  }
+
+  #arm(deadline: number): void {
+    this.#timer?.cancel();
+    this.#armedFor = deadline;
+    this.#timer = this.#env.setTimer(deadline - this.#env.monotonicNow(), this.#expire);
+  }
+
+  readonly #expire = (): void => {
+    this.#timer = undefined;
+    this.#armedFor = Infinity;
+    // A little slack: a drifting virtual clock can land a hair before the deadline it was armed for.
+    const now = this.#env.monotonicNow() + 1e-6;
+    for (let head = this.#heap.peek(); head !== undefined && head[0] <= now; head = this.#heap.peek()) {
+      const [, id] = this.#heap.pop()!;
+      const p = this.#pending.get(id);
+      if (p !== undefined) {
+        this.reject(id, new UltraError('DeadlineExceeded', `ask timed out: ${p.description}`));
+      }
+    }
+    const next = this.#heap.peek();
+    if (next !== undefined && this.#pending.size > 0) this.#arm(next[0]);
+  };
+}
