@@ -1,6 +1,6 @@
 // What an actor is: typed messages in, new state out. A behavior is a plain object of functions;
 // the runtime owns the mailbox, lifecycle and supervision around it.
-import type { Logger } from 'pino';
+import type { Logger } from '../log/logger.ts';
 import type { Env } from '../env/env.ts';
 import type { ErrorData } from '../errors.ts';
 import type { MailboxOptions } from './mailbox.ts';

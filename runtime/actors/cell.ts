@@ -4,12 +4,12 @@
 // Lifecycle: starting → running ⇄ suspended (failed, waiting for its supervisor) → stopping →
 // stopped. Only one thing happens to a cell at a time: while an async init, handler, restart or
 // stop phase is in flight (`busy`), messages queue and stop requests wait for it to settle.
-import type { Logger } from 'pino';
+import type { Logger } from '../log/logger.ts';
 import type { Env, Timer } from '../env/env.ts';
 import { UltraError, type ErrorData } from '../errors.ts';
 import type { ActorContext, AskOptions, Behavior, DeferredReply, SpawnOptions, Timers } from './behavior.ts';
 import { Mailbox } from './mailbox.ts';
-import type { ActorRef, AnyRef, Message, Terminated, TerminationReason } from './ref.ts';
+import type { ActorRef, AnyRef, Message, ReplyFor, ReplyOf, Terminated, TerminationReason } from './ref.ts';
 import { isValidActorName, refToString } from './ref.ts';
 import {
   DEFAULT_SUPERVISOR,
@@ -62,12 +62,14 @@ export class Cell<S = unknown, M extends Message = Message> {
   readonly restartType: RestartType;
   readonly supervisor: SupervisorSpec;
   readonly mailbox: Mailbox<M, Sender>;
-  readonly log: Logger;
-  readonly children = new Map<string, Cell<any, any>>();
+  // Everything below that an idle actor may never need is allocated on first use: an idle actor
+  // should cost well under a kilobyte of heap (docs/benchmarks.md).
+  #log: Logger | undefined;
+  #children: Map<string, Cell<any, any>> | undefined;
   /** Refs watching this actor, by refToString. */
-  readonly watchers = new Map<string, AnyRef>();
+  #watchers: Map<string, AnyRef> | undefined;
   /** What this actor watches, by target key, and how to turn its Terminated into a message. */
-  readonly #watching = new Map<string, { readonly target: AnyRef; readonly map: ((t: Terminated) => M) | undefined }>();
+  #watching: Map<string, { readonly target: AnyRef; readonly map: ((t: Terminated) => M) | undefined }> | undefined;
 
   status: CellStatus = 'starting';
   queued = false;
@@ -82,13 +84,13 @@ export class Cell<S = unknown, M extends Message = Message> {
   #restartTimer: Timer | undefined;
   #current: M | undefined;
   #currentSender: Sender;
-  #stash: Array<[M, Sender]> = [];
+  #stash: Array<[M, Sender]> | undefined;
   #nameSeq = 0;
-  readonly #intensity: RestartIntensity;
-  readonly #timers: TimerSet<M>;
+  #intensity: RestartIntensity | undefined;
+  #timers: TimerSet<M> | undefined;
   readonly #ctx: ActorContext<M>;
-  readonly #terminated: Promise<void>;
-  #markTerminated!: () => void;
+  #terminated: Promise<void> | undefined;
+  #markTerminated: (() => void) | undefined;
   readonly #slot: [M | undefined, Sender] = [undefined, undefined];
 
   constructor(system: ActorSystem, parent: Cell<any, any> | undefined, name: string, behavior: Behavior<S, M>, options: SpawnOptions) {
@@ -104,13 +106,27 @@ export class Cell<S = unknown, M extends Message = Message> {
     this.restartType = options.restart ?? 'permanent';
     this.supervisor = behavior.supervisor ?? DEFAULT_SUPERVISOR;
     this.mailbox = new Mailbox<M, Sender>({ ...behavior.mailbox, ...options.mailbox });
-    this.log = system.log.child({ actor: this.path });
-    this.#intensity = new RestartIntensity(this.supervisor.maxRestarts, this.supervisor.withinMs);
-    this.#timers = new TimerSet<M>(this);
-    this.#ctx = makeContext(this);
-    this.#terminated = new Promise((resolve) => {
-      this.#markTerminated = resolve;
-    });
+    this.#ctx = new Context(this);
+  }
+
+  get log(): Logger {
+    return (this.#log ??= this.system.log.child({ actor: this.path }));
+  }
+
+  get children(): ReadonlyMap<string, Cell<any, any>> {
+    return this.#children ?? NO_CHILDREN;
+  }
+
+  removeChild(child: Cell<any, any>): void {
+    if (this.#children?.get(child.name) === child) this.#children.delete(child.name);
+  }
+
+  addWatcher(watcher: AnyRef): void {
+    (this.#watchers ??= new Map()).set(refToString(watcher), watcher);
+  }
+
+  removeWatcher(watcher: AnyRef): void {
+    this.#watchers?.delete(refToString(watcher));
   }
 
   get env(): Env {
@@ -121,8 +137,12 @@ export class Cell<S = unknown, M extends Message = Message> {
     return this.status === 'running' && !this.#busy && this.mailbox.size > 0;
   }
 
+  /** Resolves once this actor has terminated. */
   get terminated(): Promise<void> {
-    return this.#terminated;
+    if (this.status === 'stopped') return Promise.resolve();
+    return (this.#terminated ??= new Promise((resolve) => {
+      this.#markTerminated = resolve;
+    }));
   }
 
   get state(): S | undefined {
@@ -208,7 +228,7 @@ export class Cell<S = unknown, M extends Message = Message> {
       slot[1] = undefined;
       handled++;
       if (sender instanceof TimerMark) {
-        if (!this.#timers.accept(sender)) continue;
+        if (!this.timers.accept(sender)) continue;
         this.#currentSender = undefined;
       } else {
         this.#currentSender = sender;
@@ -309,7 +329,8 @@ export class Cell<S = unknown, M extends Message = Message> {
       return;
     }
     const now = this.env.monotonicNow();
-    if (!this.#intensity.record(now)) {
+    const intensity = (this.#intensity ??= new RestartIntensity(this.supervisor.maxRestarts, this.supervisor.withinMs));
+    if (!intensity.record(now)) {
       const exceeded = new UltraError(
         'Internal',
         `restart intensity exceeded: more than ${this.supervisor.maxRestarts} restarts within ${this.supervisor.withinMs} ms under ${this.path}`,
@@ -319,7 +340,7 @@ export class Cell<S = unknown, M extends Message = Message> {
       this.#escalate(child, exceeded);
       return;
     }
-    const delayMs = backoffMs(this.supervisor, this.#intensity.recent(now), this.env.random());
+    const delayMs = backoffMs(this.supervisor, intensity.recent(now), this.env.random());
     const siblings = [...this.children.values()];
     for (const c of restartSet(this.supervisor.strategy, siblings, child)) c.restart(delayMs);
   }
@@ -365,7 +386,7 @@ export class Cell<S = unknown, M extends Message = Message> {
     this.status = 'suspended';
     this.restarts++;
     this.#restarting = true;
-    this.#timers.cancelAll();
+    this.#timers?.cancelAll();
     this.unstashAll();
     this.#busy = true;
     void this.#stopChildren()
@@ -391,7 +412,7 @@ export class Cell<S = unknown, M extends Message = Message> {
 
   /** Stops this actor (children first); resolves when it has terminated. */
   stop(reason: TerminationReason = 'stopped'): Promise<void> {
-    if (this.status === 'stopped' || this.status === 'stopping') return this.#terminated;
+    if (this.status === 'stopped' || this.status === 'stopping') return this.terminated;
     this.#stopReason = reason;
     if (this.#restartTimer !== undefined) {
       this.#restartTimer.cancel();
@@ -401,15 +422,16 @@ export class Cell<S = unknown, M extends Message = Message> {
     }
     if (this.#busy) {
       this.#pending = { kind: 'stop' };
-      return this.#terminated;
+      return this.terminated;
     }
+    const terminated = this.terminated;
     this.#beginStop();
-    return this.#terminated;
+    return terminated;
   }
 
   #beginStop(): void {
     this.status = 'stopping';
-    this.#timers.cancelAll();
+    this.#timers?.cancelAll();
     void this.#stopChildren()
       .then(() => this.#runOnStop())
       .then(() => this.#finalize());
@@ -432,39 +454,39 @@ export class Cell<S = unknown, M extends Message = Message> {
   #finalize(): void {
     this.status = 'stopped';
     this.system.unregister(this);
-    this.parent?.children.delete(this.name);
-    for (const [message, sender] of [...this.mailbox.drain(), ...this.#stash]) {
+    this.parent?.removeChild(this);
+    for (const [message, sender] of [...this.mailbox.drain(), ...(this.#stash ?? [])]) {
       if (sender instanceof TimerMark) continue;
       this.system.deadLetter(this.ref, message, 'actor stopped', sender, 'Unavailable');
     }
-    this.#stash = [];
+    this.#stash = undefined;
     const terminated: Terminated = { type: 'terminated', ref: this.ref as AnyRef, reason: this.#stopReason };
-    for (const watcher of this.watchers.values()) this.system.sendTerminated(watcher, terminated);
-    this.watchers.clear();
-    for (const { target } of this.#watching.values()) this.system.unwatch(target, this.ref as AnyRef);
-    this.#watching.clear();
-    this.#markTerminated();
+    for (const watcher of this.#watchers?.values() ?? []) this.system.sendTerminated(watcher, terminated);
+    this.#watchers = undefined;
+    for (const { target } of this.#watching?.values() ?? []) this.system.unwatch(target, this.ref as AnyRef);
+    this.#watching = undefined;
+    this.#markTerminated?.();
   }
 
   // ── Death-watch ──────────────────────────────────────────────────────────
 
   watch(target: AnyRef, onTerminated: ((t: Terminated) => M) | undefined): void {
-    this.#watching.set(refToString(target), { target, map: onTerminated });
+    (this.#watching ??= new Map()).set(refToString(target), { target, map: onTerminated });
     this.system.watch(target, this.ref as AnyRef);
   }
 
   unwatch(target: AnyRef): void {
     const key = refToString(target);
-    if (!this.#watching.delete(key)) return;
+    if (this.#watching?.delete(key) !== true) return;
     this.system.unwatch(target, this.ref as AnyRef);
   }
 
   /** A watched actor terminated: deliver it if this actor still watches it. */
   deliverTerminated(terminated: Terminated): void {
     const key = refToString(terminated.ref);
-    const entry = this.#watching.get(key);
+    const entry = this.#watching?.get(key);
     if (entry === undefined) return;
-    this.#watching.delete(key);
+    this.#watching!.delete(key);
     const map = entry.map;
     this.enqueue(map === undefined ? (terminated as unknown as M) : map(terminated), undefined, true);
   }
@@ -481,7 +503,7 @@ export class Cell<S = unknown, M extends Message = Message> {
     }
     if (this.children.has(name)) throw new UltraError('AlreadyExists', `actor ${this.path}/${name} already exists`);
     const child = new Cell<S2, M2>(this.system, this, name, behavior, options);
-    this.children.set(name, child);
+    (this.#children ??= new Map()).set(name, child);
     this.system.register(child);
     child.start();
     return child.ref;
@@ -497,19 +519,20 @@ export class Cell<S = unknown, M extends Message = Message> {
 
   stashCurrent(): void {
     if (this.#current === undefined) throw new UltraError('FailedPrecondition', `${this.path}: stash() outside a message handler`);
+    this.#stash ??= [];
     if (this.#stash.length >= MAX_STASH) throw new UltraError('ResourceExhausted', `${this.path}: stash is full (${MAX_STASH} messages)`);
     this.#stash.push([this.#current, this.#currentSender]);
   }
 
   unstashAll(): void {
-    const stashed = this.#stash;
-    this.#stash = [];
+    const stashed = this.#stash ?? [];
+    this.#stash = undefined;
     for (let i = stashed.length - 1; i >= 0; i--) this.mailbox.unshift(stashed[i]![0], stashed[i]![1]);
     if (stashed.length > 0 && this.status === 'running' && !this.#busy) this.system.dispatcher.schedule(this);
   }
 
   get timers(): TimerSet<M> {
-    return this.#timers;
+    return (this.#timers ??= new TimerSet<M>(this));
   }
 
   selfStop(): void {
@@ -587,61 +610,118 @@ class TimerSet<M extends Message> implements Timers<M> {
   }
 }
 
-function makeContext<S, M extends Message>(cell: Cell<S, M>): ActorContext<M> {
-  const system = cell.system;
-  return {
-    self: cell.ref,
-    parent: cell.parent?.ref as AnyRef | undefined,
-    system,
-    env: system.env,
-    log: cell.log,
-    timers: cell.timers,
-    spawn: (behavior, options) => cell.spawnChild(behavior, options),
-    stop(child?: AnyRef) {
-      if (child === undefined) {
-        cell.selfStop();
-        return;
-      }
-      const target = cell.children.get(child.path.slice(child.path.lastIndexOf('/') + 1));
-      if (target === undefined || target.uid !== child.uid) {
-        throw new UltraError('NotFound', `${refToString(child)} is not a child of ${cell.path}`);
-      }
-      void target.stop('stopped');
-    },
-    children: () => [...cell.children.values()].map((c) => c.ref as AnyRef),
-    child: (name) => cell.children.get(name)?.ref as AnyRef | undefined,
-    tell: (ref, message) => system.tell(ref, message),
-    ask: (ref, message, options: AskOptions) => system.ask(ref, message, options),
-    reply(message, value) {
-      const address = cell.replyTo(message);
-      if (address === undefined) {
-        system.deadLetter(cell.ref, value, 'reply to a message that was not an ask', undefined);
-        return;
-      }
-      system.sendReply(address, { ok: true, value });
-    },
-    replyError(message, error) {
-      const address = cell.replyTo(message);
-      if (address !== undefined) system.sendReply(address, { ok: false, error: toErrorData(error) });
-    },
-    deferReply<Q extends M>(message: Q): DeferredReply<any> {
-      const address = cell.replyTo(message);
-      let answered = false;
-      const send = (reply: { ok: true; value: unknown } | { ok: false; error: ErrorData }): void => {
-        if (answered) throw new UltraError('FailedPrecondition', `${cell.path}: a deferred reply can be sent once`);
-        answered = true;
-        if (address !== undefined) system.sendReply(address, reply);
-      };
-      return {
-        ok: (value) => send({ ok: true, value }),
-        error: (error) => send({ ok: false, error: toErrorData(error) }),
-      };
-    },
-    watch: (ref, onTerminated) => cell.watch(ref, onTerminated),
-    unwatch: (ref) => cell.unwatch(ref),
-    stash: () => cell.stashCurrent(),
-    unstashAll: () => cell.unstashAll(),
-  };
+const NO_CHILDREN: ReadonlyMap<string, Cell<any, any>> = new Map();
+
+/** The ActorContext handed to behaviors: a thin view of its cell (methods on the prototype, one field). */
+class Context<M extends Message> implements ActorContext<M> {
+  readonly #cell: Cell<any, M>;
+
+  constructor(cell: Cell<any, M>) {
+    this.#cell = cell;
+  }
+
+  get self(): ActorRef<M> {
+    return this.#cell.ref;
+  }
+
+  get parent(): AnyRef | undefined {
+    return this.#cell.parent?.ref as AnyRef | undefined;
+  }
+
+  get system(): ActorSystem {
+    return this.#cell.system;
+  }
+
+  get env(): Env {
+    return this.#cell.system.env;
+  }
+
+  get log(): Logger {
+    return this.#cell.log;
+  }
+
+  get timers(): Timers<M> {
+    return this.#cell.timers;
+  }
+
+  spawn<S2, M2 extends Message>(behavior: Behavior<S2, M2>, options?: SpawnOptions): ActorRef<M2> {
+    return this.#cell.spawnChild(behavior, options);
+  }
+
+  stop(child?: AnyRef): void {
+    const cell = this.#cell;
+    if (child === undefined) {
+      cell.selfStop();
+      return;
+    }
+    const target = cell.children.get(child.path.slice(child.path.lastIndexOf('/') + 1));
+    if (target === undefined || target.uid !== child.uid) {
+      throw new UltraError('NotFound', `${refToString(child)} is not a child of ${cell.path}`);
+    }
+    void target.stop('stopped');
+  }
+
+  children(): AnyRef[] {
+    return [...this.#cell.children.values()].map((c) => c.ref as AnyRef);
+  }
+
+  child(name: string): AnyRef | undefined {
+    return this.#cell.children.get(name)?.ref as AnyRef | undefined;
+  }
+
+  tell<M2 extends Message>(ref: ActorRef<M2>, message: M2): void {
+    this.#cell.system.tell(ref, message);
+  }
+
+  ask<M2 extends Message, Q extends M2>(ref: ActorRef<M2>, message: Q, options: AskOptions): Promise<ReplyFor<M2, Q>> {
+    return this.#cell.system.ask(ref, message, options);
+  }
+
+  reply<Q extends M>(message: Q, value: ReplyOf<Q>): void {
+    const cell = this.#cell;
+    const address = cell.replyTo(message);
+    if (address === undefined) {
+      cell.system.deadLetter(cell.ref as AnyRef, value, 'reply to a message that was not an ask', undefined);
+      return;
+    }
+    cell.system.sendReply(address, { ok: true, value });
+  }
+
+  replyError(message: M, error: ErrorData | Error): void {
+    const address = this.#cell.replyTo(message);
+    if (address !== undefined) this.#cell.system.sendReply(address, { ok: false, error: toErrorData(error) });
+  }
+
+  deferReply<Q extends M>(message: Q): DeferredReply<ReplyOf<Q>> {
+    const cell = this.#cell;
+    const address = cell.replyTo(message);
+    let answered = false;
+    const send = (reply: { ok: true; value: unknown } | { ok: false; error: ErrorData }): void => {
+      if (answered) throw new UltraError('FailedPrecondition', `${cell.path}: a deferred reply can be sent once`);
+      answered = true;
+      if (address !== undefined) cell.system.sendReply(address, reply);
+    };
+    return {
+      ok: (value) => send({ ok: true, value }),
+      error: (error) => send({ ok: false, error: toErrorData(error) }),
+    };
+  }
+
+  watch(ref: AnyRef, onTerminated?: (terminated: Terminated) => M): void {
+    this.#cell.watch(ref, onTerminated);
+  }
+
+  unwatch(ref: AnyRef): void {
+    this.#cell.unwatch(ref);
+  }
+
+  stash(): void {
+    this.#cell.stashCurrent();
+  }
+
+  unstashAll(): void {
+    this.#cell.unstashAll();
+  }
 }
 
 function toErrorData(error: ErrorData | Error): ErrorData {

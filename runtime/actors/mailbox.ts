@@ -1,6 +1,6 @@
-// A bounded FIFO mailbox: a growable ring buffer holding each message beside its reply address
-// (parallel arrays, so a plain tell allocates nothing). The capacity bounds memory; what happens
-// on overflow is the actor's declared policy.
+// A bounded FIFO mailbox. Messages sit beside their reply address in fixed-size segments chained
+// into a queue: a burst of a million messages never copies a growing array, and the memory goes
+// back as soon as a segment drains. An idle actor holds no segment at all.
 
 export type OverflowPolicy = 'drop-newest' | 'drop-oldest';
 
@@ -12,22 +12,30 @@ export interface MailboxOptions {
 }
 
 export const DEFAULT_MAILBOX_CAPACITY = 10_000;
+/** Messages per segment; a segment holds message and sender interleaved. */
+const SEGMENT = 256;
+
+interface Segment {
+  readonly slots: unknown[];
+  next: Segment | undefined;
+}
 
 export class Mailbox<T, S> {
   readonly capacity: number;
   readonly overflow: OverflowPolicy;
-  #items: (T | undefined)[];
-  #senders: (S | undefined)[];
-  #head = 0;
+  #head: Segment | undefined;
+  #tail: Segment | undefined;
+  /** Next slot to read in the head segment, and next slot to write in the tail (in messages). */
+  #readIndex = 0;
+  #writeIndex = 0;
   #size = 0;
+  /** Items put back at the front (unstash) before the head segment, newest first. */
+  #front: Array<[T, S | undefined]> | undefined;
 
   constructor(options: MailboxOptions = {}) {
     this.capacity = options.capacity ?? DEFAULT_MAILBOX_CAPACITY;
     this.overflow = options.overflow ?? 'drop-newest';
     if (!Number.isInteger(this.capacity) || this.capacity < 1) throw new RangeError(`mailbox capacity must be a positive integer, got ${this.capacity}`);
-    const initial = Math.min(16, this.capacity);
-    this.#items = new Array(initial);
-    this.#senders = new Array(initial);
   }
 
   get size(): number {
@@ -40,32 +48,58 @@ export class Mailbox<T, S> {
 
   /** Appends; the caller checks `full` first (and applies the overflow policy). */
   push(item: T, sender: S | undefined): void {
-    if (this.#size === this.#items.length) this.#grow(this.#size + 1);
-    const i = (this.#head + this.#size) % this.#items.length;
-    this.#items[i] = item;
-    this.#senders[i] = sender;
+    let tail = this.#tail;
+    if (tail === undefined || this.#writeIndex === SEGMENT) {
+      const segment: Segment = { slots: new Array(2 * SEGMENT), next: undefined };
+      if (tail === undefined) {
+        this.#head = segment;
+        this.#readIndex = 0;
+      } else {
+        tail.next = segment;
+      }
+      this.#tail = tail = segment;
+      this.#writeIndex = 0;
+    }
+    const i = 2 * this.#writeIndex++;
+    tail.slots[i] = item;
+    tail.slots[i + 1] = sender;
     this.#size++;
   }
 
-  /** Prepends (used to unstash), ignoring capacity: stashed messages were already admitted. */
+  /** Puts an item back at the front (unstash), ignoring capacity: it was admitted before. */
   unshift(item: T, sender: S | undefined): void {
-    if (this.#size === this.#items.length) this.#grow(this.#size + 1);
-    this.#head = (this.#head - 1 + this.#items.length) % this.#items.length;
-    this.#items[this.#head] = item;
-    this.#senders[this.#head] = sender;
+    (this.#front ??= []).push([item, sender]);
     this.#size++;
   }
 
   /** Removes the head; `out[0]` gets the message and `out[1]` its sender. False when empty. */
   shift(out: [T | undefined, S | undefined]): boolean {
     if (this.#size === 0) return false;
-    const h = this.#head;
-    out[0] = this.#items[h];
-    out[1] = this.#senders[h];
-    this.#items[h] = undefined;
-    this.#senders[h] = undefined;
-    this.#head = h + 1 === this.#items.length ? 0 : h + 1;
+    const front = this.#front;
+    if (front !== undefined && front.length > 0) {
+      const [item, sender] = front.pop()!;
+      out[0] = item;
+      out[1] = sender;
+      this.#size--;
+      return true;
+    }
+    const head = this.#head!;
+    const i = 2 * this.#readIndex++;
+    out[0] = head.slots[i] as T;
+    out[1] = head.slots[i + 1] as S | undefined;
+    head.slots[i] = undefined;
+    head.slots[i + 1] = undefined;
     this.#size--;
+    if (head === this.#tail) {
+      if (this.#readIndex === this.#writeIndex) {
+        // Drained: drop the segment so an idle actor holds none.
+        this.#head = this.#tail = undefined;
+        this.#readIndex = this.#writeIndex = 0;
+      }
+    } else if (this.#readIndex === SEGMENT) {
+      this.#head = head.next;
+      this.#readIndex = 0;
+    }
     return true;
   }
 
@@ -75,20 +109,5 @@ export class Mailbox<T, S> {
     const slot: [T | undefined, S | undefined] = [undefined, undefined];
     while (this.shift(slot)) out.push([slot[0] as T, slot[1]]);
     return out;
-  }
-
-  #grow(minimum: number): void {
-    let length = Math.max(16, this.#items.length * 2);
-    while (length < minimum) length *= 2;
-    const items = new Array<T | undefined>(length);
-    const senders = new Array<S | undefined>(length);
-    for (let k = 0; k < this.#size; k++) {
-      const j = (this.#head + k) % this.#items.length;
-      items[k] = this.#items[j];
-      senders[k] = this.#senders[j];
-    }
-    this.#items = items;
-    this.#senders = senders;
-    this.#head = 0;
   }
 }

@@ -1,10 +1,11 @@
 // The actor system of one node: guardians, the path registry, message routing (local cells, or a
 // RemoteRouter for refs on other nodes and worker threads), asks, death-watch, dead letters and
 // orderly shutdown.
-import type { Logger } from 'pino';
-import { pino } from 'pino';
 import type { Env } from '../env/env.ts';
 import { UltraError, type ErrorCode, type ErrorData } from '../errors.ts';
+import { silentLogger, type Logger } from '../log/logger.ts';
+import { RateLimitedLog } from '../log/rate-limited-log.ts';
+import { MetricsRegistry } from '../metrics/metrics-registry.ts';
 import { AskTable } from './ask-table.ts';
 import type { AskOptions, Behavior, SpawnOptions } from './behavior.ts';
 import { CELL, Cell, type ActorInfo } from './cell.ts';
@@ -42,6 +43,8 @@ export interface ActorSystemOptions {
   readonly nodeId?: string;
   readonly env: Env;
   readonly log?: Logger;
+  /** Where the system's own metrics go (a node shares one registry among its components). */
+  readonly metrics?: MetricsRegistry;
   readonly dispatcher?: DispatcherOptions;
   /** Dead letters logged per `deadLetterLogWindowMs`; the rest are counted and summarised. */
   readonly deadLetterLogLimit?: number;
@@ -65,16 +68,14 @@ export class ActorSystem {
   readonly env: Env;
   readonly log: Logger;
   readonly dispatcher: Dispatcher;
+  readonly metrics: MetricsRegistry;
   readonly #cells = new Map<string, Cell<any, any>>();
   readonly #asks: AskTable;
   readonly #user: Cell<null, Message>;
   readonly #systemGuardian: Cell<null, Message>;
   readonly #deadLetterListeners = new Set<(d: DeadLetter) => void>();
-  readonly #deadLetterLogLimit: number;
-  readonly #deadLetterLogWindowMs: number;
-  #deadLetterWindowStart = -Infinity;
-  #deadLettersLoggedInWindow = 0;
-  #deadLettersSuppressed = 0;
+  readonly #deadLetterLog: RateLimitedLog;
+  readonly #deadLetters: ReturnType<MetricsRegistry['counter']>;
   #deadLetterCount = 0;
   #uidSeq = 0;
   #remote: RemoteRouter | undefined;
@@ -83,11 +84,19 @@ export class ActorSystem {
   constructor(options: ActorSystemOptions) {
     this.nodeId = options.nodeId ?? 'local';
     this.env = options.env;
-    this.log = options.log ?? pino({ level: 'silent' });
+    this.log = options.log ?? silentLogger();
+    this.metrics = options.metrics ?? new MetricsRegistry();
     this.dispatcher = new Dispatcher(this.env, options.dispatcher);
     this.#asks = new AskTable(this.env);
-    this.#deadLetterLogLimit = options.deadLetterLogLimit ?? 10;
-    this.#deadLetterLogWindowMs = options.deadLetterLogWindowMs ?? 10_000;
+    this.#deadLetterLog = new RateLimitedLog({
+      logger: this.log,
+      now: () => this.env.monotonicNow(),
+      maxPerWindow: options.deadLetterLogLimit ?? 10,
+      windowMs: options.deadLetterLogWindowMs ?? 10_000,
+      level: 'info',
+    });
+    this.#deadLetters = this.metrics.counter({ name: 'ultracloud_actor_dead_letters_total', help: 'Messages that no actor handled (stopped or missing target, full mailbox, no route).' });
+    this.#registerMetrics();
     this.#user = new Cell(this, undefined, 'user', guardianBehavior, {});
     this.#systemGuardian = new Cell(this, undefined, 'system', guardianBehavior, {});
     for (const g of [this.#user, this.#systemGuardian]) {
@@ -196,7 +205,7 @@ export class ActorSystem {
       this.sendTerminated(watcher, { type: 'terminated', ref: target, reason: 'not-found' });
       return;
     }
-    cell.watchers.set(refToString(watcher), watcher);
+    cell.addWatcher(watcher);
   }
 
   unwatch(target: AnyRef, watcher: AnyRef): void {
@@ -204,7 +213,7 @@ export class ActorSystem {
       if (this.#remote?.reaches(target.node)) this.#remote.unwatch(target, watcher);
       return;
     }
-    this.#localCell(target)?.watchers.delete(refToString(watcher));
+    this.#localCell(target)?.removeWatcher(watcher);
   }
 
   /** Delivers a Terminated to a watcher, locally or through the remote router. */
@@ -235,23 +244,15 @@ export class ActorSystem {
 
   #countDeadLetter(letter: DeadLetter): void {
     this.#deadLetterCount++;
+    this.#deadLetters.inc();
     for (const listener of this.#deadLetterListeners) listener(letter);
-    const now = this.env.monotonicNow();
-    if (now - this.#deadLetterWindowStart >= this.#deadLetterLogWindowMs) {
-      if (this.#deadLettersSuppressed > 0) {
-        this.log.warn({ suppressed: this.#deadLettersSuppressed }, 'dead letters suppressed in the last window');
-      }
-      this.#deadLetterWindowStart = now;
-      this.#deadLettersLoggedInWindow = 0;
-      this.#deadLettersSuppressed = 0;
-    }
-    if (this.#deadLettersLoggedInWindow < this.#deadLetterLogLimit) {
-      this.#deadLettersLoggedInWindow++;
-      const type = (letter.message as { type?: unknown } | undefined)?.type;
-      this.log.info({ target: refToString(letter.target), messageType: typeof type === 'string' ? type : undefined, reason: letter.reason }, 'dead letter');
-    } else {
-      this.#deadLettersSuppressed++;
-    }
+    const type = (letter.message as { type?: unknown } | undefined)?.type;
+    this.#deadLetterLog.log({ target: refToString(letter.target), messageType: typeof type === 'string' ? type : undefined, reason: letter.reason }, 'dead letter');
+  }
+
+  #registerMetrics(): void {
+    this.metrics.gauge({ name: 'ultracloud_actors', help: 'Live actors on this node, guardians included.', collect: (g) => g.set(this.#cells.size) });
+    this.metrics.gauge({ name: 'ultracloud_actor_pending_asks', help: 'Asks waiting for a reply.', collect: (g) => g.set(this.#asks.size) });
   }
 
   get deadLetterCount(): number {

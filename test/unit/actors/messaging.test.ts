@@ -316,3 +316,16 @@ describe('death-watch', () => {
     expect(got).toEqual(['/user/m/kid']);
   });
 });
+
+describe('system metrics', () => {
+  it('exports live actors, pending asks and dead letters in Prometheus text', async () => {
+    const { system } = virtualSystem();
+    const ref = system.spawn(counter);
+    await system.stop(ref);
+    system.tell(ref, { type: 'inc' });
+    const text = system.metrics.expose();
+    expect(text).toContain('ultracloud_actor_dead_letters_total 1');
+    expect(text).toMatch(/^ultracloud_actors 2$/m);
+    expect(text).toContain('ultracloud_actor_pending_asks 0');
+  });
+});

@@ -1,0 +1,16 @@
+// Runs the benchmarks named on the command line (all when none): `npm run bench -- actors`.
+import { report } from './report.ts';
+
+const suites: Record<string, () => Promise<void>> = {
+  actors: async () => report('actor runtime', await (await import('./actors.bench.ts')).runActorBenches()),
+};
+
+const wanted = process.argv.slice(2);
+for (const name of wanted.length > 0 ? wanted : Object.keys(suites)) {
+  const suite = suites[name];
+  if (suite === undefined) {
+    process.stderr.write(`unknown benchmark '${name}'; known: ${Object.keys(suites).join(', ')}\n`);
+    process.exit(2);
+  }
+  await suite();
+}
