@@ -84,6 +84,8 @@ export class Cell<S = unknown, M extends Message = Message> {
   #restartTimer: Timer | undefined;
   #current: M | undefined;
   #currentSender: Sender;
+  /** Whether the message being handled was answered (so a failure does not answer it twice). */
+  #currentAnswered = false;
   #stash: Array<[M, Sender]> | undefined;
   #nameSeq = 0;
   #intensity: RestartIntensity | undefined;
@@ -234,6 +236,7 @@ export class Cell<S = unknown, M extends Message = Message> {
         this.#currentSender = sender;
       }
       this.#current = message;
+      this.#currentAnswered = false;
       let next: S | Promise<S>;
       try {
         next = this.behavior.receive(this.#state as S, message, this.#ctx);
@@ -247,12 +250,16 @@ export class Cell<S = unknown, M extends Message = Message> {
         break;
       }
       this.#state = next;
+      this.#current = undefined;
+      this.#currentSender = undefined;
     }
     return handled;
   }
 
   readonly #asyncDone = (state: S): void => {
     this.#state = state;
+    this.#current = undefined;
+    this.#currentSender = undefined;
     if (this.#settle()) return;
     if (this.mailbox.size > 0 && this.status === 'running') this.system.dispatcher.schedule(this);
   };
@@ -271,7 +278,7 @@ export class Cell<S = unknown, M extends Message = Message> {
     this.status = 'suspended';
     const err = UltraError.from(error);
     this.log.error({ err: error, code: err.code, during: wasStarting ? 'init' : 'receive' }, 'actor failed');
-    if (this.#currentSender !== undefined && !(this.#currentSender instanceof TimerMark)) {
+    if (this.#currentSender !== undefined && !(this.#currentSender instanceof TimerMark) && !this.#currentAnswered) {
       this.system.sendReply(this.#currentSender, { ok: false, error: err.toData() });
     }
     this.#current = undefined;
@@ -514,6 +521,7 @@ export class Cell<S = unknown, M extends Message = Message> {
       throw new UltraError('FailedPrecondition', `${this.path}: reply() must be given the message being handled (use deferReply to answer later)`);
     }
     const sender = this.#currentSender;
+    this.#currentAnswered = true;
     return sender instanceof TimerMark ? undefined : sender;
   }
 

@@ -45,12 +45,16 @@ export class RealEnv implements Env {
   }
 }
 
+// Captured at load: the simulator may replace the globals to catch stray real timers, and the
+// virtual scheduler's own microtask boundary must keep working when it does.
+const hostSetImmediate = setImmediate;
+
 /**
  * Resolves after every microtask queued so far has run. The virtual scheduler awaits this between
  * events so that promise continuations of one event finish before the next event starts.
  */
 export function afterMicrotasks(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
+  return new Promise((resolve) => hostSetImmediate(resolve));
 }
 
 let shared: RealEnv | undefined;

@@ -310,3 +310,52 @@ describe('stopping', () => {
     expect(ticks).toHaveLength(4);
   });
 });
+
+describe('replies and failures', () => {
+  it('does not answer an ask twice when the handler replied and then failed', async () => {
+    const { system, idle } = virtualSystem();
+    const replies: unknown[] = [];
+    const flaky = defineActor<null, { type: 'q' } & Query<number>>({
+      init: () => null,
+      receive(state, msg, ctx) {
+        ctx.reply(msg, 7);
+        throw new Error('after reply');
+      },
+    });
+    const ref = system.spawn(flaky);
+    const sendReply = system.sendReply.bind(system);
+    system.sendReply = (address, reply) => {
+      replies.push(reply);
+      sendReply(address, reply);
+    };
+    expect(await system.ask(ref, { type: 'q' }, { timeoutMs: 100 })).toBe(7);
+    await idle();
+    expect(replies).toEqual([{ ok: true, value: 7 }]);
+  });
+
+  it('refuses reply() outside the handler of the message (use deferReply)', async () => {
+    const { system, advance } = virtualSystem();
+    let late: (() => void) | undefined;
+    const errors: string[] = [];
+    const lazy = defineActor<null, { type: 'q' } & Query<number>>({
+      init: () => null,
+      receive(state, msg, ctx) {
+        late = () => {
+          try {
+            ctx.reply(msg, 1);
+          } catch (error) {
+            errors.push((error as UltraError).code);
+          }
+        };
+        return state;
+      },
+    });
+    const ref = system.spawn(lazy);
+    const asked = system.ask(ref, { type: 'q' }, { timeoutMs: 100 }).catch((e: UltraError) => e.code);
+    await advance(1);
+    late!();
+    await advance(200);
+    expect(errors).toEqual(['FailedPrecondition']);
+    expect(await asked).toBe('DeadlineExceeded');
+  });
+});
