@@ -9,3 +9,4 @@ export type { Directive, RestartStrategy, RestartType, SupervisorSpec } from './
 export { oneForAll, oneForOne, restForOne } from './supervision.ts';
 export type { ActorSystemOptions, AskReply, DeadLetter, RemoteRouter, ReplyAddress, ShutdownResult } from './system.ts';
 export { ActorSystem } from './system.ts';
+export { installShutdownSignals, type ShutdownSignalOptions } from './shutdown-signals.ts';

@@ -1,0 +1,40 @@
+// Process-level shutdown: on SIGTERM or SIGINT, stop the actor system (children first, onStop
+// hooks awaited) within a deadline, then exit — 0 when everything stopped in time, 1 when the
+// deadline passed. A second signal exits at once, for an operator who will not wait.
+import type { Logger } from '../log/logger.ts';
+import type { ActorSystem } from './system.ts';
+
+export interface ShutdownSignalOptions {
+  readonly deadlineMs?: number;
+  readonly log?: Logger;
+  /** Runs after the actors stopped (close listeners, flush logs); bounded by the same deadline. */
+  readonly beforeExit?: () => Promise<void>;
+  readonly signals?: readonly NodeJS.Signals[];
+}
+
+/** Installs the handlers; returns a function that removes them. */
+export function installShutdownSignals(system: ActorSystem, options: ShutdownSignalOptions = {}): () => void {
+  const signals = options.signals ?? ['SIGTERM', 'SIGINT'];
+  const log = options.log ?? system.log;
+  let shuttingDown = false;
+  const handler = (signal: NodeJS.Signals): void => {
+    if (shuttingDown) {
+      log.warn({ signal }, 'second signal: exiting without waiting for actors');
+      process.exit(130);
+    }
+    shuttingDown = true;
+    log.info({ signal, deadlineMs: options.deadlineMs ?? 10_000 }, 'shutting down');
+    void system
+      .shutdown({ deadlineMs: options.deadlineMs ?? 10_000 })
+      .then(async (result) => {
+        await options.beforeExit?.();
+        if (!result.completed) log.error({ stillRunning: result.stillRunning }, 'shutdown deadline passed');
+        else log.info('shutdown complete');
+        process.exit(result.completed ? 0 : 1);
+      });
+  };
+  for (const s of signals) process.on(s, handler);
+  return () => {
+    for (const s of signals) process.off(s, handler);
+  };
+}
