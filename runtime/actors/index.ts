@@ -8,5 +8,5 @@ export { isActorRef, refToString, sameRef } from './ref.ts';
 export type { Directive, RestartStrategy, RestartType, SupervisorSpec } from './supervision.ts';
 export { oneForAll, oneForOne, restForOne } from './supervision.ts';
 export type { ActorSystemOptions, AskReply, DeadLetter, RemoteRouter, ReplyAddress, ShutdownResult } from './system.ts';
-export { ActorSystem } from './system.ts';
+export { ActorSystem, ANY_INCARNATION } from './system.ts';
 export { installShutdownSignals, type ShutdownSignalOptions } from './shutdown-signals.ts';

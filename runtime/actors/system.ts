@@ -14,6 +14,9 @@ import type { ActorRef, AnyRef, Message, ReplyFor, Terminated } from './ref.ts';
 import { refToString } from './ref.ts';
 import { oneForOne } from './supervision.ts';
 
+/** A ref uid that addresses the current incarnation at a path, whatever its uid. */
+export const ANY_INCARNATION = 0;
+
 /** Where an ask's reply goes: plain data, so it can cross threads and nodes. */
 export interface ReplyAddress {
   readonly node: string;
@@ -320,7 +323,8 @@ export class ActorSystem {
   #localCell(ref: AnyRef): Cell<any, any> | undefined {
     if (ref.node !== this.nodeId) return undefined;
     const cell = this.#cells.get(ref.path);
-    return cell !== undefined && cell.uid === ref.uid ? cell : undefined;
+    // uid 0 addresses whichever incarnation lives at the path (the CLI sends by path).
+    return cell !== undefined && (cell.uid === ref.uid || ref.uid === ANY_INCARNATION) ? cell : undefined;
   }
 
   #refuseIfShuttingDown(): void {

@@ -1,0 +1,123 @@
+// A small JSON-over-HTTP server on node:http for control APIs: routes by method and path, bounded
+// request bodies, bearer-token authentication per route, and UltraError → HTTP status mapping.
+// Bodies are JSON; errors are `{ error: { code, message } }`.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { UltraError } from '../errors.ts';
+import type { Logger } from '../log/logger.ts';
+import { httpStatusOf } from './status.ts';
+
+export interface JsonRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly query: URLSearchParams;
+  readonly body: unknown;
+  readonly headers: IncomingMessage['headers'];
+}
+
+/** A handler returns a JSON value (200), or `{ status, body }`, or text for non-JSON routes. */
+export type RouteResult = unknown | { readonly status: number; readonly body: unknown } | { readonly text: string; readonly contentType: string };
+
+export interface Route {
+  readonly method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  readonly path: string;
+  /** Whether the bearer token must be presented (default true). */
+  readonly auth?: boolean;
+  readonly handle: (request: JsonRequest) => RouteResult | Promise<RouteResult>;
+}
+
+export interface JsonServerOptions {
+  readonly routes: readonly Route[];
+  /** Checks a presented bearer token; routes with auth refuse a request it rejects. */
+  readonly authenticate: (token: string | undefined) => boolean;
+  readonly log: Logger;
+  readonly maxBodyBytes?: number;
+}
+
+export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
+
+export class JsonServer {
+  readonly #server: Server;
+  readonly #options: JsonServerOptions;
+
+  constructor(options: JsonServerOptions) {
+    this.#options = options;
+    this.#server = createServer((req, res) => void this.#handle(req, res));
+  }
+
+  async listen(port: number, host: string): Promise<AddressInfo> {
+    await new Promise<void>((resolve, reject) => {
+      this.#server.once('error', reject);
+      this.#server.listen(port, host, () => {
+        this.#server.off('error', reject);
+        resolve();
+      });
+    });
+    return this.#server.address() as AddressInfo;
+  }
+
+  async close(): Promise<void> {
+    this.#server.closeAllConnections();
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  }
+
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    try {
+      const route = this.#options.routes.find((r) => r.method === req.method && r.path === url.pathname);
+      if (route === undefined) {
+        const known = this.#options.routes.some((r) => r.path === url.pathname);
+        throw new UltraError(known ? 'InvalidArgument' : 'NotFound', known ? `${req.method} is not allowed on ${url.pathname}` : `no route ${url.pathname}`);
+      }
+      if (route.auth !== false) {
+        const header = req.headers.authorization;
+        const token = header?.startsWith('Bearer ') ? header.slice(7) : undefined;
+        if (!this.#options.authenticate(token)) {
+          throw new UltraError('Unauthenticated', token === undefined ? 'missing bearer token (use --token or the admin credential file)' : 'invalid bearer token');
+        }
+      }
+      const body = req.method === 'GET' || req.method === 'DELETE' ? undefined : await this.#readJson(req);
+      const result = await route.handle({ method: req.method ?? 'GET', path: url.pathname, query: url.searchParams, body, headers: req.headers });
+      if (isText(result)) {
+        res.writeHead(200, { 'content-type': result.contentType }).end(result.text);
+      } else if (isStatus(result)) {
+        this.#json(res, result.status, result.body);
+      } else {
+        this.#json(res, 200, result);
+      }
+    } catch (error) {
+      const err = UltraError.from(error);
+      if (err.code === 'Internal') this.#options.log.error({ err: error, path: url.pathname }, 'request failed');
+      this.#json(res, httpStatusOf(err.code), { error: err.toData() });
+    }
+  }
+
+  async #readJson(req: IncomingMessage): Promise<unknown> {
+    const limit = this.#options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of req) {
+      size += (chunk as Buffer).length;
+      if (size > limit) throw new UltraError('ResourceExhausted', `request body over ${limit} bytes`);
+      chunks.push(chunk as Buffer);
+    }
+    if (size === 0) return undefined;
+    try {
+      return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    } catch {
+      throw new UltraError('InvalidArgument', 'request body is not valid JSON');
+    }
+  }
+
+  #json(res: ServerResponse, status: number, body: unknown): void {
+    res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+  }
+}
+
+function isText(result: unknown): result is { text: string; contentType: string } {
+  return typeof result === 'object' && result !== null && typeof (result as { text?: unknown }).text === 'string' && typeof (result as { contentType?: unknown }).contentType === 'string';
+}
+
+function isStatus(result: unknown): result is { status: number; body: unknown } {
+  return typeof result === 'object' && result !== null && typeof (result as { status?: unknown }).status === 'number' && 'body' in result;
+}
