@@ -9,6 +9,11 @@ export interface Command {
 
 export const commands: readonly Command[] = [
   {
+    name: 'sim',
+    summary: 'run deterministic simulation scenarios (--list, --scenario S --seed N, --seeds A..B)',
+    load: async () => (await import('./sim-command.ts')).simCommand,
+  },
+  {
     name: 'version',
     summary: 'print the UltraCloud and Node.js versions',
     load: async () => (await import('./version-command.ts')).versionCommand,

@@ -48,5 +48,7 @@ export function childLogger(logger: Logger, bindings: { readonly actor: string }
 
 /** A logger that writes nothing, for tests and tools that do not care. */
 export function silentLogger(): Logger {
-  return pino({ level: 'silent' });
+  // No timestamp: pino probes its clock once at construction, which would read the real clock
+  // inside a simulation.
+  return pino({ level: 'silent', timestamp: false });
 }
