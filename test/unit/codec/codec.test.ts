@@ -2,18 +2,9 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { Codec } from '../../../runtime/codec/codec.ts';
 import { DEFAULT_MAX_FRAME_BYTES, FRAME_HEADER_BYTES } from '../../../runtime/codec/framing.ts';
-import { UltraError } from '../../../runtime/errors.ts';
+import { codeOf } from '../../support/error-code.ts';
 import { wireActorRef, wireValue } from './wire-arbitraries.ts';
 
-function codeOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof UltraError) return error.code;
-    throw error;
-  }
-  throw new Error('expected an UltraError');
-}
 
 describe('Codec', () => {
   const codec = new Codec();

@@ -1,18 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { MetricsRegistry } from '../../../runtime/metrics/metrics-registry.ts';
-import { UltraError } from '../../../runtime/errors.ts';
+import { codeOf } from '../../support/error-code.ts';
 import { parseExposition } from './exposition-parser.ts';
 
-function codeOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof UltraError) return error.code;
-    throw error;
-  }
-  throw new Error('expected an UltraError');
-}
 
 describe('MetricsRegistry exposition', () => {
   it('writes HELP, TYPE and samples in a fixed order', () => {
