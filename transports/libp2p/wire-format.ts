@@ -1,0 +1,27 @@
+// What travels on the actor protocol. Each node opens one long-lived stream to each peer and only
+// writes to it; the peer only reads. The stream carries frames in runtime/codec's layout (4-byte
+// big-endian length, then a MessagePack body), and a body is one of:
+//   - an array: a batch of envelopes, in send order (many envelopes per frame is the point);
+//   - the integer 0: a heartbeat, sent every heartbeatIntervalMs, feeding the failure detector;
+//   - the integer 1: goodbye, the sender is shutting down on purpose — treat it as down now,
+//     without waiting for the failure detector.
+import { Codec } from '../../runtime/codec/codec.ts';
+
+/** The libp2p protocol id; a change to the frame or envelope format needs a new version. */
+export const ACTOR_PROTOCOL = '/ultracloud/actor/1.0.0';
+
+const HEARTBEAT = 0;
+const GOODBYE = 1;
+
+export type ControlFrame = 'heartbeat' | 'goodbye';
+
+/** The two control frames, encoded once: they are the same bytes every time. */
+export const HEARTBEAT_FRAME: Uint8Array = new Codec().encodeFrame(HEARTBEAT);
+export const GOODBYE_FRAME: Uint8Array = new Codec().encodeFrame(GOODBYE);
+
+/** The control frame a decoded non-batch body stands for, if it is one. */
+export function controlFrameOf(body: unknown): ControlFrame | undefined {
+  if (body === HEARTBEAT) return 'heartbeat';
+  if (body === GOODBYE) return 'goodbye';
+  return undefined;
+}
