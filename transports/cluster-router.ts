@@ -16,6 +16,8 @@ export class ClusterRouter implements RemoteRouter, TransportHandler {
   readonly #transports: Transport[] = [];
   /** Watches by local watchers on actors of other nodes: node → key → watch. */
   readonly #outboundWatches = new Map<string, Map<string, RemoteWatch>>();
+  /** Watches by other nodes' watchers on local actors: watcher node → key → watch. */
+  readonly #inboundWatches = new Map<string, Map<string, RemoteWatch>>();
   #unroutable = 0;
 
   constructor(system: ActorSystem) {
@@ -52,14 +54,12 @@ export class ClusterRouter implements RemoteRouter, TransportHandler {
   }
 
   watch(target: AnyRef, watcher: AnyRef): void {
-    let byNode = this.#outboundWatches.get(target.node);
-    if (byNode === undefined) this.#outboundWatches.set(target.node, (byNode = new Map()));
-    byNode.set(`${refToString(target)}>${refToString(watcher)}`, { target, watcher });
+    watchesOf(this.#outboundWatches, target.node).set(watchKey(target, watcher), { target, watcher });
     this.#send(target.node, { k: 'watch', target, watcher });
   }
 
   unwatch(target: AnyRef, watcher: AnyRef): void {
-    this.#outboundWatches.get(target.node)?.delete(`${refToString(target)}>${refToString(watcher)}`);
+    this.#outboundWatches.get(target.node)?.delete(watchKey(target, watcher));
     this.#send(target.node, { k: 'unwatch', target, watcher });
   }
 
@@ -85,24 +85,35 @@ export class ClusterRouter implements RemoteRouter, TransportHandler {
         system.deliverReply(e.to.askId, e.reply);
         return;
       case 'watch':
+        watchesOf(this.#inboundWatches, e.watcher.node).set(watchKey(e.target, e.watcher), { target: e.target, watcher: e.watcher });
         system.watch(e.target, e.watcher);
         return;
       case 'unwatch':
+        this.#inboundWatches.get(e.watcher.node)?.delete(watchKey(e.target, e.watcher));
         system.unwatch(e.target, e.watcher);
         return;
       case 'terminated':
-        this.#outboundWatches.get(from)?.delete(`${refToString(e.terminated.ref)}>${refToString(e.watcher)}`);
+        // Keyed by the watched actor's node, which differs from `from` for a peer's worker threads.
+        this.#outboundWatches.get(e.terminated.ref.node)?.delete(watchKey(e.terminated.ref, e.watcher));
         system.sendTerminated(e.watcher, e.terminated);
         return;
     }
   }
 
   peerDown(node: string): void {
-    const watches = this.#outboundWatches.get(node);
-    this.#outboundWatches.delete(node);
-    for (const { target, watcher } of watches?.values() ?? []) {
-      this.#system.sendTerminated(watcher, { type: 'terminated', ref: target, reason: 'node-down' });
+    for (const down of nodeAndSubNodes(this.#outboundWatches, node)) {
+      const watches = this.#outboundWatches.get(down)!;
+      this.#outboundWatches.delete(down);
+      for (const { target, watcher } of watches.values()) {
+        this.#system.sendTerminated(watcher, { type: 'terminated', ref: target, reason: 'node-down' });
+      }
     }
+    // Watchers on the dead node will never hear from us again: forget them.
+    for (const down of nodeAndSubNodes(this.#inboundWatches, node)) {
+      for (const { target, watcher } of this.#inboundWatches.get(down)!.values()) this.#system.unwatch(target, watcher);
+      this.#inboundWatches.delete(down);
+    }
+    this.#system.nodeDown(node);
   }
 
   #transportFor(node: string): Transport | undefined {
@@ -133,4 +144,19 @@ function destinationOf(e: Envelope): string {
     case 'terminated':
       return e.watcher.node;
   }
+}
+
+function watchKey(target: AnyRef, watcher: AnyRef): string {
+  return `${refToString(target)}>${refToString(watcher)}`;
+}
+
+function watchesOf(table: Map<string, Map<string, RemoteWatch>>, node: string): Map<string, RemoteWatch> {
+  let byNode = table.get(node);
+  if (byNode === undefined) table.set(node, (byNode = new Map()));
+  return byNode;
+}
+
+/** `node` and its worker sub-nodes (`node~name`) that have entries in `table`. */
+function nodeAndSubNodes(table: Map<string, unknown>, node: string): string[] {
+  return [...table.keys()].filter((n) => n === node || n.startsWith(`${node}~`));
 }

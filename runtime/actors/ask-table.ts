@@ -9,6 +9,8 @@ interface Pending {
   readonly reject: (error: Error) => void;
   readonly deadline: number;
   readonly description: string;
+  /** Node of the asked actor, so asks to a node that went down fail at once. */
+  readonly node: string;
 }
 
 export class AskTable {
@@ -29,14 +31,14 @@ export class AskTable {
   }
 
   /** Registers an ask; returns its id and the promise its reply settles. */
-  open(timeoutMs: number, description: string): [number, Promise<unknown>] {
+  open(timeoutMs: number, description: string, node: string): [number, Promise<unknown>] {
     if (!(timeoutMs > 0) || !Number.isFinite(timeoutMs)) {
       throw new UltraError('InvalidArgument', `ask timeoutMs must be a positive finite number, got ${timeoutMs}`);
     }
     const id = this.#nextId++;
     const deadline = this.#env.monotonicNow() + timeoutMs;
     const promise = new Promise<unknown>((resolve, reject) => {
-      this.#pending.set(id, { resolve, reject, deadline, description });
+      this.#pending.set(id, { resolve, reject, deadline, description, node });
     });
     this.#heap.push([deadline, id]);
     if (deadline < this.#armedFor) this.#arm(deadline);
@@ -55,6 +57,13 @@ export class AskTable {
     if (p === undefined) return false;
     p.reject(error);
     return true;
+  }
+
+  /** Rejects every pending ask to `node` or one of its worker sub-nodes (`node~name`). */
+  rejectForNode(node: string, error: Error): void {
+    for (const [id, p] of [...this.#pending]) {
+      if (p.node === node || p.node.startsWith(`${node}~`)) this.reject(id, error);
+    }
   }
 
   /** Rejects every pending ask (system shutdown). */

@@ -145,7 +145,7 @@ export class ActorSystem {
   }
 
   ask<M extends Message, Q extends M>(ref: ActorRef<M>, message: Q, options: AskOptions): Promise<ReplyFor<M, Q>> {
-    const [askId, promise] = this.#asks.open(options.timeoutMs, `${message.type} → ${refToString(ref as AnyRef)}`);
+    const [askId, promise] = this.#asks.open(options.timeoutMs, `${message.type} → ${refToString(ref as AnyRef)}`, ref.node);
     this.#deliver(ref as AnyRef, message, { node: this.nodeId, askId });
     return promise as Promise<ReplyFor<M, Q>>;
   }
@@ -229,6 +229,11 @@ export class ActorSystem {
   }
 
   // ── Remote ───────────────────────────────────────────────────────────────
+
+  /** A node (or worker thread) is gone: its pending asks fail now instead of timing out. */
+  nodeDown(node: string): void {
+    this.#asks.rejectForNode(node, new UltraError('Unavailable', `node ${node} is down`));
+  }
 
   /** Installs the router for refs on other nodes or threads (one per system). */
   setRemoteRouter(router: RemoteRouter | undefined): void {

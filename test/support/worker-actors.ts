@@ -5,6 +5,7 @@ export type CounterMsg =
   | { type: 'inc'; by: number }
   | ({ type: 'get' } & Query<number>)
   | ({ type: 'ask-other'; other: ActorRef<CounterMsg> } & Query<number>)
+  | ({ type: 'hang' } & Query<number>)
   | { type: 'crash' };
 
 export const counter = defineActor<{ n: number }, CounterMsg>({
@@ -21,6 +22,9 @@ export const counter = defineActor<{ n: number }, CounterMsg>({
         reply.ok(await ctx.ask(msg.other, { type: 'get' }, { timeoutMs: 5_000 }));
         return state;
       }
+      case 'hang':
+        // Never answered: lets a test hold an ask open.
+        return state;
       case 'crash':
         throw new Error('crash requested');
     }

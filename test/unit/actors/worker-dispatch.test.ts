@@ -92,4 +92,13 @@ describe('worker-thread placement', () => {
     system.tell(remote, { type: 'crash' });
     expect(await seen).toMatchObject({ reason: 'failed', ref: { path: '/user/crashy', node: 'n1~w1' } });
   });
+
+  it('fails asks pending on a worker at once when its thread ends, instead of waiting out the timeout', async () => {
+    const { system, worker } = await setup();
+    const remote = await worker.spawn<CounterMsg>(moduleUrl, 'counter', { name: 'silent' });
+    const outcome = system.ask(remote, { type: 'hang' }, { timeoutMs: 60_000 }).then(() => 'ok', (e: { code: string }) => e.code);
+    expect(await system.ask(remote, { type: 'get' }, { timeoutMs: 5_000 })).toBe(0);
+    await worker.terminate();
+    expect(await outcome).toBe('Unavailable');
+  });
 });
