@@ -64,8 +64,9 @@ export class VirtualScheduler {
 
   /** Runs the next event (skipping cancelled ones), then lets its microtasks settle. */
   async step(): Promise<boolean> {
-    // Work started synchronously by the caller (a tell, an ask) may still sit in microtasks.
-    if (this.#queue.size === 0) await afterMicrotasks();
+    // Work the caller started between events (a tell, an ask) must run now, at the current
+    // virtual time, before the next event moves the clock.
+    await afterMicrotasks();
     for (;;) {
       const event = this.#queue.pop();
       if (event === undefined) return false;
