@@ -70,7 +70,7 @@ export interface ActorContext<M extends Message> {
   child(name: string): AnyRef | undefined;
 
   tell<M2 extends Message>(ref: ActorRef<M2>, message: M2): void;
-  ask<M2 extends Message, Q extends M2>(ref: ActorRef<M2>, message: Q, options: AskOptions): Promise<ReplyFor<M2, Q>>;
+  ask<M2 extends Message, const Q extends M2>(ref: ActorRef<M2>, message: Q, options: AskOptions): Promise<ReplyFor<M2, Q>>;
   /** Answers the message being handled (it must have come from an ask). */
   reply<Q extends M>(message: Q, value: ReplyOf<Q>): void;
   /** Answers the message being handled with an error; the asker's promise rejects with it. */

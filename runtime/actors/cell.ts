@@ -681,7 +681,7 @@ class Context<M extends Message> implements ActorContext<M> {
     this.#cell.system.tell(ref, message);
   }
 
-  ask<M2 extends Message, Q extends M2>(ref: ActorRef<M2>, message: Q, options: AskOptions): Promise<ReplyFor<M2, Q>> {
+  ask<M2 extends Message, const Q extends M2>(ref: ActorRef<M2>, message: Q, options: AskOptions): Promise<ReplyFor<M2, Q>> {
     return this.#cell.system.ask(ref, message, options);
   }
 

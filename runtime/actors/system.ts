@@ -144,7 +144,7 @@ export class ActorSystem {
     this.#deliver(ref as AnyRef, message, undefined);
   }
 
-  ask<M extends Message, Q extends M>(ref: ActorRef<M>, message: Q, options: AskOptions): Promise<ReplyFor<M, Q>> {
+  ask<M extends Message, const Q extends M>(ref: ActorRef<M>, message: Q, options: AskOptions): Promise<ReplyFor<M, Q>> {
     const [askId, promise] = this.#asks.open(options.timeoutMs, `${message.type} → ${refToString(ref as AnyRef)}`, ref.node);
     this.#deliver(ref as AnyRef, message, { node: this.nodeId, askId });
     return promise as Promise<ReplyFor<M, Q>>;

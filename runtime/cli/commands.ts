@@ -9,6 +9,36 @@ export interface Command {
 
 export const commands: readonly Command[] = [
   {
+    name: 'node',
+    summary: 'node init (write a node config) | node start (run a node daemon)',
+    load: async () => (await import('./node-command.ts')).nodeCommand,
+  },
+  {
+    name: 'cluster',
+    summary: 'cluster init (configs for N nodes) | members | status | admit',
+    load: async () => (await import('./actor-commands.ts')).clusterCommand,
+  },
+  {
+    name: 'status',
+    summary: "a node's components, health and actor count",
+    load: async () => (await import('./actor-commands.ts')).statusCommand,
+  },
+  {
+    name: 'actors',
+    summary: 'the supervision tree: paths, status, mailbox depth, restarts',
+    load: async () => (await import('./actor-commands.ts')).actorsCommand,
+  },
+  {
+    name: 'send',
+    summary: 'send TARGET PATH JSON: tell an actor a message',
+    load: async () => (await import('./actor-commands.ts')).sendCommand,
+  },
+  {
+    name: 'ask',
+    summary: 'ask TARGET PATH JSON: ask an actor and print its reply',
+    load: async () => (await import('./actor-commands.ts')).askCommand,
+  },
+  {
     name: 'sim',
     summary: 'run deterministic simulation scenarios (--list, --scenario S --seed N, --seeds A..B)',
     load: async () => (await import('./sim-command.ts')).simCommand,

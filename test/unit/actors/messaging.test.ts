@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, expectTypeOf, it } from 'vitest';
 import { defineActor, type Query, type Terminated } from '../../../runtime/actors/index.ts';
 import { UltraError } from '../../../runtime/errors.ts';
 import { virtualSystem } from '../../support/virtual-system.ts';
@@ -327,5 +327,27 @@ describe('system metrics', () => {
     expect(text).toContain('ultracloud_actor_dead_letters_total 1');
     expect(text).toMatch(/^ultracloud_actors 2$/m);
     expect(text).toContain('ultracloud_actor_pending_asks 0');
+  });
+});
+
+describe('typed asks', () => {
+  it('infers the reply type from the message literal, readonly discriminants included', () => {
+    type Msg =
+      | ({ readonly type: 'count' } & Query<number>)
+      | ({ readonly type: 'name' } & Query<string>)
+      | { readonly type: 'poke' };
+    const { system } = virtualSystem();
+    const ref = system.spawn(
+      defineActor<null, Msg>({
+        init: () => null,
+        receive(state, msg, ctx) {
+          if (msg.type === 'count') ctx.reply(msg, 1);
+          if (msg.type === 'name') ctx.reply(msg, 'n');
+          return state;
+        },
+      }),
+    );
+    expectTypeOf(system.ask(ref, { type: 'count' }, { timeoutMs: 10 })).resolves.toEqualTypeOf<number>();
+    expectTypeOf(system.ask(ref, { type: 'name' }, { timeoutMs: 10 })).resolves.toEqualTypeOf<string>();
   });
 });

@@ -1,0 +1,91 @@
+// Operator commands that talk to a running node: `status`, `actors`, `send`, `ask`,
+// `cluster members`, `cluster admit`.
+import type { ActorInfo } from '../actors/index.ts';
+import { ApiClient } from './api-client.ts';
+import { CLIENT_OPTIONS, integerFlag, parse } from './args.ts';
+import { outputFormat, printJson, printTable } from './output.ts';
+import { UsageError } from './usage-error.ts';
+
+export async function statusCommand(argv: string[]): Promise<number> {
+  const { values } = parse(argv, CLIENT_OPTIONS, 'usage: ultracloud status [--endpoint URL] [--output table|json]');
+  const status = await ApiClient.fromFlags(values).get<{ node: string; uptimeMs: number; components: string[]; actors: number; deadLetters: number }>('/v1/status');
+  if (outputFormat(values.output) === 'json') printJson(status);
+  else printTable(['node', 'uptime', 'components', 'actors', 'dead letters'], [[status.node, `${Math.round(status.uptimeMs / 1000)}s`, status.components.join(',') || '-', status.actors, status.deadLetters]]);
+  return 0;
+}
+
+export async function actorsCommand(argv: string[]): Promise<number> {
+  const usage = 'usage: ultracloud actors [--depth N] [--endpoint URL] [--output table|json]';
+  const { values } = parse(argv, { ...CLIENT_OPTIONS, depth: { type: 'string' } }, usage);
+  const depth = values.depth === undefined ? undefined : integerFlag(values.depth, 'depth', 0, 0, 64);
+  const result = await ApiClient.fromFlags(values).get<{ node: string; tree: ActorInfo[] }>(`/v1/actors${depth === undefined ? '' : `?depth=${depth}`}`);
+  if (outputFormat(values.output) === 'json') {
+    printJson(result);
+    return 0;
+  }
+  const rows: unknown[][] = [];
+  const walk = (infos: ActorInfo[], indent: string): void => {
+    for (const info of infos) {
+      rows.push([`${indent}${info.name}`, info.path, info.status, info.mailboxSize, info.restarts]);
+      walk(info.children, `${indent}  `);
+    }
+  };
+  walk(result.tree, '');
+  printTable(['actor', 'path', 'status', 'mailbox', 'restarts'], rows);
+  return 0;
+}
+
+function messageArgs(positionals: string[], usage: string): { target: string; path: string; message: unknown } {
+  if (positionals.length !== 3) throw new UsageError(usage);
+  const [target, path, json] = positionals as [string, string, string];
+  let message: unknown;
+  try {
+    message = JSON.parse(json);
+  } catch (error) {
+    throw new UsageError(`the message is not valid JSON (${error instanceof Error ? error.message : String(error)}); quote it, e.g. '{"type":"get"}'`);
+  }
+  if (typeof message !== 'object' || message === null || typeof (message as { type?: unknown }).type !== 'string') {
+    throw new UsageError('the message must be a JSON object with a string "type", e.g. \'{"type":"get"}\'');
+  }
+  return { target, path, message };
+}
+
+export async function sendCommand(argv: string[]): Promise<number> {
+  const usage = "usage: ultracloud send TARGET PATH JSON   (TARGET: 'local' or a node id; e.g. ultracloud send local /user/counter '{\"type\":\"inc\"}')";
+  const { values, positionals } = parse(argv, CLIENT_OPTIONS, usage, true);
+  const body = messageArgs(positionals, usage);
+  const result = await ApiClient.fromFlags(values).post('/v1/actors/send', body);
+  if (outputFormat(values.output) === 'json') printJson(result);
+  else process.stdout.write(`sent to ${body.target}${body.path}\n`);
+  return 0;
+}
+
+export async function askCommand(argv: string[]): Promise<number> {
+  const usage = "usage: ultracloud ask TARGET PATH JSON [--timeout-ms N]   (e.g. ultracloud ask local /user/counter '{\"type\":\"get\"}')";
+  const { values, positionals } = parse(argv, { ...CLIENT_OPTIONS, 'timeout-ms': { type: 'string' } }, usage, true);
+  const body = { ...messageArgs(positionals, usage), timeoutMs: integerFlag(values['timeout-ms'], 'timeout-ms', 5_000, 1, 60_000) };
+  const result = await ApiClient.fromFlags(values).post<{ reply: unknown }>('/v1/actors/ask', body);
+  printJson(outputFormat(values.output) === 'json' ? result : result.reply);
+  return 0;
+}
+
+export async function clusterCommand(argv: string[]): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (sub === 'members' || sub === 'status') {
+    const { values } = parse(rest, CLIENT_OPTIONS, `usage: ultracloud cluster ${sub} [--endpoint URL] [--output table|json]`);
+    const result = await ApiClient.fromFlags(values).get<{ self: string; members: Array<{ node: string; status: string; addresses: string[] }> }>('/v1/cluster/members');
+    if (outputFormat(values.output) === 'json') printJson(result);
+    else printTable(['node', 'status', 'self', 'addresses'], result.members.map((m) => [m.node, m.status, m.node === result.self ? '*' : '', m.addresses.join(' ')]));
+    return 0;
+  }
+  if (sub === 'admit') {
+    const usage = 'usage: ultracloud cluster admit MULTIADDR/p2p/PEERID [--endpoint URL]';
+    const { values, positionals } = parse(rest, CLIENT_OPTIONS, usage, true);
+    if (positionals.length !== 1) throw new UsageError(usage);
+    const result = await ApiClient.fromFlags(values).post<{ admitted: string }>('/v1/cluster/admit', { address: positionals[0] });
+    process.stdout.write(`admitted ${result.admitted}\n`);
+    return 0;
+  }
+  if (sub === 'init') return (await import('./cluster-init.ts')).clusterInit(rest);
+  throw new UsageError('usage: ultracloud cluster (init|members|status|admit) …');
+}

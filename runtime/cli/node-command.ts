@@ -1,0 +1,86 @@
+// `ultracloud node init` writes a node config (and a cluster key when none is given);
+// `ultracloud node start` runs the node daemon until SIGTERM/SIGINT.
+import { existsSync, mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { installShutdownSignals } from '../actors/index.ts';
+import { realEnv } from '../env/real-env.ts';
+import { loadNodeConfig, parseNodeConfig, saveNodeConfig, type NodeConfig } from '../node/node-config.ts';
+import { DEFAULT_DATA_DIR } from './api-client.ts';
+import { integerFlag, parse } from './args.ts';
+import { UsageError } from './usage-error.ts';
+
+const INIT_USAGE = 'usage: ultracloud node init --data-dir D [--listen MULTIADDR] [--join MULTIADDR]... [--cluster-key F] [--components a,b] [--http-port P] [--http-host H]';
+const START_USAGE = 'usage: ultracloud node start (--data-dir D | --config F) [--http-port P] [--listen MULTIADDR]';
+
+export async function nodeCommand(argv: string[]): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (sub === 'init') return nodeInit(rest);
+  if (sub === 'start') return nodeStart(rest);
+  throw new UsageError(`expected 'init' or 'start'\n${INIT_USAGE}\n${START_USAGE}`);
+}
+
+async function nodeInit(argv: string[]): Promise<number> {
+  const { values } = parse(
+    argv,
+    {
+      'data-dir': { type: 'string' },
+      listen: { type: 'string', multiple: true },
+      join: { type: 'string', multiple: true },
+      'cluster-key': { type: 'string' },
+      components: { type: 'string' },
+      'http-port': { type: 'string' },
+      'http-host': { type: 'string' },
+    },
+    INIT_USAGE,
+  );
+  const dataDir = resolve(values['data-dir'] ?? DEFAULT_DATA_DIR);
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  if (existsSync(join(dataDir, 'node.json'))) throw new UsageError(`${join(dataDir, 'node.json')} already exists; edit it, or init another --data-dir`);
+  const env = realEnv();
+  const { createClusterKeyFile } = await import('../../transports/libp2p/cluster-key.ts');
+  const { loadOrCreateNodeIdentity } = await import('../../transports/libp2p/identity.ts');
+  let clusterKeyFile = values['cluster-key'] === undefined ? undefined : resolve(values['cluster-key']);
+  if (clusterKeyFile === undefined) {
+    if ((values.join ?? []).length > 0) throw new UsageError('joining a cluster needs its key: pass --cluster-key (copy cluster.key from a member)');
+    clusterKeyFile = join(dataDir, 'cluster.key');
+    await createClusterKeyFile(clusterKeyFile, env);
+    process.stdout.write(`created cluster key ${clusterKeyFile} (mode 0600): copy it to every node that joins\n`);
+  }
+  const config: NodeConfig = parseNodeConfig(
+    {
+      version: 1,
+      dataDir,
+      listen: values.listen ?? ['/ip4/127.0.0.1/tcp/0'],
+      join: values.join ?? [],
+      clusterKeyFile,
+      components: values.components === undefined || values.components === '' ? [] : values.components.split(','),
+      http: { host: values['http-host'] ?? '127.0.0.1', port: integerFlag(values['http-port'], 'http-port', 0, 0, 65535) },
+    },
+    dataDir,
+    'command line',
+  );
+  const identity = await loadOrCreateNodeIdentity(dataDir, env);
+  const file = saveNodeConfig(config);
+  process.stdout.write(`wrote ${file}\nnode id: ${identity.nodeId}\n`);
+  if (config.join.length > 0) {
+    process.stdout.write(`before starting, admit this node on a member:\n  ultracloud cluster admit <this node's listen multiaddr>/p2p/${identity.nodeId} --endpoint <member>\n`);
+  }
+  process.stdout.write(`start it with: ultracloud node start --data-dir ${dataDir}\n`);
+  return 0;
+}
+
+async function nodeStart(argv: string[]): Promise<number> {
+  const { values } = parse(argv, { 'data-dir': { type: 'string' }, config: { type: 'string' }, 'http-port': { type: 'string' }, listen: { type: 'string', multiple: true } }, START_USAGE);
+  if (values['data-dir'] !== undefined && values.config !== undefined) throw new UsageError(`give --data-dir or --config, not both\n${START_USAGE}`);
+  const loaded = loadNodeConfig(values.config ?? values['data-dir'] ?? DEFAULT_DATA_DIR);
+  const config: NodeConfig = {
+    ...loaded,
+    ...(values.listen === undefined ? {} : { listen: values.listen }),
+    http: { ...loaded.http, port: integerFlag(values['http-port'], 'http-port', loaded.http.port, 0, 65535) },
+  };
+  const { startNode } = await import('../node/node-daemon.ts');
+  const node = await startNode(config);
+  process.stdout.write(`node ${node.nodeId} ready\n  control API: ${node.endpoint.http}\n  cluster:     ${node.endpoint.addresses.join(' ')}\n  admin token: ${join(config.dataDir, 'admin-token')}\n`);
+  installShutdownSignals(node.system, { deadlineMs: 10_000, log: node.log, beforeExit: async () => void (await node.stop(1_000)) });
+  return new Promise<number>(() => {});
+}

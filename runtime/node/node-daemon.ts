@@ -1,0 +1,108 @@
+// One UltraCloud node: its identity and cluster key, an ActorSystem whose node id is the libp2p
+// peer id, the libp2p cluster transport, the membership and service-registry actors, and the
+// control API the CLI talks to. `startNode` brings it up in that order and `stop` takes it down
+// in reverse; the endpoint file in the data dir tells local CLIs where it listens.
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ActorSystem, type ActorRef } from '../actors/index.ts';
+import { MEMBERSHIP_NAME, membershipActor, type MembershipMsg } from '../cluster/membership-actor.ts';
+import type { Member } from '../cluster/membership-core.ts';
+import { RECEPTIONIST_NAME, receptionist } from '../cluster/receptionist.ts';
+import { realEnv } from '../env/real-env.ts';
+import { UltraError } from '../errors.ts';
+import { JsonServer } from '../http/json-server.ts';
+import { createLogger, type Logger } from '../log/logger.ts';
+import { MetricsRegistry } from '../metrics/metrics-registry.ts';
+import { ClusterRouter } from '../../transports/cluster-router.ts';
+import { loadClusterKeyFile } from '../../transports/libp2p/cluster-key.ts';
+import { loadOrCreateNodeIdentity } from '../../transports/libp2p/identity.ts';
+import { Libp2pTransport } from '../../transports/libp2p/libp2p-transport.ts';
+import { ensureAdminToken, tokenMatches } from './admin-credential.ts';
+import { controlRoutes } from './control-api.ts';
+import { lockDataDir } from './data-dir-lock.ts';
+import { ENDPOINT_FILE, type NodeEndpoint } from './endpoint-file.ts';
+import type { NodeConfig } from './node-config.ts';
+
+
+export interface RunningNode {
+  readonly nodeId: string;
+  readonly endpoint: NodeEndpoint;
+  readonly system: ActorSystem;
+  readonly log: Logger;
+  /** Stops actors (children first), the API and the transport; bounded by `deadlineMs`. */
+  stop(deadlineMs?: number): Promise<boolean>;
+}
+
+export async function startNode(config: NodeConfig, options: { log?: Logger } = {}): Promise<RunningNode> {
+  const env = realEnv();
+  const startedAtMs = env.now();
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const lock = lockDataDir(config.dataDir);
+  const cleanups: Array<() => Promise<void> | void> = [() => lock.release()];
+  try {
+    const identity = await loadOrCreateNodeIdentity(config.dataDir, env);
+    const clusterKey = await loadClusterKeyFile(config.clusterKeyFile);
+    const log = options.log ?? createLogger({ node: identity.nodeId });
+    const metrics = new MetricsRegistry();
+    const system = new ActorSystem({ nodeId: identity.nodeId, env, log, metrics });
+    cleanups.unshift(async () => void (await system.shutdown({ deadlineMs: 5_000 })));
+    const router = new ClusterRouter(system);
+    const transport = await Libp2pTransport.start({ env, identity, clusterKey, listen: config.listen, peers: [], log, metrics });
+    cleanups.unshift(() => transport.close());
+    router.addTransport(transport);
+    const addresses = transport.listenAddresses;
+    const membership: ActorRef<MembershipMsg> = system.spawnSystem(membershipActor({ self: { node: identity.nodeId, addresses }, seeds: config.join, peers: transport }), { name: MEMBERSHIP_NAME });
+    system.spawnSystem(receptionist({ membership }), { name: RECEPTIONIST_NAME });
+
+    const token = ensureAdminToken(config.dataDir, env);
+    const server = new JsonServer({
+      routes: [
+        ...controlRoutes({ system, components: () => config.components, startedAtMs }),
+        {
+          method: 'GET',
+          path: '/v1/cluster/members',
+          handle: async () => {
+            const members: Member[] = await system.ask(membership, { type: 'members' }, { timeoutMs: 5_000 });
+            return { self: identity.nodeId, members };
+          },
+        },
+        {
+          method: 'POST',
+          path: '/v1/cluster/admit',
+          handle: async (req) => {
+            const address = (req.body as { address?: unknown } | undefined)?.address;
+            if (typeof address !== 'string') throw new UltraError('InvalidArgument', 'expected { "address": "<multiaddr ending in /p2p/<peer id>>" }');
+            return { admitted: await system.ask(membership, { type: 'admit', address }, { timeoutMs: 5_000 }) };
+          },
+        },
+      ],
+      authenticate: (t) => tokenMatches(t, token),
+      log,
+    });
+    const bound = await server.listen(config.http.port, config.http.host);
+    cleanups.unshift(() => server.close());
+    const endpoint: NodeEndpoint = { node: identity.nodeId, http: `http://${bound.address.includes(':') ? `[${bound.address}]` : bound.address}:${bound.port}`, addresses, pid: process.pid };
+    const endpointFile = join(config.dataDir, ENDPOINT_FILE);
+    writeFileSync(endpointFile, `${JSON.stringify(endpoint, null, 2)}\n`);
+    cleanups.unshift(() => rmSync(endpointFile, { force: true }));
+    log.info({ http: endpoint.http, addresses, components: config.components }, 'node started');
+
+    let stopping: Promise<boolean> | undefined;
+    return {
+      nodeId: identity.nodeId,
+      endpoint,
+      system,
+      log,
+      stop: (deadlineMs = 10_000) =>
+        (stopping ??= (async () => {
+          const result = await system.shutdown({ deadlineMs });
+          for (const cleanup of cleanups) await cleanup();
+          log.info({ completed: result.completed }, 'node stopped');
+          return result.completed;
+        })()),
+    };
+  } catch (error) {
+    for (const cleanup of cleanups) await cleanup();
+    throw error;
+  }
+}
