@@ -63,7 +63,10 @@ async function nodeInit(argv: string[]): Promise<number> {
   const file = saveNodeConfig(config);
   process.stdout.write(`wrote ${file}\nnode id: ${identity.nodeId}\n`);
   if (config.join.length > 0) {
-    process.stdout.write(`before starting, admit this node on a member:\n  ultracloud cluster admit <this node's listen multiaddr>/p2p/${identity.nodeId} --endpoint <member>\n`);
+    // Only members may connect (allow-list): a member must admit this node first, like `etcdctl member add`.
+    const listen = config.listen[0]!;
+    const address = /\/tcp\/0$/.test(listen) ? `<this node's address once started>/p2p/${identity.nodeId}` : `${listen}/p2p/${identity.nodeId}`;
+    process.stdout.write(`before starting, admit this node on a member:\n  ultracloud cluster admit ${address} --endpoint <a member's control API URL>\n`);
   }
   process.stdout.write(`start it with: ultracloud node start --data-dir ${dataDir}\n`);
   return 0;
