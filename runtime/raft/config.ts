@@ -1,0 +1,79 @@
+// Configuration of one Raft group member, with defaults and validation. All durations are in ticks:
+// the core has no clock, the actor calls tick() on a timer.
+
+import { UltraError } from '../errors.ts';
+import type { RaftStorage } from './storage.ts';
+
+export interface RaftConfig {
+  readonly id: string;
+  /** The fixed membership, including `id`. */
+  readonly voters: readonly string[];
+  readonly storage: RaftStorage;
+  /** Uniform in [0, 1): the actor passes Env.random, so elections are reproducible in simulation. */
+  readonly random: () => number;
+  /** Followers wait electionTicks + random·electionTicks without a leader before campaigning. */
+  readonly electionTicks?: number;
+  readonly heartbeatTicks?: number;
+  readonly maxEntriesPerMessage?: number;
+  /** Entry payload bytes per append message (a single larger entry still goes alone). */
+  readonly maxBytesPerMessage?: number;
+  /** Unacknowledged append messages per follower in replicate state. */
+  readonly maxInflightMessages?: number;
+  /** Entry payload bytes of committed entries per Ready. */
+  readonly maxCommittedBytesPerReady?: number;
+  /** Ask before campaigning, so a node that was cut off cannot depose a healthy leader by raising the term. */
+  readonly preVote?: boolean;
+  /** A leader steps down if a quorum was silent for an election timeout; followers then ignore votes while they have a leader. */
+  readonly checkQuorum?: boolean;
+  /** The last index the application applied before a restart (defaults to the snapshot index). */
+  readonly applied?: number;
+}
+
+export type ResolvedConfig = Required<Omit<RaftConfig, 'applied'>> & { readonly applied: number | undefined };
+
+export const DEFAULT_ELECTION_TICKS = 10;
+export const DEFAULT_HEARTBEAT_TICKS = 1;
+export const DEFAULT_MAX_ENTRIES_PER_MESSAGE = 256;
+export const DEFAULT_MAX_BYTES_PER_MESSAGE = 1024 * 1024;
+export const DEFAULT_MAX_INFLIGHT_MESSAGES = 64;
+export const DEFAULT_MAX_COMMITTED_BYTES_PER_READY = 16 * 1024 * 1024;
+
+function positiveInteger(name: string, value: number): number {
+  if (!Number.isSafeInteger(value) || value <= 0) {
+    throw new UltraError('InvalidArgument', `raft config: ${name} must be a positive integer, got ${value}`);
+  }
+  return value;
+}
+
+export function resolveConfig(config: RaftConfig): ResolvedConfig {
+  const voters = [...config.voters];
+  if (voters.length === 0 || new Set(voters).size !== voters.length) {
+    throw new UltraError('InvalidArgument', 'raft config: voters must be a non-empty list of distinct ids');
+  }
+  if (!voters.includes(config.id)) {
+    throw new UltraError('InvalidArgument', `raft config: ${config.id} is not among the voters`);
+  }
+  const electionTicks = positiveInteger('electionTicks', config.electionTicks ?? DEFAULT_ELECTION_TICKS);
+  const heartbeatTicks = positiveInteger('heartbeatTicks', config.heartbeatTicks ?? DEFAULT_HEARTBEAT_TICKS);
+  if (heartbeatTicks >= electionTicks) {
+    throw new UltraError('InvalidArgument', 'raft config: heartbeatTicks must be less than electionTicks');
+  }
+  return {
+    id: config.id,
+    voters,
+    storage: config.storage,
+    random: config.random,
+    electionTicks,
+    heartbeatTicks,
+    maxEntriesPerMessage: positiveInteger('maxEntriesPerMessage', config.maxEntriesPerMessage ?? DEFAULT_MAX_ENTRIES_PER_MESSAGE),
+    maxBytesPerMessage: positiveInteger('maxBytesPerMessage', config.maxBytesPerMessage ?? DEFAULT_MAX_BYTES_PER_MESSAGE),
+    maxInflightMessages: positiveInteger('maxInflightMessages', config.maxInflightMessages ?? DEFAULT_MAX_INFLIGHT_MESSAGES),
+    maxCommittedBytesPerReady: positiveInteger(
+      'maxCommittedBytesPerReady',
+      config.maxCommittedBytesPerReady ?? DEFAULT_MAX_COMMITTED_BYTES_PER_READY,
+    ),
+    preVote: config.preVote ?? true,
+    checkQuorum: config.checkQuorum ?? true,
+    applied: config.applied,
+  };
+}

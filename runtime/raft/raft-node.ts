@@ -1,0 +1,691 @@
+// One member of a Raft group as a pure state machine (the etcd-io/raft "Ready" design): the owner
+// feeds it ticks, messages, proposals and read requests, and carries out the Ready batches it
+// returns (persist, send, apply). No I/O, no clock, no randomness of its own — randomized election
+// timeouts come from the injected `random`, so a simulation replays exactly.
+//
+// Implemented: elections with PreVote and CheckQuorum (leader stickiness), log replication with
+// fast backtracking, batching and bounded pipelining, snapshots for followers behind compaction,
+// ReadIndex reads, and leadership transfer, over a fixed set of voters.
+
+import { assert, UltraError } from '../errors.ts';
+import { resolveConfig, type RaftConfig, type ResolvedConfig } from './config.ts';
+import type { Entry, Snapshot } from './entry.ts';
+import type { AppendResponse, Append, Heartbeat, HeartbeatResponse, InstallSnapshot, Message, VoteRequest, VoteResponse } from './messages.ts';
+import { Progress, type ProgressState } from './progress.ts';
+import { majority, quorumIndex, tallyVotes } from './quorum.ts';
+import { RaftLog } from './raft-log.ts';
+import { ReadOnly } from './read-only.ts';
+import type { ReadState, Ready } from './ready.ts';
+import { sameHardState, type HardState } from './storage.ts';
+
+export type RaftRole = 'follower' | 'preCandidate' | 'candidate' | 'leader';
+
+export interface ProgressStatus {
+  readonly match: number;
+  readonly next: number;
+  readonly state: ProgressState;
+}
+
+export interface RaftStatus {
+  readonly id: string;
+  readonly role: RaftRole;
+  readonly term: number;
+  readonly vote: string | null;
+  readonly leader: string | null;
+  readonly firstIndex: number;
+  readonly lastIndex: number;
+  readonly commit: number;
+  readonly applied: number;
+  readonly leadTransferee: string | null;
+  /** The leader's view of every voter's log; empty on other roles. */
+  readonly progress: ReadonlyMap<string, ProgressStatus>;
+}
+
+export interface Proposal {
+  readonly index: number;
+  readonly term: number;
+}
+
+/** A message as built here, before the sender's id is stamped on. */
+type Outgoing = Message extends infer M ? (M extends Message ? Omit<M, 'from'> : never) : never;
+
+const NO_OP = new Uint8Array(0);
+
+export class RaftNode {
+  readonly #config: ResolvedConfig;
+  readonly #log: RaftLog;
+  readonly #readOnly = new ReadOnly();
+  #term: number;
+  #vote: string | null;
+  #leader: string | null = null;
+  #role: RaftRole = 'follower';
+  /** Answers to the current (pre-)campaign. */
+  readonly #votes = new Map<string, boolean>();
+  #progress = new Map<string, Progress>();
+  #electionElapsed = 0;
+  #heartbeatElapsed = 0;
+  #randomizedElectionTicks = 0;
+  #leadTransferee: string | null = null;
+  /** Reads that arrived before this leader committed an entry of its term, when the commit index may be stale. */
+  #readsAwaitingCommit: Uint8Array[] = [];
+  #messages: Message[] = [];
+  #readStates: ReadState[] = [];
+  /** The hard state as of the last Ready, to emit only changes. */
+  #persistedHardState: HardState;
+  #readyOutstanding = false;
+
+  constructor(config: RaftConfig) {
+    this.#config = resolveConfig(config);
+    this.#log = new RaftLog(this.#config.storage);
+    const hardState = this.#config.storage.hardState();
+    assert(hardState.commit <= this.#log.lastIndex(), `persisted commit ${hardState.commit} beyond the log's last index`);
+    this.#term = hardState.term;
+    this.#vote = hardState.vote;
+    // The commit can trail the snapshot if a crash fell between persisting the two; the snapshot wins.
+    this.#log.commitTo(hardState.commit);
+    if (this.#config.applied !== undefined) this.#log.appliedTo(this.#config.applied);
+    this.#persistedHardState = hardState;
+    this.#becomeFollower(this.#term, null);
+  }
+
+  // ---- inputs -------------------------------------------------------------------------------
+
+  /** Advances logical time by one tick: election timeouts for followers, heartbeats for the leader. */
+  tick(): void {
+    if (this.#role === 'leader') this.#tickLeader();
+    else this.#tickElection();
+  }
+
+  /**
+   * Appends `data` as a new entry. Only the leader accepts proposals, and not while it hands over
+   * leadership; otherwise this throws Unavailable with the known leader (if any) in `details`.
+   * The entry is committed if committedEntries later carries it at this index and term.
+   */
+  propose(data: Uint8Array): Proposal {
+    if (data.byteLength === 0) throw new UltraError('InvalidArgument', 'raft: empty data is reserved for the leader no-op');
+    this.#requireLeader();
+    if (this.#leadTransferee !== null) {
+      throw new UltraError('Unavailable', 'raft: leadership transfer in progress', { leader: this.#leader });
+    }
+    const index = this.#appendEntries([data]);
+    this.#broadcastAppend();
+    return { index, term: this.#term };
+  }
+
+  /**
+   * Requests a linearizable read. Once leadership is confirmed, a ReadState with this context and
+   * the commit index at request time appears in a Ready; the read may be served when the state
+   * machine has applied that index. Only the leader serves reads (else Unavailable); a request
+   * still pending when leadership is lost is dropped, so the caller needs its own timeout.
+   * Contexts should be unique: a context already pending joins that request.
+   */
+  readIndex(context: Uint8Array): void {
+    this.#requireLeader();
+    if (this.#config.voters.length === 1) {
+      this.#readStates.push({ index: this.#log.committed, context });
+    } else if (this.#log.term(this.#log.committed) !== this.#term) {
+      this.#readsAwaitingCommit.push(context);
+    } else {
+      this.#startReads([context]);
+    }
+  }
+
+  /**
+   * Hands leadership to `to`: once its log matches ours it is told to campaign at once. Proposals
+   * are refused meanwhile; the transfer is abandoned after an election timeout.
+   */
+  transferLeadership(to: string): void {
+    this.#requireLeader();
+    if (!this.#config.voters.includes(to)) throw new UltraError('InvalidArgument', `raft: ${to} is not a voter`);
+    if (to === this.#config.id || to === this.#leadTransferee) return;
+    this.#leadTransferee = to;
+    this.#electionElapsed = 0;
+    const progress = this.#progressOf(to);
+    if (progress.match === this.#log.lastIndex()) this.#send({ type: 'timeoutNow', to, term: this.#term });
+    else this.#sendAppend(to, true);
+  }
+
+  /**
+   * The transport finished ('finished') or gave up ('failed') sending a snapshot message to `to`.
+   * Until then the leader sends that follower nothing else; afterwards it probes where it stands.
+   */
+  reportSnapshot(to: string, status: 'finished' | 'failed'): void {
+    if (this.#role !== 'leader') return;
+    const progress = this.#progress.get(to);
+    if (progress === undefined || progress.state !== 'snapshot') return;
+    if (status === 'failed') progress.pendingSnapshot = 0;
+    progress.becomeProbe();
+    // Wait for the follower's next answer before probing, rather than racing the snapshot.
+    progress.probeSent = true;
+  }
+
+  step(message: Message): void {
+    const { id, voters, checkQuorum, preVote, electionTicks } = this.#config;
+    if (message.to !== id || message.from === id || !voters.includes(message.from)) return;
+
+    if (message.term > this.#term) {
+      if (message.type === 'vote' || message.type === 'preVote') {
+        // Leader stickiness: while we hear from a leader, a (pre-)candidate is someone cut off.
+        const inLease = checkQuorum && this.#leader !== null && this.#electionElapsed < electionTicks;
+        if (inLease && !message.transfer) return;
+      }
+      if (message.type === 'preVote' || (message.type === 'preVoteResponse' && !message.reject)) {
+        // A pre-vote exchange proposes a term without anyone adopting it yet.
+      } else if (message.type === 'append' || message.type === 'heartbeat' || message.type === 'snapshot') {
+        this.#becomeFollower(message.term, message.from);
+      } else {
+        this.#becomeFollower(message.term, null);
+      }
+    } else if (message.term < this.#term) {
+      if ((checkQuorum || preVote) && (message.type === 'append' || message.type === 'heartbeat')) {
+        // A stale leader would otherwise never learn of the new term: with PreVote/CheckQuorum
+        // nobody may send it a vote request that would.
+        this.#send({ type: 'appendResponse', to: message.from, term: this.#term, index: 0, reject: false, hintIndex: 0, hintTerm: 0 });
+      } else if (message.type === 'preVote') {
+        this.#send({ type: 'preVoteResponse', to: message.from, term: this.#term, reject: true });
+      }
+      return;
+    }
+
+    if (message.type === 'vote' || message.type === 'preVote') {
+      this.#handleVoteRequest(message);
+      return;
+    }
+    switch (this.#role) {
+      case 'leader':
+        this.#stepLeader(message);
+        return;
+      case 'candidate':
+      case 'preCandidate':
+        this.#stepCandidate(message);
+        return;
+      case 'follower':
+        this.#stepFollower(message);
+        return;
+    }
+  }
+
+  // ---- outputs ------------------------------------------------------------------------------
+
+  /** Whether ready() has anything to do (false while a Ready awaits advance). */
+  hasReady(): boolean {
+    if (this.#readyOutstanding) return false;
+    return (
+      !sameHardState(this.#hardState(), this.#persistedHardState) ||
+      this.#log.unstable.entries.length > 0 ||
+      this.#log.unstable.snapshot !== undefined ||
+      this.#messages.length > 0 ||
+      this.#readStates.length > 0 ||
+      this.#log.hasNextCommittedEntries()
+    );
+  }
+
+  /** The next batch of work; handle it (see ready.ts) and call advance(ready) before the next ready(). */
+  ready(): Ready {
+    assert(!this.#readyOutstanding, 'ready() called again before advance()');
+    this.#readyOutstanding = true;
+    const hardState = this.#hardState();
+    const snapshot = this.#log.unstable.snapshot;
+    const ready: Ready = {
+      ...(sameHardState(hardState, this.#persistedHardState) ? {} : { hardState }),
+      entries: [...this.#log.unstable.entries],
+      ...(snapshot === undefined ? {} : { snapshot }),
+      committedEntries: this.#log.nextCommittedEntries(this.#config.maxCommittedBytesPerReady),
+      messages: this.#messages,
+      readStates: this.#readStates,
+    };
+    this.#messages = [];
+    this.#readStates = [];
+    return ready;
+  }
+
+  /** Acknowledges that `ready` was persisted, sent and applied. */
+  advance(ready: Ready): void {
+    assert(this.#readyOutstanding, 'advance() without an outstanding ready()');
+    this.#readyOutstanding = false;
+    if (ready.hardState !== undefined) this.#persistedHardState = ready.hardState;
+    const lastCommitted = ready.committedEntries.at(-1);
+    if (lastCommitted !== undefined) this.#log.appliedTo(lastCommitted.index);
+    else if (ready.snapshot !== undefined) this.#log.appliedTo(ready.snapshot.index);
+    const lastEntry = ready.entries.at(-1);
+    if (lastEntry !== undefined) this.#log.unstable.stableTo(lastEntry.index, lastEntry.term);
+    if (ready.snapshot !== undefined) this.#log.unstable.stableSnapshotTo(ready.snapshot.index);
+  }
+
+  status(): RaftStatus {
+    const progress = new Map<string, ProgressStatus>();
+    if (this.#role === 'leader') {
+      for (const [voter, p] of this.#progress) progress.set(voter, { match: p.match, next: p.next, state: p.state });
+    }
+    return {
+      id: this.#config.id,
+      role: this.#role,
+      term: this.#term,
+      vote: this.#vote,
+      leader: this.#leader,
+      firstIndex: this.#log.firstIndex(),
+      lastIndex: this.#log.lastIndex(),
+      commit: this.#log.committed,
+      applied: this.#log.applied,
+      leadTransferee: this.#leadTransferee,
+      progress,
+    };
+  }
+
+  // ---- roles --------------------------------------------------------------------------------
+
+  #reset(term: number): void {
+    if (term !== this.#term) {
+      this.#term = term;
+      this.#vote = null;
+    }
+    this.#leader = null;
+    this.#electionElapsed = 0;
+    this.#heartbeatElapsed = 0;
+    const random = this.#config.random();
+    assert(random >= 0 && random < 1, `random() returned ${random}, outside [0, 1)`);
+    this.#randomizedElectionTicks = this.#config.electionTicks + Math.floor(random * this.#config.electionTicks);
+    this.#leadTransferee = null;
+    this.#votes.clear();
+    const lastIndex = this.#log.lastIndex();
+    this.#progress = new Map();
+    for (const voter of this.#config.voters) {
+      const self = voter === this.#config.id;
+      this.#progress.set(voter, new Progress(self ? lastIndex : 0, lastIndex + 1, this.#config.maxInflightMessages));
+    }
+    this.#readOnly.reset();
+    this.#readsAwaitingCommit = [];
+  }
+
+  #becomeFollower(term: number, leader: string | null): void {
+    this.#reset(term);
+    this.#role = 'follower';
+    this.#leader = leader;
+  }
+
+  /** PreVote: canvass for term + 1 without raising our term or spending our vote. */
+  #becomePreCandidate(): void {
+    assert(this.#role !== 'leader', 'a leader does not campaign');
+    this.#role = 'preCandidate';
+    this.#leader = null;
+    this.#votes.clear();
+  }
+
+  #becomeCandidate(): void {
+    assert(this.#role !== 'leader', 'a leader does not campaign');
+    this.#reset(this.#term + 1);
+    this.#role = 'candidate';
+    this.#vote = this.#config.id;
+  }
+
+  #becomeLeader(): void {
+    assert(this.#role === 'candidate', `only a candidate becomes leader, not a ${this.#role}`);
+    this.#reset(this.#term);
+    this.#role = 'leader';
+    this.#leader = this.#config.id;
+    const self = this.#progressOf(this.#config.id);
+    self.becomeReplicate();
+    self.recentActive = true;
+    // Entries of earlier terms commit only under an entry of ours (Figure 8), and ReadIndex needs
+    // a commit in our term: append one right away instead of waiting for a proposal.
+    this.#appendEntries([NO_OP]);
+  }
+
+  #tickElection(): void {
+    this.#electionElapsed++;
+    if (this.#electionElapsed >= this.#randomizedElectionTicks) {
+      this.#electionElapsed = 0;
+      this.#campaign(this.#config.preVote ? 'preVote' : 'vote', false);
+    }
+  }
+
+  #tickLeader(): void {
+    this.#heartbeatElapsed++;
+    this.#electionElapsed++;
+    if (this.#electionElapsed >= this.#config.electionTicks) {
+      this.#electionElapsed = 0;
+      if (this.#config.checkQuorum) {
+        if (!this.#quorumActive()) {
+          this.#becomeFollower(this.#term, null);
+          return;
+        }
+        for (const [voter, progress] of this.#progress) progress.recentActive = voter === this.#config.id;
+      }
+      // A transfer that did not finish within an election timeout has failed; take proposals again.
+      this.#leadTransferee = null;
+    }
+    if (this.#heartbeatElapsed >= this.#config.heartbeatTicks) {
+      this.#heartbeatElapsed = 0;
+      this.#broadcastHeartbeat();
+    }
+  }
+
+  #quorumActive(): boolean {
+    let active = 0;
+    for (const [voter, progress] of this.#progress) {
+      if (voter === this.#config.id || progress.recentActive) active++;
+    }
+    return active >= majority(this.#config.voters.length);
+  }
+
+  #campaign(kind: 'preVote' | 'vote', transfer: boolean): void {
+    let term: number;
+    if (kind === 'preVote') {
+      this.#becomePreCandidate();
+      term = this.#term + 1;
+    } else {
+      this.#becomeCandidate();
+      term = this.#term;
+    }
+    this.#votes.set(this.#config.id, true);
+    if (tallyVotes(this.#config.voters, this.#votes) === 'won') {
+      // A single voter wins on its own vote.
+      this.#electionWon();
+      return;
+    }
+    const lastLogIndex = this.#log.lastIndex();
+    const lastLogTerm = this.#log.lastTerm();
+    for (const voter of this.#config.voters) {
+      if (voter !== this.#config.id) this.#send({ type: kind, to: voter, term, lastLogIndex, lastLogTerm, transfer });
+    }
+  }
+
+  #electionWon(): void {
+    if (this.#role === 'preCandidate') {
+      this.#campaign('vote', false);
+    } else {
+      this.#becomeLeader();
+      this.#broadcastAppend();
+    }
+  }
+
+  // ---- receiving ----------------------------------------------------------------------------
+
+  #handleVoteRequest(message: VoteRequest): void {
+    const responseType = message.type === 'vote' ? 'voteResponse' : 'preVoteResponse';
+    const canVote =
+      this.#vote === message.from ||
+      (this.#vote === null && this.#leader === null) ||
+      (message.type === 'preVote' && message.term > this.#term);
+    if (canVote && this.#log.isUpToDate(message.lastLogIndex, message.lastLogTerm)) {
+      this.#send({ type: responseType, to: message.from, term: message.term, reject: false });
+      if (message.type === 'vote') {
+        this.#electionElapsed = 0;
+        this.#vote = message.from;
+      }
+    } else {
+      this.#send({ type: responseType, to: message.from, term: this.#term, reject: true });
+    }
+  }
+
+  #stepFollower(message: Message): void {
+    switch (message.type) {
+      case 'append':
+        this.#heardFromLeader(message.from);
+        this.#handleAppend(message);
+        return;
+      case 'heartbeat':
+        this.#heardFromLeader(message.from);
+        this.#handleHeartbeat(message);
+        return;
+      case 'snapshot':
+        this.#heardFromLeader(message.from);
+        this.#handleSnapshot(message);
+        return;
+      case 'timeoutNow':
+        this.#campaign('vote', true);
+        return;
+      default:
+        // Responses meant for a leader or candidate we no longer are.
+        return;
+    }
+  }
+
+  #heardFromLeader(leader: string): void {
+    this.#electionElapsed = 0;
+    this.#leader = leader;
+  }
+
+  #stepCandidate(message: Message): void {
+    switch (message.type) {
+      case 'append':
+        this.#becomeFollower(message.term, message.from);
+        this.#handleAppend(message);
+        return;
+      case 'heartbeat':
+        this.#becomeFollower(message.term, message.from);
+        this.#handleHeartbeat(message);
+        return;
+      case 'snapshot':
+        this.#becomeFollower(message.term, message.from);
+        this.#handleSnapshot(message);
+        return;
+      case 'preVoteResponse':
+      case 'voteResponse':
+        this.#handleVoteResponse(message);
+        return;
+      default:
+        return;
+    }
+  }
+
+  #handleVoteResponse(message: VoteResponse): void {
+    const expected = this.#role === 'preCandidate' ? 'preVoteResponse' : 'voteResponse';
+    if (message.type !== expected || this.#votes.has(message.from)) return;
+    this.#votes.set(message.from, !message.reject);
+    const result = tallyVotes(this.#config.voters, this.#votes);
+    if (result === 'won') this.#electionWon();
+    else if (result === 'lost') this.#becomeFollower(this.#term, null);
+  }
+
+  #stepLeader(message: Message): void {
+    switch (message.type) {
+      case 'appendResponse':
+        this.#handleAppendResponse(message);
+        return;
+      case 'heartbeatResponse':
+        this.#handleHeartbeatResponse(message);
+        return;
+      case 'append':
+      case 'heartbeat':
+      case 'snapshot':
+        assert(false, `leader ${this.#config.id} got a ${message.type} from ${message.from} in its own term ${this.#term}`);
+        return;
+      default:
+        return;
+    }
+  }
+
+  #handleAppend(message: Append): void {
+    const reply = { type: 'appendResponse', to: message.from, term: this.#term, hintIndex: 0, hintTerm: 0 } as const;
+    if (message.prevLogIndex < this.#log.committed) {
+      // Everything up to our commit index already matches the leader's log.
+      this.#send({ ...reply, index: this.#log.committed, reject: false });
+      return;
+    }
+    const lastNew = this.#log.maybeAppend(message.prevLogIndex, message.prevLogTerm, message.commit, message.entries);
+    if (lastNew !== undefined) {
+      this.#send({ ...reply, index: lastNew, reject: false });
+      return;
+    }
+    const hint = this.#log.findConflictByTerm(message.prevLogIndex, message.prevLogTerm);
+    this.#send({ ...reply, index: message.prevLogIndex, reject: true, hintIndex: hint.index, hintTerm: hint.term });
+  }
+
+  #handleHeartbeat(message: Heartbeat): void {
+    this.#log.commitTo(message.commit);
+    this.#send({ type: 'heartbeatResponse', to: message.from, term: this.#term, context: message.context });
+  }
+
+  #handleSnapshot(message: InstallSnapshot): void {
+    const index = this.#restore(message.snapshot) ? this.#log.lastIndex() : this.#log.committed;
+    this.#send({ type: 'appendResponse', to: message.from, term: this.#term, index, reject: false, hintIndex: 0, hintTerm: 0 });
+  }
+
+  /** Installs a leader's snapshot unless our log already covers it; true if installed. */
+  #restore(snapshot: Snapshot): boolean {
+    if (snapshot.index <= this.#log.committed) return false;
+    if (this.#log.matchTerm(snapshot.index, snapshot.term)) {
+      // We hold the snapshot's last entry, so our log up to it is the leader's: just commit it.
+      this.#log.commitTo(snapshot.index);
+      return false;
+    }
+    this.#log.restore(snapshot);
+    return true;
+  }
+
+  #handleAppendResponse(message: AppendResponse): void {
+    const progress = this.#progressOf(message.from);
+    progress.recentActive = true;
+    if (message.reject) {
+      const hint =
+        message.hintTerm > 0 ? this.#log.findConflictByTerm(message.hintIndex, message.hintTerm).index : message.hintIndex;
+      if (progress.maybeDecrTo(message.index, hint)) {
+        if (progress.state === 'replicate') progress.becomeProbe();
+        this.#sendAppend(message.from, true);
+      }
+      return;
+    }
+    const wasPaused = progress.isPaused();
+    if (!progress.maybeUpdate(message.index)) return;
+    if (progress.state === 'probe') {
+      progress.becomeReplicate();
+    } else if (progress.state === 'snapshot' && progress.match + 1 >= this.#log.firstIndex()) {
+      // The follower's log now joins ours: back to appends.
+      progress.becomeProbe();
+      progress.becomeReplicate();
+    } else if (progress.state === 'replicate') {
+      progress.inflights.freeLE(message.index);
+    }
+    if (this.#maybeCommit()) this.#broadcastAppend();
+    else if (wasPaused) this.#sendAppend(message.from, true);
+    while (this.#sendAppend(message.from, false)) {
+      // Fill the pipeline while the window and the log allow.
+    }
+    if (message.from === this.#leadTransferee && progress.match === this.#log.lastIndex()) {
+      this.#send({ type: 'timeoutNow', to: message.from, term: this.#term });
+    }
+  }
+
+  #handleHeartbeatResponse(message: HeartbeatResponse): void {
+    const progress = this.#progressOf(message.from);
+    progress.recentActive = true;
+    progress.probeSent = false;
+    // The follower is alive, so a full window probably lost a message: let one more out.
+    if (progress.state === 'replicate' && progress.inflights.full()) progress.inflights.freeFirstOne();
+    if (progress.match < this.#log.lastIndex()) this.#sendAppend(message.from, true);
+    if (message.context === null) return;
+    if (this.#readOnly.recvAck(message.from, message.context) < majority(this.#config.voters.length)) return;
+    this.#readStates.push(...this.#readOnly.advance(message.context));
+  }
+
+  // ---- leader actions -----------------------------------------------------------------------
+
+  /** Appends entries of our term at the end of the log; returns the last new index. */
+  #appendEntries(data: readonly Uint8Array[]): number {
+    const first = this.#log.lastIndex() + 1;
+    const entries: Entry[] = data.map((d, k) => ({ index: first + k, term: this.#term, data: d }));
+    const lastIndex = this.#log.append(entries);
+    this.#progressOf(this.#config.id).maybeUpdate(lastIndex);
+    this.#maybeCommit();
+    return lastIndex;
+  }
+
+  /** Commits what a quorum holds, if it is of our term; then serves reads that waited for that. */
+  #maybeCommit(): boolean {
+    const matches = [...this.#progress.values()].map((progress) => progress.match);
+    if (!this.#log.maybeCommit(quorumIndex(matches), this.#term)) return false;
+    if (this.#readsAwaitingCommit.length > 0) {
+      const contexts = this.#readsAwaitingCommit;
+      this.#readsAwaitingCommit = [];
+      if (this.#config.voters.length === 1) {
+        for (const context of contexts) this.#readStates.push({ index: this.#log.committed, context });
+      } else {
+        this.#startReads(contexts);
+      }
+    }
+    return true;
+  }
+
+  /** Registers reads at the current commit index and starts the heartbeat round that confirms them. */
+  #startReads(contexts: readonly Uint8Array[]): void {
+    for (const context of contexts) {
+      this.#readOnly.add(this.#log.committed, context);
+      this.#readOnly.recvAck(this.#config.id, context);
+    }
+    this.#broadcastHeartbeat();
+  }
+
+  #broadcastAppend(): void {
+    for (const voter of this.#config.voters) {
+      if (voter !== this.#config.id) this.#sendAppend(voter, true);
+    }
+  }
+
+  #broadcastHeartbeat(): void {
+    const context = this.#readOnly.lastPendingContext();
+    for (const [voter, progress] of this.#progress) {
+      if (voter === this.#config.id) continue;
+      // Never tell a follower to commit beyond what it is known to hold.
+      const commit = Math.min(progress.match, this.#log.committed);
+      this.#send({ type: 'heartbeat', to: voter, term: this.#term, commit, context });
+    }
+  }
+
+  /**
+   * Sends `to` the entries it needs next (or the snapshot, if they were compacted). With
+   * `sendIfEmpty` false nothing is sent when there are no new entries. Returns whether it sent.
+   */
+  #sendAppend(to: string, sendIfEmpty: boolean): boolean {
+    const progress = this.#progressOf(to);
+    if (progress.isPaused()) return false;
+    const prevLogIndex = progress.next - 1;
+    const prevLogTerm = this.#log.term(prevLogIndex);
+    const entries = this.#log.entriesFrom(progress.next, this.#config.maxEntriesPerMessage, this.#config.maxBytesPerMessage);
+    if (prevLogTerm === undefined || entries === undefined) return this.#sendSnapshot(to, progress);
+    if (entries.length === 0 && !sendIfEmpty) return false;
+    this.#send({ type: 'append', to, term: this.#term, prevLogIndex, prevLogTerm, entries, commit: this.#log.committed });
+    const last = entries.at(-1);
+    if (last !== undefined) {
+      if (progress.state === 'replicate') {
+        progress.optimisticUpdate(last.index);
+        progress.inflights.add(last.index);
+      } else {
+        progress.probeSent = true;
+      }
+    }
+    return true;
+  }
+
+  #sendSnapshot(to: string, progress: Progress): boolean {
+    // A follower that has not answered lately may be down; a snapshot is too costly to send blind.
+    if (!progress.recentActive) return false;
+    const snapshot = this.#log.snapshot();
+    assert(snapshot.index > 0, 'entries were compacted, so a snapshot exists');
+    progress.becomeSnapshot(snapshot.index);
+    this.#send({ type: 'snapshot', to, term: this.#term, snapshot });
+    return true;
+  }
+
+  // ---- helpers ------------------------------------------------------------------------------
+
+  #requireLeader(): void {
+    if (this.#role !== 'leader') {
+      throw new UltraError('Unavailable', `raft: ${this.#config.id} is not the leader`, { leader: this.#leader });
+    }
+  }
+
+  #progressOf(voter: string): Progress {
+    const progress = this.#progress.get(voter);
+    assert(progress !== undefined, `no progress for voter ${voter}`);
+    return progress;
+  }
+
+  #hardState(): HardState {
+    return { term: this.#term, vote: this.#vote, commit: this.#log.committed };
+  }
+
+  #send(message: Outgoing): void {
+    this.#messages.push({ ...message, from: this.#config.id } as Message);
+  }
+}
