@@ -1,0 +1,91 @@
+// A RaftStorage whose state survives crashes: an in-memory copy (MemoryRaftStorage, which the core
+// reads synchronously) in front of a KvBackend, like etcd's MemoryStorage in front of its WAL.
+// `persist(ready)` writes the Ready's snapshot, entries and hard state in ONE atomic, synced batch
+// before the owner may send the Ready's messages; `open` rebuilds the memory copy from disk.
+import { Codec } from '../codec/codec.ts';
+import { assert } from '../errors.ts';
+import type { KvBackend, KvOp } from '../persistence/store.ts';
+import type { Entry, Snapshot } from './entry.ts';
+import { MemoryRaftStorage } from './memory-storage.ts';
+import type { Ready } from './ready.ts';
+import type { HardState } from './storage.ts';
+
+const codec = new Codec();
+const encoder = new TextEncoder();
+
+/** Key layout under the group's prefix: `h` hard state, `s` snapshot, `e` + big-endian index entries. */
+function keys(group: string) {
+  const prefix = encoder.encode(`raft/${group}/`);
+  const withSuffix = (suffix: Uint8Array): Uint8Array => {
+    const key = new Uint8Array(prefix.length + suffix.length);
+    key.set(prefix);
+    key.set(suffix, prefix.length);
+    return key;
+  };
+  const entry = (index: number): Uint8Array => {
+    const suffix = new Uint8Array(9);
+    suffix[0] = 0x65; // 'e'
+    new DataView(suffix.buffer).setBigUint64(1, BigInt(index));
+    return withSuffix(suffix);
+  };
+  return { hardState: withSuffix(encoder.encode('h')), snapshot: withSuffix(encoder.encode('s')), entry, entriesEnd: withSuffix(encoder.encode('f')) };
+}
+
+export class DurableRaftLog {
+  readonly storage = new MemoryRaftStorage();
+  readonly #backend: KvBackend;
+  readonly #keys: ReturnType<typeof keys>;
+
+  private constructor(backend: KvBackend, group: string) {
+    this.#backend = backend;
+    this.#keys = keys(group);
+  }
+
+  /** Loads the group's hard state, snapshot and entries after it. */
+  static async open(backend: KvBackend, group: string): Promise<DurableRaftLog> {
+    const log = new DurableRaftLog(backend, group);
+    const k = log.#keys;
+    const snapshotBytes = await backend.get(k.snapshot);
+    if (snapshotBytes !== undefined) log.storage.applySnapshot(codec.decode(snapshotBytes) as Snapshot);
+    const firstEntryKey = k.entry(log.storage.firstIndex());
+    const entries: Entry[] = [];
+    for await (const [, value] of backend.iterate({ gte: firstEntryKey, lt: k.entriesEnd })) entries.push(codec.decode(value) as Entry);
+    for (let i = 1; i < entries.length; i++) assert(entries[i]!.index === entries[i - 1]!.index + 1, `raft log of ${group} has a gap after ${entries[i - 1]!.index}`);
+    log.storage.append(entries);
+    const hardBytes = await backend.get(k.hardState);
+    if (hardBytes !== undefined) log.storage.setHardState(codec.decode(hardBytes) as HardState);
+    return log;
+  }
+
+  /** Makes a Ready's snapshot, entries and hard state durable (one synced batch), then visible to the core. */
+  async persist(ready: Ready): Promise<void> {
+    const ops: KvOp[] = [];
+    const k = this.#keys;
+    if (ready.snapshot !== undefined) {
+      ops.push({ type: 'put', key: k.snapshot, value: codec.encode(ready.snapshot) });
+      // Every entry up to the end of the old log is superseded by the snapshot.
+      for (let i = this.storage.firstIndex(); i <= Math.max(this.storage.lastIndex(), ready.snapshot.index); i++) ops.push({ type: 'del', key: k.entry(i) });
+    }
+    const first = ready.entries[0];
+    if (first !== undefined) {
+      for (const entry of ready.entries) ops.push({ type: 'put', key: k.entry(entry.index), value: codec.encode(entry) });
+      // A new leader's entries replace a conflicting suffix: drop what lies beyond them.
+      const last = ready.entries[ready.entries.length - 1]!.index;
+      for (let i = last + 1; i <= this.storage.lastIndex(); i++) ops.push({ type: 'del', key: k.entry(i) });
+    }
+    if (ready.hardState !== undefined) ops.push({ type: 'put', key: k.hardState, value: codec.encode(ready.hardState) });
+    if (ops.length > 0) await this.#backend.batch(ops, { sync: true });
+    if (ready.snapshot !== undefined) this.storage.applySnapshot(ready.snapshot);
+    this.storage.append(ready.entries);
+    if (ready.hardState !== undefined) this.storage.setHardState(ready.hardState);
+  }
+
+  /** Log compaction after the state machine took a snapshot at `index` (applied, so committed). */
+  async compact(index: number, snapshotData: Uint8Array): Promise<void> {
+    const before = this.storage.firstIndex();
+    this.storage.compact(index, snapshotData);
+    const ops: KvOp[] = [{ type: 'put', key: this.#keys.snapshot, value: codec.encode(this.storage.snapshot()) }];
+    for (let i = before; i <= index; i++) ops.push({ type: 'del', key: this.#keys.entry(i) });
+    await this.#backend.batch(ops, { sync: true });
+  }
+}

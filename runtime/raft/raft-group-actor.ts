@@ -1,0 +1,186 @@
+// One replica of one Raft group as an actor: it owns a RaftNode (the pure core), a DurableRaftLog
+// on the persistence layer and the group's state machine. Ticks come from an actor timer, peer
+// messages arrive as actor messages (in-process, over worker threads, over libp2p or the simulated
+// network alike), and each Ready is handled in the order the core requires: persist (synced) →
+// send → apply → answer. Proposals are answered only after their entry is committed and applied,
+// so an acknowledged write is on a quorum's disks.
+import { defineActor, type ActorContext, type ActorRef, type Behavior, type DeferredReply, type Query } from '../actors/index.ts';
+import { UltraError } from '../errors.ts';
+import type { KvBackend } from '../persistence/store.ts';
+import type { RaftConfig } from './config.ts';
+import { DurableRaftLog } from './durable-raft-log.ts';
+import type { Entry } from './entry.ts';
+import type { Message as RaftMessage } from './messages.ts';
+import { RaftNode, type RaftStatus } from './raft-node.ts';
+
+/** The replicated application. Deterministic: every replica applies the same entries in order. */
+export interface StateMachine {
+  /** Applies one committed command; the result goes back to whoever proposed it. */
+  apply(data: Uint8Array, index: number): unknown;
+  snapshot(): Uint8Array;
+  restore(data: Uint8Array): void;
+}
+
+export interface RaftGroupView {
+  readonly group: string;
+  readonly id: string;
+  readonly role: RaftStatus['role'];
+  readonly term: number;
+  readonly leader: string | null;
+  readonly commit: number;
+  readonly applied: number;
+  readonly lastIndex: number;
+}
+
+export type RaftGroupMsg =
+  | { readonly type: 'raft.tick' }
+  | { readonly type: 'raft.message'; readonly message: RaftMessage }
+  | ({ readonly type: 'raft.propose'; readonly data: Uint8Array } & Query<unknown>)
+  /** Linearizable read barrier: answered with the applied index once a read at this point is safe. */
+  | ({ readonly type: 'raft.read' } & Query<number>)
+  | ({ readonly type: 'raft.transfer'; readonly to: string } & Query<boolean>)
+  | ({ readonly type: 'raft.status' } & Query<RaftGroupView>);
+
+export interface RaftGroupOptions {
+  readonly group: string;
+  /** This replica's id (its node id) and every voter's, including this one. */
+  readonly id: string;
+  readonly voters: readonly string[];
+  /** Where the replica with a given id lives (the same actor path on that node). */
+  readonly peer: (id: string) => ActorRef<RaftGroupMsg>;
+  readonly backend: KvBackend;
+  readonly stateMachine: () => StateMachine;
+  readonly tickMs?: number;
+  /** Take a snapshot and compact the log after this many applied entries. */
+  readonly snapshotEveryEntries?: number;
+  readonly raft?: Partial<Omit<RaftConfig, 'id' | 'voters' | 'storage' | 'random'>>;
+}
+
+interface GroupState {
+  readonly node: RaftNode;
+  readonly log: DurableRaftLog;
+  readonly machine: StateMachine;
+  applied: number;
+  /** Proposals waiting for their entry to apply: index → term and the asker. */
+  readonly proposals: Map<number, { readonly term: number; readonly reply: DeferredReply<unknown> }>;
+  /** Reads waiting for leadership confirmation (by context id), then for the apply index. */
+  readonly reads: Map<string, DeferredReply<number>>;
+  readonly readsAwaitingApply: Array<{ readonly index: number; readonly reply: DeferredReply<number> }>;
+  readSeq: number;
+}
+
+export function raftGroupActor(options: RaftGroupOptions): Behavior<GroupState, RaftGroupMsg> {
+  const tickMs = options.tickMs ?? 100;
+  const snapshotEvery = options.snapshotEveryEntries ?? 10_000;
+  return defineActor<GroupState, RaftGroupMsg>({
+    async init(ctx) {
+      const log = await DurableRaftLog.open(options.backend, options.group);
+      const machine = options.stateMachine();
+      const snapshot = log.storage.snapshot();
+      if (snapshot.index > 0) machine.restore(snapshot.data);
+      const node = new RaftNode({ ...options.raft, id: options.id, voters: options.voters, storage: log.storage, random: () => ctx.env.random(), applied: snapshot.index });
+      ctx.timers.startPeriodic('tick', { type: 'raft.tick' }, tickMs);
+      return { node, log, machine, applied: snapshot.index, proposals: new Map(), reads: new Map(), readsAwaitingApply: [], readSeq: 0 };
+    },
+    async receive(state, msg, ctx) {
+      switch (msg.type) {
+        case 'raft.tick':
+          state.node.tick();
+          break;
+        case 'raft.message':
+          if (msg.message.to !== options.id || !options.voters.includes(msg.message.from)) {
+            ctx.log.warn({ from: msg.message.from, to: msg.message.to }, 'raft message for another replica or from a non-voter dropped');
+            break;
+          }
+          state.node.step(msg.message);
+          break;
+        case 'raft.propose': {
+          const reply = ctx.deferReply(msg);
+          try {
+            const { index, term } = state.node.propose(msg.data);
+            state.proposals.set(index, { term, reply });
+          } catch (error) {
+            reply.error(UltraError.from(error));
+          }
+          break;
+        }
+        case 'raft.read': {
+          const reply = ctx.deferReply(msg);
+          const id = `${options.id}:${++state.readSeq}`;
+          try {
+            state.node.readIndex(new TextEncoder().encode(id));
+            state.reads.set(id, reply);
+          } catch (error) {
+            reply.error(UltraError.from(error));
+          }
+          break;
+        }
+        case 'raft.transfer':
+          state.node.transferLeadership(msg.to);
+          ctx.reply(msg, true);
+          break;
+        case 'raft.status': {
+          const s = state.node.status();
+          ctx.reply(msg, { group: options.group, id: s.id, role: s.role, term: s.term, leader: s.leader, commit: s.commit, applied: state.applied, lastIndex: s.lastIndex });
+          break;
+        }
+      }
+      await handleReadies(state, ctx, options, snapshotEvery);
+      return state;
+    },
+    onStop(state) {
+      const stopped = new UltraError('Unavailable', `raft group ${options.group} replica stopped`);
+      for (const { reply } of state.proposals.values()) reply.error(stopped);
+      for (const reply of state.reads.values()) reply.error(stopped);
+      for (const { reply } of state.readsAwaitingApply) reply.error(stopped);
+    },
+  });
+}
+
+async function handleReadies(state: GroupState, ctx: ActorContext<RaftGroupMsg>, options: RaftGroupOptions, snapshotEvery: number): Promise<void> {
+  const decoder = new TextDecoder();
+  while (state.node.hasReady()) {
+    const ready = state.node.ready();
+    await state.log.persist(ready);
+    for (const message of ready.messages) ctx.tell(options.peer(message.to), { type: 'raft.message', message });
+    if (ready.snapshot !== undefined && ready.snapshot.index > state.applied) {
+      state.machine.restore(ready.snapshot.data);
+      state.applied = ready.snapshot.index;
+    }
+    for (const entry of ready.committedEntries) applyEntry(state, entry);
+    for (const read of ready.readStates) {
+      const id = decoder.decode(read.context);
+      const reply = state.reads.get(id);
+      if (reply === undefined) continue;
+      state.reads.delete(id);
+      state.readsAwaitingApply.push({ index: read.index, reply });
+    }
+    state.node.advance(ready);
+    answerReads(state);
+    if (state.applied - state.log.storage.firstIndex() >= snapshotEvery) {
+      await state.log.compact(state.applied, state.machine.snapshot());
+    }
+  }
+}
+
+function applyEntry(state: GroupState, entry: Entry): void {
+  if (entry.index <= state.applied) return;
+  // An empty entry is a new leader's no-op: nothing to apply.
+  const result = entry.data.byteLength === 0 ? undefined : state.machine.apply(entry.data, entry.index);
+  state.applied = entry.index;
+  const proposal = state.proposals.get(entry.index);
+  if (proposal === undefined) return;
+  state.proposals.delete(entry.index);
+  if (proposal.term === entry.term) proposal.reply.ok(result);
+  else proposal.reply.error(new UltraError('Aborted', 'proposal lost to a leader change; retry', { index: entry.index }));
+}
+
+function answerReads(state: GroupState): void {
+  for (let i = state.readsAwaitingApply.length - 1; i >= 0; i--) {
+    const pending = state.readsAwaitingApply[i]!;
+    if (pending.index <= state.applied) {
+      state.readsAwaitingApply.splice(i, 1);
+      pending.reply.ok(state.applied);
+    }
+  }
+}

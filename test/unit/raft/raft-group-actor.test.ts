@@ -1,0 +1,121 @@
+// Three replicas of one Raft group as actors on virtual time, each on its own MemoryBackend:
+// proposals are answered only once applied everywhere a quorum has them, a restarted replica
+// recovers from its synced log, and linearizable reads wait for leadership confirmation.
+import { describe, expect, it } from 'vitest';
+import { ANY_INCARNATION, type ActorRef } from '../../../runtime/actors/index.ts';
+import { MemoryBackend } from '../../../runtime/persistence/memory-backend.ts';
+import { raftGroupActor, type RaftGroupMsg, type StateMachine } from '../../../runtime/raft/raft-group-actor.ts';
+import { virtualSystem } from '../../support/virtual-system.ts';
+
+/** An append-only list of strings, the simplest deterministic state machine. */
+function listMachine(applied: Map<string, string[]>, id: string): () => StateMachine {
+  return () => {
+    let items: string[] = [];
+    applied.set(id, items);
+    return {
+      apply(data) {
+        items.push(new TextDecoder().decode(data));
+        return items.length;
+      },
+      snapshot: () => new TextEncoder().encode(JSON.stringify(items)),
+      restore(data) {
+        items = JSON.parse(new TextDecoder().decode(data)) as string[];
+        applied.set(id, items);
+      },
+    };
+  };
+}
+
+const ids = ['a', 'b', 'c'];
+const peer = (id: string): ActorRef<RaftGroupMsg> => ({ node: 'local', path: `/user/raft-${id}`, uid: ANY_INCARNATION });
+
+function setup(seed = 1) {
+  const harness = virtualSystem(seed);
+  const backends = new Map(ids.map((id) => [id, new MemoryBackend()]));
+  const applied = new Map<string, string[]>();
+  const start = (id: string, snapshotEveryEntries = 10_000) =>
+    harness.system.spawn(raftGroupActor({ group: 'g1', id, voters: ids, peer, backend: backends.get(id)!, stateMachine: listMachine(applied, id), tickMs: 10, snapshotEveryEntries }), { name: `raft-${id}` });
+  return { ...harness, backends, applied, start };
+}
+
+async function leaderOf(system: ReturnType<typeof setup>['system'], advance: (ms: number) => Promise<void>): Promise<string> {
+  for (let i = 0; i < 100; i++) {
+    for (const id of ids) {
+      const status = await system.ask(peer(id), { type: 'raft.status' }, { timeoutMs: 1_000 }).catch(() => undefined);
+      if (status?.leader) return status.leader;
+    }
+    await advance(50);
+  }
+  throw new Error('no leader elected');
+}
+
+async function propose(h: ReturnType<typeof setup>, text: string): Promise<unknown> {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const leader = await leaderOf(h.system, h.advance);
+    const answer = h.system.ask(peer(leader), { type: 'raft.propose', data: new TextEncoder().encode(text) }, { timeoutMs: 5_000 });
+    const settled = answer.then((v) => ({ ok: true as const, v }), (e: { code: string }) => ({ ok: false as const, code: e.code }));
+    await h.advance(200);
+    const result = await settled;
+    if (result.ok) return result.v;
+    if (result.code !== 'Unavailable' && result.code !== 'Aborted') throw new Error(result.code);
+  }
+  throw new Error(`could not commit ${text}`);
+}
+
+describe('raft group actor', () => {
+  it('elects a leader and applies proposals on every replica in the same order', async () => {
+    const h = setup();
+    ids.forEach((id) => h.start(id));
+    expect(await propose(h, 'x')).toBe(1);
+    expect(await propose(h, 'y')).toBe(2);
+    await h.advance(500);
+    for (const id of ids) expect(h.applied.get(id)).toEqual(['x', 'y']);
+  });
+
+  it('refuses a proposal on a follower with Unavailable and the leader hint', async () => {
+    const h = setup();
+    ids.forEach((id) => h.start(id));
+    const leader = await leaderOf(h.system, h.advance);
+    const follower = ids.find((id) => id !== leader)!;
+    const refused = h.system.ask(peer(follower), { type: 'raft.propose', data: new Uint8Array([1]) }, { timeoutMs: 1_000 });
+    await expect(refused).rejects.toMatchObject({ code: 'Unavailable', details: { leader } });
+  });
+
+  it('a replica restarted from its synced log catches up, also past a compaction by snapshot', async () => {
+    const h = setup(3);
+    const refs = new Map(ids.map((id) => [id, h.start(id, 5)]));
+    await propose(h, 'one');
+    const leader = await leaderOf(h.system, h.advance);
+    const victim = ids.find((id) => id !== leader)!;
+    await h.system.stop(refs.get(victim)!);
+    for (let i = 0; i < 12; i++) await propose(h, `n${i}`);
+    refs.set(victim, h.start(victim, 5));
+    await h.advance(2_000);
+    const expected = ['one', ...Array.from({ length: 12 }, (_, i) => `n${i}`)];
+    for (const id of ids) expect(h.applied.get(id)).toEqual(expected);
+  });
+
+  it('the whole group restarts with its state from disk', async () => {
+    const h = setup(5);
+    const refs = ids.map((id) => h.start(id));
+    await propose(h, 'kept');
+    await h.advance(300);
+    for (const ref of refs) await h.system.stop(ref);
+    ids.forEach((id) => h.start(id));
+    await propose(h, 'after');
+    await h.advance(500);
+    for (const id of ids) expect(h.applied.get(id)).toEqual(['kept', 'after']);
+  });
+
+  it('answers a linearizable read on the leader after leadership is confirmed, and refuses it on a follower', async () => {
+    const h = setup(7);
+    ids.forEach((id) => h.start(id));
+    await propose(h, 'r');
+    const leader = await leaderOf(h.system, h.advance);
+    const read = h.system.ask(peer(leader), { type: 'raft.read' }, { timeoutMs: 1_000 });
+    await h.advance(100);
+    expect(await read).toBeGreaterThanOrEqual(2);
+    const follower = ids.find((id) => id !== leader)!;
+    await expect(h.system.ask(peer(follower), { type: 'raft.read' }, { timeoutMs: 1_000 })).rejects.toMatchObject({ code: 'Unavailable' });
+  });
+});
