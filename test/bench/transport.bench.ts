@@ -1,8 +1,9 @@
 // Cluster transport benchmarks between two processes on loopback: remote tell throughput and ask
 // round trips over the libp2p transport (pnet + noise + yamux), beside a plain node:net TCP
 // connection that carries the same frames with the same coalescing (PeerOutbox) and the same
-// envelope checks (NetTransport, below), so the gap is what libp2p itself costs. Also: how long a
-// 3-node libp2p cluster takes to form. Each figure is the median of RUNS runs after one warm-up.
+// envelope checks (NetTransport, below), so the gap is what libp2p itself costs; and the libp2p
+// transport with its TLS fast path on (envelopes over TLS 1.3, liveness over libp2p), the same
+// pair of figures again. Also: how long a 3-node libp2p cluster takes to form. Each figure is the median of RUNS runs after one warm-up.
 // Run: node --expose-gc test/bench/transport.bench.ts   (this file is also the child process)
 import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -37,12 +38,14 @@ const MAX_FRAME_BYTES = 4 * 1024 * 1024;
 const LIMITS: OutboxLimits = { maxBatchEnvelopes: 4096, maxQueuedBytes: 512 * 1024 * 1024, maxQueuedEnvelopes: 2 * TELLS };
 const env = realEnv();
 
-type Kind = 'libp2p' | 'net';
+/** libp2p: envelopes over libp2p; tls: the libp2p transport with its TLS fast path; net: NetTransport. */
+type Kind = 'libp2p' | 'tls' | 'net';
+const FAST_PATH = { host: '127.0.0.1', port: 0 } as const;
 
 /** What the child reports once it serves: where to reach it and the counter it hosts. */
 interface ChildHello {
   readonly node: string;
-  /** libp2p: its multiaddr; net: its TCP port. */
+  /** libp2p and tls: its multiaddr; net: its TCP port. */
   readonly address: string;
   readonly counter: ActorRef<CounterMsg>;
 }
@@ -126,8 +129,9 @@ async function runChild(kind: Kind, dataDir: string, keyPath: string, parent: st
   const router = new ClusterRouter(system);
   const ref = system.spawn(counter, { name: 'counter', mailbox: { capacity: 2 * TELLS } });
   let address: string;
-  if (kind === 'libp2p') {
-    const transport = await Libp2pTransport.start({ env, identity, clusterKey: await loadClusterKeyFile(keyPath), peers: [parent], ...LIMITS, maxFrameBytes: MAX_FRAME_BYTES });
+  if (kind !== 'net') {
+    const fastPath = kind === 'tls' ? { fastPath: FAST_PATH } : {};
+    const transport = await Libp2pTransport.start({ env, identity, clusterKey: await loadClusterKeyFile(keyPath), peers: [parent], ...LIMITS, maxFrameBytes: MAX_FRAME_BYTES, ...fastPath });
     router.addTransport(transport);
     address = transport.listenAddresses[0]!;
   } else {
@@ -155,8 +159,9 @@ async function pair(kind: Kind, dir: string, keyPath: string): Promise<Pair> {
   const system = new ActorSystem({ nodeId: identity.nodeId, env });
   const router = new ClusterRouter(system);
   let transport: Libp2pTransport | undefined;
-  if (kind === 'libp2p') {
-    transport = await Libp2pTransport.start({ env, identity, clusterKey: await loadClusterKeyFile(keyPath), ...LIMITS, maxFrameBytes: MAX_FRAME_BYTES });
+  if (kind !== 'net') {
+    const fastPath = kind === 'tls' ? { fastPath: FAST_PATH } : {};
+    transport = await Libp2pTransport.start({ env, identity, clusterKey: await loadClusterKeyFile(keyPath), ...LIMITS, maxFrameBytes: MAX_FRAME_BYTES, ...fastPath });
     router.addTransport(transport);
   }
   const parentAddress = transport?.listenAddresses[0] ?? identity.nodeId;
@@ -165,7 +170,8 @@ async function pair(kind: Kind, dir: string, keyPath: string): Promise<Pair> {
   let socket: Socket | undefined;
   if (transport !== undefined) {
     transport.addPeer(hello.address);
-    while (transport.peerStatus(hello.node) !== 'up') await new Promise((r) => setTimeout(r, 5));
+    const route = kind === 'tls' ? 'tls' : 'libp2p';
+    while (transport.peerStatus(hello.node) !== 'up' || transport.peerRoute(hello.node) !== route) await new Promise((r) => setTimeout(r, 5));
   } else {
     socket = connect(Number(hello.address), '127.0.0.1');
     await once(socket, 'connect');
@@ -252,9 +258,9 @@ export async function runTransportBenches(): Promise<BenchRow[]> {
     await createClusterKeyFile(keyPath, env);
     // Both pairs stay up and take turns, run by run, so that whatever else the machine is doing
     // falls on both alike.
-    const kinds = ['libp2p', 'net'] as const;
-    const pairs = { libp2p: await pair('libp2p', dir, keyPath), net: await pair('net', dir, keyPath) };
-    const results = { libp2p: { tells: [] as number[], asks: [] as number[][] }, net: { tells: [] as number[], asks: [] as number[][] } };
+    const kinds = ['libp2p', 'tls', 'net'] as const;
+    const pairs = { libp2p: await pair('libp2p', dir, keyPath), tls: await pair('tls', dir, keyPath), net: await pair('net', dir, keyPath) };
+    const results = Object.fromEntries(kinds.map((kind) => [kind, { tells: [] as number[], asks: [] as number[][] }])) as Record<Kind, { tells: number[]; asks: number[][] }>;
     for (let run = 0; run <= RUNS; run++) {
       for (const kind of kinds) {
         gc();
@@ -270,12 +276,16 @@ export async function runTransportBenches(): Promise<BenchRow[]> {
     }
     for (const kind of kinds) await pairs[kind].stop();
     const tell = { ours: median(results.libp2p.tells), peer: median(results.net.tells) };
+    const tlsTell = { ours: median(results.tls.tells), peer: median(results.net.tells) };
     const q = (kind: Kind, pct: number) => median(results[kind].asks.map((samples) => percentile(samples, pct)));
     const formation = median(await repeat(() => clusterFormation(dir, keyPath)));
     return [
       { metric: 'remote tell throughput, 2 processes (msg/s)', ...tell, peerName: 'node:net', ratio: tell.ours / tell.peer, goal: '≥ 300 k/s, ≥ 0.5× net' },
       { metric: 'remote ask round trip p50 (µs)', ours: q('libp2p', 50), peer: q('net', 50), peerName: 'node:net', ratio: q('net', 50) / q('libp2p', 50), goal: '< 2× net' },
       { metric: 'remote ask round trip p99 (µs)', ours: q('libp2p', 99), peer: q('net', 99), peerName: 'node:net', ratio: q('net', 99) / q('libp2p', 99) },
+      { metric: 'remote tell throughput, libp2p + TLS fast path (msg/s)', ...tlsTell, peerName: 'node:net', ratio: tlsTell.ours / tlsTell.peer, goal: '≥ 300 k/s, ≥ 0.5× net' },
+      { metric: 'remote ask round trip p50, libp2p + TLS fast path (µs)', ours: q('tls', 50), peer: q('net', 50), peerName: 'node:net', ratio: q('net', 50) / q('tls', 50), goal: '< 2× net' },
+      { metric: 'remote ask round trip p99, libp2p + TLS fast path (µs)', ours: q('tls', 99), peer: q('net', 99), peerName: 'node:net', ratio: q('net', 99) / q('tls', 99) },
       { metric: '3-node cluster formation, in one process (ms)', ours: formation },
     ];
   } finally {

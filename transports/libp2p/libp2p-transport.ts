@@ -6,6 +6,11 @@
 // Heartbeats on the same streams feed a phi-accrual failure detector per peer; a peer it suspects,
 // or whose connection stays lost, is reported down (the router then fires Terminated(node-down)),
 // and reported up again when its heartbeats resume.
+// With the fast path on (option fastPath), envelopes to a peer that has it on too travel over a
+// plain TLS 1.3 link of their own instead (transports/tls), authenticated by the same node
+// identity, while the libp2p streams keep carrying heartbeats and goodbyes: liveness is judged
+// exactly as without it. Envelopes to a peer take one route only, so their order holds.
+import type { TLSSocket } from 'node:tls';
 import { noise } from '@chainsafe/libp2p-noise';
 import { yamux } from '@chainsafe/libp2p-yamux';
 import type { ConnectionGater, Libp2p, PeerId, Stream, StreamMessageEvent } from '@libp2p/interface';
@@ -21,6 +26,8 @@ import { silentLogger, type Logger } from '../../runtime/log/logger.ts';
 import { RateLimitedLog } from '../../runtime/log/rate-limited-log.ts';
 import type { CounterSeries } from '../../runtime/metrics/counter.ts';
 import { MetricsRegistry } from '../../runtime/metrics/metrics-registry.ts';
+import { nodeCertificate } from '../tls/node-certificate.ts';
+import { dialTls, endSocket, listenTls, provesClusterKey, socketSink, type TlsCredentials, type TlsEndpoint, type TlsListener } from '../tls/tls-link.ts';
 import type { Envelope, Transport, TransportHandler } from '../transport.ts';
 import { backoffDelayMs, checkBackoffOptions, type BackoffOptions } from './backoff.ts';
 import { EnvelopeValidator, type EnvelopeRejection } from './envelope-validator.ts';
@@ -28,7 +35,7 @@ import { checkPhiAccrualOptions, PhiAccrualFailureDetector, type PhiAccrualOptio
 import type { NodeIdentity } from './identity.ts';
 import { checkOutboxLimits, PeerOutbox, type FrameSink, type OutboxDropReason, type OutboxLimits } from './peer-outbox.ts';
 import { clusterKeyProtector } from './psk-protector.ts';
-import { ACTOR_PROTOCOL, controlFrameOf, GOODBYE_FRAME, HEARTBEAT_FRAME } from './wire-format.ts';
+import { ACTOR_PROTOCOL, controlFrameOf, fastPathFrame, fastPathOf, GOODBYE_FRAME, HEARTBEAT_FRAME } from './wire-format.ts';
 
 export interface Libp2pTransportOptions {
   readonly env: Env;
@@ -63,6 +70,18 @@ export interface Libp2pTransportOptions {
   readonly reconnect?: Partial<BackoffOptions>;
   /** How long close() waits for queued frames to leave and peers to acknowledge its goodbye. Default 2000 ms. */
   readonly closeTimeoutMs?: number;
+  /**
+   * Carry envelopes to peers that have it on too over TLS links of their own (lower latency than
+   * libp2p), listening at host:port (port 0: any free port). Off when absent.
+   */
+  readonly fastPath?: FastPathOptions;
+}
+
+export interface FastPathOptions {
+  readonly host: string;
+  readonly port: number;
+  /** Where peers are told to connect, when not where this node listens (a wildcard host, a port mapping). */
+  readonly advertise?: TlsEndpoint;
 }
 
 /**
@@ -77,6 +96,13 @@ export type PeerDownReason = 'phi' | 'unreachable' | 'goodbye';
 export type PeerStatusChange =
   | { readonly node: string; readonly status: 'up' }
   | { readonly node: string; readonly status: 'down'; readonly reason: PeerDownReason };
+
+/**
+ * How envelopes reach a peer. pending: the fast path is on here, and the peer's first frame has
+ * not yet said whether it is on there too (envelopes wait); libp2p: its actor stream; tls: the
+ * fast path's link, for as long as the peer keeps advertising one.
+ */
+export type PeerRoute = 'pending' | 'libp2p' | 'tls';
 
 /** Envelopes sent that never left, by reason ('peer-down': queued or sent while the peer was down, or after close). */
 export type DropReason = OutboxDropReason | 'peer-down';
@@ -96,8 +122,12 @@ export interface Libp2pTransportStats {
   readonly envelopesReceived: number;
   readonly dropped: Readonly<Record<DropReason, number>>;
   readonly rejected: Readonly<Record<InboundRejection, number>>;
-  /** Connections from peers not on the allow-list. */
+  /** Connections from peers not on the allow-list, and fast-path links that failed authentication either way. */
   readonly refusedConnections: number;
+  /** Of envelopesSent, those sent over the fast path. */
+  readonly fastPathEnvelopesSent: number;
+  /** Of envelopesReceived, those received over the fast path. */
+  readonly fastPathEnvelopesReceived: number;
 }
 
 const DROP_REASONS: readonly DropReason[] = ['queue-full', 'too-large', 'unencodable', 'peer-down'];
@@ -130,6 +160,23 @@ interface PeerLink {
   readonly subNodes: Set<string>;
   /** A peerDown notice for a watch sent while down is already queued. */
   downNoticeQueued: boolean;
+  route: PeerRoute;
+  /** Where its fast path listens, as it last advertised. */
+  tlsEndpoint: TlsEndpoint | undefined;
+  /** Our fast-path link to it, once authenticated. */
+  tlsSocket: TLSSocket | undefined;
+  tlsDialing: boolean;
+  tlsFailedDials: number;
+  tlsRedialTimer: Timer | undefined;
+  /** When our current link to it came up (monotonic ms). */
+  tlsUpSinceMs: number;
+}
+
+interface FastPath {
+  readonly listener: TlsListener;
+  readonly credentials: TlsCredentials;
+  /** The advertisement, the first frame on each of our actor streams. */
+  readonly advert: Uint8Array;
 }
 
 interface Counters {
@@ -142,6 +189,8 @@ interface Counters {
   readonly rejected: Readonly<Record<InboundRejection, CounterSeries>>;
   readonly refused: CounterSeries;
   readonly down: Readonly<Record<PeerDownReason, CounterSeries>>;
+  readonly fastPathEnvelopesSent: CounterSeries;
+  readonly fastPathEnvelopesReceived: CounterSeries;
 }
 
 export class Libp2pTransport implements Transport {
@@ -168,6 +217,8 @@ export class Libp2pTransport implements Transport {
   /** When the pending tick should run (monotonic ms): lateness past it means this process stalled. */
   #tickDueMs = 0;
   #closing: Promise<void> | undefined;
+  /** Set once, in start(), before any peer is added. */
+  #fastPath: FastPath | undefined;
 
   /** Starts a libp2p node with the given identity and cluster key, listening, and dials the given peers. */
   static async start(options: Libp2pTransportOptions): Promise<Libp2pTransport> {
@@ -191,10 +242,13 @@ export class Libp2pTransport implements Transport {
     }).catch((error: unknown) => {
       throw new UltraError('Unavailable', `cannot start libp2p on ${JSON.stringify(options.listen ?? [])}: ${UltraError.from(error).message}`);
     });
+    let transport: Libp2pTransport | undefined;
     try {
-      const transport = new Libp2pTransport(node, options);
-      gate.allows = (peer) => transport.#admits(peer);
-      await node.handle(ACTOR_PROTOCOL, (stream, connection) => transport.#accept(stream, connection.remotePeer), {
+      transport = new Libp2pTransport(node, options);
+      const started = transport;
+      gate.allows = (peer) => started.#admits(peer);
+      if (options.fastPath !== undefined) transport.#fastPath = await transport.#startFastPath(options.fastPath, options.identity, options.clusterKey);
+      await node.handle(ACTOR_PROTOCOL, (stream, connection) => started.#accept(stream, connection.remotePeer), {
         maxInboundStreams: MAX_STREAMS_PER_CONNECTION,
         maxOutboundStreams: MAX_STREAMS_PER_CONNECTION,
       });
@@ -204,6 +258,7 @@ export class Libp2pTransport implements Transport {
     } catch (error) {
       // Bad options or peer addresses: do not leave a listening node behind.
       await node.stop();
+      if (transport !== undefined) await transport.#fastPath?.listener.close();
       throw error;
     }
   }
@@ -284,6 +339,16 @@ export class Libp2pTransport implements Transport {
 
   // ── Peers ────────────────────────────────────────────────────────────────
 
+  /** Where this node's fast path listens, when it is on. */
+  get fastPathAddress(): TlsEndpoint | undefined {
+    return this.#fastPath?.listener.address;
+  }
+
+  /** How envelopes reach `node` now. */
+  peerRoute(node: string): PeerRoute | undefined {
+    return this.#peers.get(node)?.route;
+  }
+
   /** This node's listen addresses, each ending in /p2p/<its peer id>: what peers put in their peer lists. */
   get listenAddresses(): string[] {
     return this.#node.getMultiaddrs().map((address) => address.toString());
@@ -317,6 +382,8 @@ export class Libp2pTransport implements Transport {
           this.#counters.framesSent.inc();
           this.#counters.envelopesSent.inc(envelopes);
           this.#counters.bytesSent.inc(bytes);
+          // The outbox is attached to the fast-path link only while the route is tls.
+          if (peer.route === 'tls') this.#counters.fastPathEnvelopesSent.inc(envelopes);
         },
         dropped: (reason, envelopes, detail) => {
           this.#counters.dropped[reason].inc(envelopes);
@@ -334,6 +401,13 @@ export class Libp2pTransport implements Transport {
       inbound: new Set(),
       subNodes: new Set(),
       downNoticeQueued: false,
+      route: this.#fastPath === undefined ? 'libp2p' : 'pending',
+      tlsEndpoint: undefined,
+      tlsSocket: undefined,
+      tlsDialing: false,
+      tlsFailedDials: 0,
+      tlsRedialTimer: undefined,
+      tlsUpSinceMs: 0,
     };
     this.#peers.set(node, peer);
     this.#startUnreachableTimer(peer);
@@ -367,6 +441,8 @@ export class Libp2pTransport implements Transport {
       dropped: readAll(c.dropped),
       rejected: readAll(c.rejected),
       refusedConnections: c.refused.get(),
+      fastPathEnvelopesSent: c.fastPathEnvelopesSent.get(),
+      fastPathEnvelopesReceived: c.fastPathEnvelopesReceived.get(),
     };
   }
 
@@ -431,14 +507,9 @@ export class Libp2pTransport implements Transport {
     stream.addEventListener('close', () => this.#outboundClosed(peer, stream));
     // Send-only: a peer writing back on it is out of protocol.
     stream.addEventListener('message', () => stream.abort(new UltraError('InvalidArgument', 'data on a send-only actor stream')));
-    const sink: FrameSink = {
-      write: (frame) => stream.send(frame),
-      onDrain: () => stream.onDrain(),
-      get bufferedBytes() {
-        return stream.writeBufferLength;
-      },
-    };
-    peer.outbox.attach(sink);
+    // The advertisement goes first: the peer picks its route to this node by a stream's first frame.
+    if (this.#fastPath !== undefined) this.#sendControl(stream, this.#fastPath.advert);
+    if (peer.route === 'libp2p') peer.outbox.attach(streamSink(stream));
     // A heartbeat at once, so the peer sees this node up without waiting a whole interval.
     this.#sendHeartbeat(peer);
     if (peer.status === 'up') {
@@ -453,7 +524,7 @@ export class Libp2pTransport implements Transport {
   #outboundClosed(peer: PeerLink, stream: Stream): void {
     if (peer.stream !== stream) return;
     peer.stream = undefined;
-    peer.outbox.detach();
+    if (peer.route === 'libp2p') peer.outbox.detach();
     if (this.#closing !== undefined) return;
     this.#log.info({ peer: peer.node, status: peer.status }, 'actor stream closed; reconnecting');
     if (peer.status === 'down') {
@@ -480,12 +551,20 @@ export class Libp2pTransport implements Transport {
     peer.inbound.add(stream);
     stream.addEventListener('close', () => peer.inbound.delete(stream));
     const decoder = new FrameDecoder({ maxFrameBytes: this.#codec.maxFrameBytes, codec: this.#codec });
+    let first = true;
+    const onBody = (body: unknown): void => {
+      if (first) {
+        first = false;
+        this.#learnRoute(peer, body);
+      }
+      this.#receive(peer, body);
+    };
     stream.addEventListener('message', (event: StreamMessageEvent) => {
       const data = event.data;
       if (data instanceof Uint8Array) {
-        this.#read(peer, stream, decoder, data);
+        this.#read(peer, stream, decoder, data, onBody);
       } else {
-        for (const chunk of data) if (!this.#read(peer, stream, decoder, chunk)) return;
+        for (const chunk of data) if (!this.#read(peer, stream, decoder, chunk, onBody)) return;
       }
     });
     // The peer is evidently back: no need to sit out the rest of a redial backoff.
@@ -496,44 +575,30 @@ export class Libp2pTransport implements Transport {
   }
 
   /** Feeds one chunk to the stream's decoder and acts on the frames; false once the stream is closed. */
-  #read(peer: PeerLink, stream: Stream, decoder: FrameDecoder, chunk: Uint8Array): boolean {
+  #read(peer: PeerLink, stream: Stream, decoder: FrameDecoder, chunk: Uint8Array, onBody: (body: unknown) => void): boolean {
     // Bytes arriving prove the peer alive, even midway through a frame of many megabytes, and even
     // when its heartbeats are stuck behind that frame.
     peer.detector?.signOfLife(this.#env.monotonicNow());
     const { values, errors } = decoder.push(chunk);
-    for (const body of values) this.#receive(peer, body);
-    for (const error of errors) {
-      const reason = error.code === 'ResourceExhausted' ? 'oversized' : 'malformed';
-      this.#reject(peer, reason, error.message);
-    }
+    for (const body of values) onBody(body);
+    this.#rejectAll(peer, errors);
     if (!decoder.failed) return true;
     // An oversized header leaves no trustworthy frame boundary after it (see FrameDecoder).
     stream.abort(new UltraError('ResourceExhausted', 'frame over the size limit'));
     return false;
   }
 
+  #rejectAll(peer: PeerLink, errors: readonly UltraError[]): void {
+    for (const error of errors) this.#reject(peer, error.code === 'ResourceExhausted' ? 'oversized' : 'malformed', error.message);
+  }
+
   #receive(peer: PeerLink, body: unknown): void {
     if (Array.isArray(body)) {
-      this.#counters.framesReceived.inc();
-      this.#counters.envelopesReceived.inc(body.length);
-      const handler = this.#handler;
-      for (const value of body) {
-        const rejection = this.#validator.check(value, peer.node);
-        if (rejection !== undefined) {
-          this.#reject(peer, rejection, `k=${String((value as { k?: unknown } | null)?.k).slice(0, 40)}`);
-        } else if (handler === undefined) {
-          this.#reject(peer, 'no-handler', undefined);
-        } else {
-          try {
-            handler.envelope(peer.node, value as Envelope);
-          } catch (error) {
-            // A throw here would escape through libp2p's event dispatch and take the process down.
-            this.#log.error({ peer: peer.node, err: error }, 'router failed on an inbound envelope');
-          }
-        }
-      }
+      this.#deliver(peer, body);
       return;
     }
+    // Acted on as a stream's first frame (#learnRoute); harmless anywhere else.
+    if (fastPathOf(body) !== undefined) return;
     switch (controlFrameOf(body)) {
       case 'heartbeat':
         this.#heartbeat(peer);
@@ -549,6 +614,28 @@ export class Libp2pTransport implements Transport {
     }
   }
 
+  /** Checks a batch's envelopes and hands the valid ones to the router, as coming from `peer`. */
+  #deliver(peer: PeerLink, batch: readonly unknown[]): void {
+    this.#counters.framesReceived.inc();
+    this.#counters.envelopesReceived.inc(batch.length);
+    const handler = this.#handler;
+    for (const value of batch) {
+      const rejection = this.#validator.check(value, peer.node);
+      if (rejection !== undefined) {
+        this.#reject(peer, rejection, `k=${String((value as { k?: unknown } | null)?.k).slice(0, 40)}`);
+      } else if (handler === undefined) {
+        this.#reject(peer, 'no-handler', undefined);
+      } else {
+        try {
+          handler.envelope(peer.node, value as Envelope);
+        } catch (error) {
+          // A throw here would escape through libp2p's or the socket's event dispatch and take the process down.
+          this.#log.error({ peer: peer.node, err: error }, 'router failed on an inbound envelope');
+        }
+      }
+    }
+  }
+
   #reject(peer: PeerLink, reason: InboundRejection, detail: string | undefined): void {
     this.#counters.rejected[reason].inc();
     this.#rejectionLog.log({ peer: peer.node, reason, detail }, 'inbound frame or envelope rejected');
@@ -560,9 +647,173 @@ export class Libp2pTransport implements Transport {
     return false;
   }
 
-  #refuse(peer: string, what: 'connection' | 'stream'): void {
+  #refuse(peer: string | undefined, what: 'connection' | 'stream' | 'fast-path link', reason = 'not on the allow-list'): void {
     this.#counters.refused.inc();
-    this.#refusalLog.log({ peer, what }, 'refused a peer that is not on the allow-list');
+    this.#refusalLog.log({ peer, what, reason }, 'refused a peer');
+  }
+
+  // ── Fast path ────────────────────────────────────────────────────────────
+
+  async #startFastPath(options: FastPathOptions, identity: NodeIdentity, clusterKey: Uint8Array): Promise<FastPath> {
+    const credentials: TlsCredentials = { certificate: nodeCertificate(identity), clusterKey };
+    const listener = await listenTls(
+      options,
+      credentials,
+      (socket, peer) => this.#acceptTls(socket, peer),
+      (reason) => this.#refuse(undefined, 'fast-path link', reason),
+    );
+    const advertised = options.advertise ?? listener.address;
+    return { listener, credentials, advert: fastPathFrame(advertised.host, advertised.port) };
+  }
+
+  /** A peer's first frame on a new actor stream: its advertisement if its fast path is on, anything else if not. */
+  #learnRoute(peer: PeerLink, body: unknown): void {
+    if (this.#fastPath === undefined) return;
+    const endpoint = fastPathOf(body);
+    if (endpoint === undefined) this.#routeOverLibp2p(peer);
+    else this.#routeOverTls(peer, endpoint);
+  }
+
+  #routeOverLibp2p(peer: PeerLink): void {
+    if (peer.route === 'libp2p') return;
+    if (peer.route === 'tls') {
+      // It came back without the fast path (a restart with other options).
+      peer.tlsRedialTimer?.cancel();
+      peer.tlsRedialTimer = undefined;
+      peer.tlsEndpoint = undefined;
+      this.#dropTlsLink(peer);
+    }
+    peer.route = 'libp2p';
+    if (peer.stream !== undefined) peer.outbox.attach(streamSink(peer.stream));
+    this.#log.debug({ peer: peer.node }, 'peer has no fast path; envelopes go over libp2p');
+  }
+
+  #routeOverTls(peer: PeerLink, endpoint: TlsEndpoint): void {
+    const moved = peer.tlsEndpoint !== undefined && (peer.tlsEndpoint.host !== endpoint.host || peer.tlsEndpoint.port !== endpoint.port);
+    if (peer.route === 'libp2p') peer.outbox.detach();
+    peer.route = 'tls';
+    peer.tlsEndpoint = endpoint;
+    // A new address means a new process behind it (a restart): the old link leads nowhere.
+    if (moved) this.#dropTlsLink(peer);
+    if (peer.tlsSocket === undefined) {
+      peer.tlsFailedDials = 0;
+      void this.#dialTls(peer);
+    }
+  }
+
+  async #dialTls(peer: PeerLink): Promise<void> {
+    const fastPath = this.#fastPath;
+    const endpoint = peer.tlsEndpoint;
+    if (fastPath === undefined || endpoint === undefined || this.#closing !== undefined) return;
+    if (peer.route !== 'tls' || peer.tlsDialing || peer.tlsSocket !== undefined) return;
+    peer.tlsRedialTimer?.cancel();
+    peer.tlsRedialTimer = undefined;
+    peer.tlsDialing = true;
+    let socket: TLSSocket;
+    try {
+      socket = await dialTls(endpoint, peer.node, fastPath.credentials, this.#env);
+    } catch (error) {
+      peer.tlsDialing = false;
+      if (this.#closing !== undefined) return;
+      const failure = UltraError.from(error);
+      if (failure.code === 'PermissionDenied') this.#refuse(peer.node, 'fast-path link', failure.message);
+      else this.#log.debug({ peer: peer.node, attempt: peer.tlsFailedDials + 1, error: failure.message }, 'fast-path dial failed');
+      this.#redialTlsLater(peer);
+      return;
+    }
+    peer.tlsDialing = false;
+    if (this.#closing !== undefined || peer.route !== 'tls') {
+      socket.destroy();
+      return;
+    }
+    peer.tlsSocket = socket;
+    peer.tlsUpSinceMs = this.#env.monotonicNow();
+    // Every error ends in 'close', which is where it is dealt with.
+    socket.on('error', (error) => this.#log.debug({ peer: peer.node, error: error.message }, 'fast-path link failed'));
+    socket.on('close', () => this.#tlsClosed(peer, socket));
+    // Send-only, like the actor streams: a peer writing back is out of protocol.
+    socket.on('data', () => socket.destroy());
+    if (socket.destroyed) {
+      // Closed while this dial was finishing; its 'close' may already have passed.
+      this.#tlsClosed(peer, socket);
+      return;
+    }
+    peer.outbox.attach(socketSink(socket));
+    this.#log.debug({ peer: peer.node }, 'fast path open');
+  }
+
+  #tlsClosed(peer: PeerLink, socket: TLSSocket): void {
+    if (peer.tlsSocket !== socket) return;
+    peer.tlsSocket = undefined;
+    peer.outbox.detach();
+    if (this.#closing !== undefined) return;
+    // A link that lasted was a success: the next failure starts the backoff over. One that the
+    // peer drops at once (say, for a wrong cluster key) keeps backing off.
+    if (this.#env.monotonicNow() - peer.tlsUpSinceMs > this.#backoff.maxDelayMs) peer.tlsFailedDials = 0;
+    this.#log.info({ peer: peer.node, status: peer.status }, 'fast path closed; reconnecting');
+    this.#redialTlsLater(peer);
+  }
+
+  #dropTlsLink(peer: PeerLink): void {
+    const socket = peer.tlsSocket;
+    if (socket === undefined) return;
+    peer.tlsSocket = undefined;
+    peer.outbox.detach();
+    socket.destroy();
+  }
+
+  #redialTlsLater(peer: PeerLink): void {
+    if (peer.tlsRedialTimer !== undefined) return;
+    const delayMs = backoffDelayMs(Math.min(peer.tlsFailedDials, 30), this.#backoff, () => this.#env.random());
+    peer.tlsFailedDials++;
+    peer.tlsRedialTimer = this.#env.setTimer(delayMs, () => {
+      peer.tlsRedialTimer = undefined;
+      // A peer that is down is not dialled until it is up again (#up).
+      if (peer.status !== 'down') void this.#dialTls(peer);
+    });
+  }
+
+  /** A peer's fast-path link to this node: receive-only, its first frame the cluster-key proof. */
+  #acceptTls(socket: TLSSocket, remote: PeerId): void {
+    const fastPath = this.#fastPath;
+    const peer = this.#closing === undefined && this.#admits(remote) ? this.#peers.get(remote.toString()) : undefined;
+    if (fastPath === undefined || peer === undefined) {
+      socket.destroy();
+      return;
+    }
+    // Every error ends in 'close'; nothing is kept per inbound link beyond this closure.
+    socket.on('error', () => {});
+    const decoder = new FrameDecoder({ maxFrameBytes: this.#codec.maxFrameBytes, codec: this.#codec });
+    let proven = false;
+    socket.on('data', (chunk: Buffer) => {
+      const { values, errors } = decoder.push(chunk);
+      let start = 0;
+      if (!proven) {
+        if (values.length === 0 && errors.length === 0) return;
+        if (errors.length > 0 || !provesClusterKey(socket, fastPath.credentials.clusterKey, values[0])) {
+          socket.destroy();
+          this.#refuse(peer.node, 'fast-path link', 'no proof of the cluster key');
+          return;
+        }
+        proven = true;
+        start = 1;
+      }
+      // As on the actor streams: bytes arriving prove the peer alive.
+      peer.detector?.signOfLife(this.#env.monotonicNow());
+      for (let i = start; i < values.length; i++) {
+        const body = values[i];
+        if (Array.isArray(body)) {
+          this.#counters.fastPathEnvelopesReceived.inc(body.length);
+          this.#deliver(peer, body);
+        } else {
+          // Heartbeats and goodbyes travel on libp2p; nothing else belongs here.
+          this.#reject(peer, 'unknown-frame', 'on the fast path');
+        }
+      }
+      this.#rejectAll(peer, errors);
+      // An oversized header leaves no trustworthy frame boundary after it (see FrameDecoder).
+      if (decoder.failed) socket.destroy();
+    });
   }
 
   // ── Liveness ─────────────────────────────────────────────────────────────
@@ -604,9 +855,17 @@ export class Libp2pTransport implements Transport {
     const stream = peer.stream;
     // Written straight to the stream, past queued frames and even while it waits for drain (it
     // is a few bytes), but not past the queue bound: a peer that far behind is not reading anyway.
-    if (stream === undefined || peer.outbox.queuedBytes + HEARTBEAT_FRAME.length > this.#limits.maxQueuedBytes) return;
+    // Envelopes routed elsewhere (pending, or the fast path) queue elsewhere: then only the
+    // stream's own buffer counts, so a slow or reconnecting fast path never silences heartbeats.
+    if (stream === undefined) return;
+    const queuedBytes = peer.route === 'libp2p' ? peer.outbox.queuedBytes : stream.writeBufferLength;
+    if (queuedBytes + HEARTBEAT_FRAME.length > this.#limits.maxQueuedBytes) return;
+    this.#sendControl(stream, HEARTBEAT_FRAME);
+  }
+
+  #sendControl(stream: Stream, frame: Uint8Array): void {
     try {
-      stream.send(HEARTBEAT_FRAME);
+      stream.send(frame);
     } catch {
       // Closing: its close handler deals with it.
     }
@@ -628,6 +887,11 @@ export class Libp2pTransport implements Transport {
     peer.detector.heartbeat(heardAtMs);
     peer.status = 'up';
     this.#stopUnreachableTimer(peer);
+    if (peer.route === 'tls' && peer.tlsSocket === undefined) {
+      // Back (its fast-path redials stop while it is down): no need to sit out a backoff.
+      peer.tlsFailedDials = 0;
+      void this.#dialTls(peer);
+    }
     this.#log.info({ peer: peer.node }, 'peer up');
     this.#emit({ node: peer.node, status: 'up' });
   }
@@ -689,19 +953,10 @@ export class Libp2pTransport implements Transport {
     const leaving: Array<Promise<unknown>> = [];
     for (const peer of this.#peers.values()) {
       peer.redialTimer?.cancel();
+      peer.tlsRedialTimer?.cancel();
       this.#stopUnreachableTimer(peer);
-      const stream = peer.stream;
-      if (stream === undefined) continue;
       peer.outbox.flush();
-      try {
-        stream.send(GOODBYE_FRAME);
-      } catch {
-        continue;
-      }
-      leaving.push(stream.close().catch(() => {}));
-      // The peer acknowledges the goodbye by ending its streams to us. Stopping libp2p before
-      // that was seen to lose the goodbye: the peer then only noticed through its failure detector.
-      for (const inbound of peer.inbound) leaving.push(whenClosed(inbound));
+      leaving.push(this.#leave(peer));
     }
     await new Promise<void>((resolve) => {
       const timer = this.#env.setTimer(this.#closeTimeoutMs, resolve);
@@ -711,7 +966,36 @@ export class Libp2pTransport implements Transport {
       });
     });
     await this.#node.stop();
+    for (const peer of this.#peers.values()) peer.tlsSocket?.destroy();
+    await this.#fastPath?.listener.close();
   }
+
+  /** Sends `peer` what is queued and a goodbye; settles once it acknowledged the goodbye. */
+  async #leave(peer: PeerLink): Promise<void> {
+    // The fast-path link is ended first, and the peer has read it to the end when it closes its
+    // side: so no envelope of ours reaches it after the goodbye that reports this node down.
+    if (peer.tlsSocket !== undefined) await endSocket(peer.tlsSocket);
+    const stream = peer.stream;
+    if (stream === undefined) return;
+    try {
+      stream.send(GOODBYE_FRAME);
+    } catch {
+      return;
+    }
+    // The peer acknowledges the goodbye by ending its streams to us. Stopping libp2p before
+    // that was seen to lose the goodbye: the peer then only noticed through its failure detector.
+    await Promise.all([stream.close().catch(() => {}), ...[...peer.inbound].map(whenClosed)]);
+  }
+}
+
+function streamSink(stream: Stream): FrameSink {
+  return {
+    write: (frame) => stream.send(frame),
+    onDrain: () => stream.onDrain(),
+    get bufferedBytes() {
+      return stream.writeBufferLength;
+    },
+  };
 }
 
 function whenClosed(stream: Stream): Promise<void> {
@@ -776,5 +1060,7 @@ function registerCounters(metrics: MetricsRegistry, transport: Libp2pTransport):
     rejected: byReason('ultracloud_libp2p_inbound_rejected_total', 'Inbound frames or envelopes refused, by reason.', INBOUND_REJECTIONS),
     refused: counter('ultracloud_libp2p_connections_refused_total', 'Connections and streams refused because the peer is not on the allow-list.'),
     down: byReason('ultracloud_libp2p_peer_down_total', 'Peers reported down, by reason.', DOWN_REASONS),
+    fastPathEnvelopesSent: counter('ultracloud_libp2p_fast_path_envelopes_sent_total', 'Envelopes written to fast-path (TLS) links.'),
+    fastPathEnvelopesReceived: counter('ultracloud_libp2p_fast_path_envelopes_received_total', 'Envelopes received on fast-path (TLS) links, valid or not.'),
   };
 }
