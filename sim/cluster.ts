@@ -8,8 +8,12 @@
 //   onStop runs, no actor gets to say goodbye, its in-flight work never completes.
 // - restart: a fresh incarnation on the same id and disk (new Env random stream, so new actor uids).
 // - pause: stop-the-world; its timers and deliveries wait until resume (see NodeEnv).
+//
+// With the `membership` option every incarnation also runs the gossip membership actor at
+// /system/membership, as a real node daemon does, on a PeerPort fed by the simulated network.
 import type { DestinationStream } from 'pino';
-import { ActorSystem } from '../runtime/actors/index.ts';
+import { ActorSystem, type ActorRef } from '../runtime/actors/index.ts';
+import { membershipActor, MEMBERSHIP_NAME, type MembershipMsg } from '../runtime/cluster/membership-actor.ts';
 import type { Prng } from '../runtime/env/prng.ts';
 import type { VirtualScheduler } from '../runtime/env/virtual-env.ts';
 import { UltraError } from '../runtime/errors.ts';
@@ -20,6 +24,7 @@ import { NO_DISK_FAULTS, SimDisk } from './disk.ts';
 import { faultCounter, type FaultPlan } from './faults.ts';
 import { NO_LINK_FAULTS, SimNetwork, type NetworkOptions, type SimTransport } from './network.ts';
 import { NodeEnv } from './node-env.ts';
+import { SimPeerPort, simAddress } from './peer-port.ts';
 
 const DISCARD: DestinationStream = { write: () => {} };
 
@@ -28,6 +33,16 @@ export interface ClusterOptions {
   /** Runs on every start of a node incarnation, like a process's main: spawn its actors here. */
   readonly boot: (node: SimNode) => void;
   readonly network: NetworkOptions;
+  /** Run the membership actor on every node incarnation, started before `boot`. */
+  readonly membership?: MembershipSetup;
+}
+
+export interface MembershipSetup {
+  /** The nodes an incarnation of `node` joins through (on every start, restarts included). */
+  readonly seeds: (node: string) => readonly string[];
+  readonly gossipIntervalMs: number;
+  readonly suspectTimeoutMs: number;
+  readonly maxMembers?: number;
 }
 
 /** What a cluster needs from the run it belongs to. */
@@ -48,6 +63,10 @@ export interface SimNode {
   readonly system: ActorSystem;
   readonly router: ClusterRouter;
   readonly transport: SimTransport;
+  /** Membership's view of the transport: peer admission and up/down reports. */
+  readonly peers: SimPeerPort;
+  /** The membership actor, when the cluster runs membership. */
+  readonly membership: ActorRef<MembershipMsg> | undefined;
   readonly disk: SimDisk;
 }
 
@@ -71,6 +90,7 @@ export class SimCluster {
   readonly ids: readonly string[];
   readonly #deps: ClusterDeps;
   readonly #boot: (node: SimNode) => void;
+  readonly #membership: MembershipSetup | undefined;
   readonly #machines = new Map<string, Machine>();
   readonly #crashes: CrashRecord[] = [];
   #faultsOn = true;
@@ -78,6 +98,7 @@ export class SimCluster {
   constructor(deps: ClusterDeps, options: ClusterOptions) {
     this.#deps = deps;
     this.#boot = options.boot;
+    this.#membership = options.membership;
     this.ids = [...options.nodes];
     const { plan, counters } = deps;
     this.network = new SimNetwork(deps.scheduler, deps.stream('network'), counters, options.network, plan);
@@ -198,7 +219,24 @@ export class SimCluster {
     const transport = this.network.attach(id, incarnation, env);
     router.addTransport(transport);
     disk.mount(env);
-    return { id, incarnation, env, system, router, transport, disk };
+    const peers = new SimPeerPort(transport, env);
+    const setup = this.#membership;
+    // Its seed dials are checked a turn later, by when every node of a new cluster is attached.
+    const membership =
+      setup === undefined
+        ? undefined
+        : system.spawnSystem(
+            membershipActor({
+              self: { node: id, addresses: [simAddress(id)] },
+              seeds: setup.seeds(id).map(simAddress),
+              peers,
+              gossipIntervalMs: setup.gossipIntervalMs,
+              suspectTimeoutMs: setup.suspectTimeoutMs,
+              maxMembers: setup.maxMembers,
+            }),
+            { name: MEMBERSHIP_NAME },
+          );
+    return { id, incarnation, env, system, router, transport, peers, membership, disk };
   }
 
   #machine(id: string): Machine {

@@ -14,8 +14,12 @@
 //   resets at once (the RST arrives after one latency), and a peer that restarted is noticed when it
 //   is heard again. After a reset, sends to that peer are refused (reaches() is false) until the
 //   pair is healthy again and a new connection forms.
+// - Each end can also watch its connections (SimTransport.watchPeers): 'up' when one forms or
+//   recovers from suspicion, 'down' with the reason when one is reset — what a real transport's
+//   peer-status events say, and what membership's PeerPort (peer-port.ts) is built on.
 // - Deliveries to a paused node wait until it resumes (its kernel buffers them); nothing reaches a
 //   crashed incarnation.
+import type { PeerStatusChange } from '../runtime/cluster/membership-actor.ts';
 import type { Timer } from '../runtime/env/env.ts';
 import type { Prng } from '../runtime/env/prng.ts';
 import type { VirtualScheduler } from '../runtime/env/virtual-env.ts';
@@ -41,12 +45,19 @@ export interface LinkFaultRates {
 
 export const NO_LINK_FAULTS: LinkFaultRates = { loss: 0, duplicate: 0, reorder: 0 };
 
+/**
+ * Why a connection was reset: its pair went unheard past the detection timeout, the peer's process
+ * died with the path open (its OS sent a reset), or the peer came back as a new incarnation.
+ */
+export type ResetReason = 'unreachable' | 'connection-reset' | 'restarted';
+
 /** One incarnation of one node's network stack. */
 class Endpoint {
   readonly node: string;
   readonly incarnation: number;
   readonly env: NodeEnv;
   handler: TransportHandler | undefined;
+  peerStatus: ((change: PeerStatusChange) => void) | undefined;
   alive = true;
 
   constructor(node: string, incarnation: number, env: NodeEnv) {
@@ -147,7 +158,7 @@ export class SimNetwork {
       // The OS closes the dead process's sockets: the peer hears the reset one latency later.
       const epoch = pair.epoch;
       this.#scheduler.after(this.#latency(link), () => {
-        if (pair.epoch === epoch && pair.state === 'suspect') this.#reset(pair);
+        if (pair.epoch === epoch && pair.state === 'suspect') this.#reset(pair, 'connection-reset');
       }, `net ${node}>${other} reset`);
     }
   }
@@ -212,6 +223,11 @@ export class SimNetwork {
     return this.#pair(a, b).state === 'down';
   }
 
+  /** Whether `a` and `b` have a working connection now: neither reset nor suspected. */
+  isConnected(a: string, b: string): boolean {
+    return this.#pairs.get(pairKey(a, b))?.state === 'up';
+  }
+
   /** The worst one-way delay an envelope can see on a slow link (no partition, not reordered). */
   get maxLatencyMs(): number {
     return 1.5 * this.#options.maxLatencyMs * MAX_SLOW_FACTOR;
@@ -252,6 +268,10 @@ export class SimNetwork {
 
   setHandler(endpoint: Endpoint, handler: TransportHandler): void {
     endpoint.handler = handler;
+  }
+
+  watchPeers(endpoint: Endpoint, listener: (change: PeerStatusChange) => void): void {
+    endpoint.peerStatus = listener;
   }
 
   // ── Internals ────────────────────────────────────────────────────────────
@@ -338,13 +358,14 @@ export class SimNetwork {
         if (!healthy) return;
         // Heard again. A restarted peer is a new connection: the old one is reset first.
         if (!this.#current(pair)) {
-          this.#reset(pair);
+          this.#reset(pair, 'restarted');
           return;
         }
         pair.check?.cancel();
         pair.state = 'up';
         this.#drain(this.#link(pair.a, pair.b));
         this.#drain(this.#link(pair.b, pair.a));
+        this.#announceUp(pair);
         return;
       case 'down':
         if (healthy) this.#bind(pair);
@@ -356,12 +377,12 @@ export class SimNetwork {
     pair.state = 'suspect';
     const epoch = pair.epoch;
     pair.check = this.#scheduler.after(this.#options.detectionTimeoutMs, () => {
-      if (pair.state === 'suspect' && pair.epoch === epoch) this.#reset(pair);
+      if (pair.state === 'suspect' && pair.epoch === epoch) this.#reset(pair, 'unreachable');
     }, `fd ${pair.a}|${pair.b} timeout`);
   }
 
   /** Tears the connection down: held envelopes are lost, and each end still on it hears peerDown. */
-  #reset(pair: Pair): void {
+  #reset(pair: Pair, reason: ResetReason): void {
     pair.epoch++;
     pair.check?.cancel();
     pair.resets.push(this.#scheduler.now);
@@ -374,7 +395,10 @@ export class SimNetwork {
       const endpoint = this.#endpoints.get(self);
       if (endpoint === undefined || !endpoint.alive || endpoint.incarnation !== bound) continue;
       this.#counters.inc('net.peer-down-reports');
-      endpoint.env.run(() => endpoint.handler?.peerDown(other));
+      endpoint.env.run(() => {
+        endpoint.handler?.peerDown(other);
+        endpoint.peerStatus?.({ node: other, status: 'down', reason });
+      });
     }
     if (this.#healthy(pair)) this.#bind(pair);
     else pair.state = 'down';
@@ -385,6 +409,16 @@ export class SimNetwork {
     pair.boundA = this.#endpoints.get(pair.a)?.incarnation ?? 0;
     pair.boundB = this.#endpoints.get(pair.b)?.incarnation ?? 0;
     pair.state = 'up';
+    this.#announceUp(pair);
+  }
+
+  /** Tells both (live) ends that their connection works. */
+  #announceUp(pair: Pair): void {
+    for (const [self, other] of [[pair.a, pair.b], [pair.b, pair.a]] as const) {
+      const endpoint = this.#endpoints.get(self);
+      if (endpoint === undefined || !endpoint.alive || endpoint.peerStatus === undefined) continue;
+      endpoint.env.run(() => endpoint.peerStatus?.({ node: other, status: 'up' }));
+    }
   }
 
   #latency(link: Link): number {
@@ -443,6 +477,16 @@ export class SimTransport implements Transport {
 
   setHandler(handler: TransportHandler): void {
     this.#network.setHandler(this.#endpoint, handler);
+  }
+
+  /** Whether the connection to `node` works now (formed, not reset, not suspected). */
+  connected(node: string): boolean {
+    return node !== this.localNode && this.#network.isConnected(this.localNode, node);
+  }
+
+  /** Reports this incarnation's connections forming and being reset (one listener; a later call replaces it). */
+  watchPeers(listener: (change: PeerStatusChange) => void): void {
+    this.#network.watchPeers(this.#endpoint, listener);
   }
 
   /** A graceful close looks like a crash to the peers: the connection closes, they hear peerDown. */

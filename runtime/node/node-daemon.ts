@@ -47,7 +47,10 @@ export async function startNode(config: NodeConfig, options: { log?: Logger } = 
     const system = new ActorSystem({ nodeId: identity.nodeId, env, log, metrics });
     cleanups.unshift(async () => void (await system.shutdown({ deadlineMs: 5_000 })));
     const router = new ClusterRouter(system);
-    const transport = await Libp2pTransport.start({ env, identity, clusterKey, listen: config.listen, peers: [], log, metrics });
+    // Actor traffic rides a direct TLS link next to libp2p (docs/architecture.md: libp2p's data path
+    // costs 2–5× raw TCP's latency); it listens on the first cluster address's host.
+    const fastPathHost = /^\/(?:ip4|ip6)\/([^/]+)\//.exec(config.listen[0]!)?.[1] ?? '127.0.0.1';
+    const transport = await Libp2pTransport.start({ env, identity, clusterKey, listen: config.listen, peers: [], log, metrics, fastPath: { host: fastPathHost, port: 0 } });
     cleanups.unshift(() => transport.close());
     router.addTransport(transport);
     const addresses = transport.listenAddresses;

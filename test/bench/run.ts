@@ -3,6 +3,7 @@ import { report } from './report.ts';
 
 const suites: Record<string, () => Promise<void>> = {
   actors: async () => report('actor runtime', await (await import('./actors.bench.ts')).runActorBenches()),
+  sim: async () => report('deterministic simulator', await (await import('./sim.bench.ts')).runSimBenches()),
   transport: async () => report('cluster transport', await (await import('./transport.bench.ts')).runTransportBenches()),
 };
 

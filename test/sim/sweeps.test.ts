@@ -33,6 +33,8 @@ describe('sweeps', () => {
     ['death-watch', 'liveness', 100],
     ['register', 'safety', 100],
     ['register', 'liveness', 50],
+    ['membership', 'safety', 200],
+    ['membership', 'liveness', 100],
   ] as const)('pass for the correct scenario %s in %s mode over %i seeds', async (name, mode, seeds) => {
     const report = await sweep({ scenario: findScenario(name)!, from: 1, to: seeds, mode, now: fakeClock() });
     expect(report.failed.map((r) => `seed ${r.seed}: ${r.verdict.failures.join('; ')}`)).toEqual([]);
