@@ -151,15 +151,20 @@ describe('membership core', () => {
     expect(codeOf(() => a.admit('z', '/x/z'))).toBe('ResourceExhausted');
   });
 
-  it('picks gossip targets with the injected random function among possibly-alive others', () => {
+  it('picks gossip targets with the injected random function: mostly possibly-alive others, sometimes a down one, never removed', () => {
     const a = core('a', 1, [
       { node: 'b', addresses: [], status: 'up', version: 1 },
       { node: 'c', addresses: [], status: 'suspect', version: 1 },
       { node: 'd', addresses: [], status: 'down', version: 1 },
       { node: 'e', addresses: [], status: 'removed', version: 1 },
     ]);
-    expect(a.gossipTarget(() => 0)).toBe('b');
-    expect(a.gossipTarget(() => 0.99)).toBe('c');
+    // The first draw decides live vs down (below 0.2: down), the second picks within the pool.
+    const draws = (...values: number[]) => () => values.shift() ?? 0;
+    expect(a.gossipTarget(draws(0.5, 0))).toBe('b');
+    expect(a.gossipTarget(draws(0.5, 0.99))).toBe('c');
+    expect(a.gossipTarget(draws(0.1, 0))).toBe('d');
+    const onlyDown = core('a', 1, [{ node: 'd', addresses: [], status: 'down', version: 1 }]);
+    expect(onlyDown.gossipTarget(draws(0.9, 0))).toBe('d');
     expect(core('a', 1).gossipTarget(() => 0)).toBeUndefined();
   });
 
