@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { defineActor, type ActorRef } from '../../../runtime/actors/index.ts';
 import type { MembershipEvent } from '../../../runtime/cluster/membership-core.ts';
-import { addressOf, MemoryCluster } from './in-memory-cluster.ts';
+import { addressOf, MemoryCluster } from '../../support/memory-cluster.ts';
 
 async function allUp(cluster: MemoryCluster, ids: string[]): Promise<boolean> {
   for (const id of ids) {

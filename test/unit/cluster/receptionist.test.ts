@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { defineActor, type ActorRef, type AnyRef } from '../../../runtime/actors/index.ts';
 import { isValidServiceName, type ServiceListing } from '../../../runtime/cluster/receptionist.ts';
-import { MemoryCluster, type ClusterNode } from './in-memory-cluster.ts';
+import { MemoryCluster, type ClusterNode } from '../../support/memory-cluster.ts';
 
 const worker = defineActor<null, { type: 'noop' }>({ init: () => null, receive: (s) => s });
 

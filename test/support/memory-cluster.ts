@@ -1,15 +1,15 @@
 // Test harness: several ActorSystems in one process on one virtual clock, joined by an in-memory
 // Transport (one ClusterRouter per system) and a fake PeerPort whose up/down events the tests drive.
 // Each node runs the membership actor and the receptionist under /system.
-import type { ActorRef, Message, ReplyFor } from '../../../runtime/actors/index.ts';
-import { ActorSystem } from '../../../runtime/actors/index.ts';
-import { membershipActor, MEMBERSHIP_NAME, type MembershipMsg, type PeerPort, type PeerStatusChange } from '../../../runtime/cluster/membership-actor.ts';
-import type { MemberStatus } from '../../../runtime/cluster/membership-core.ts';
-import { receptionist, RECEPTIONIST_NAME, type ReceptionistMsg } from '../../../runtime/cluster/receptionist.ts';
-import { VirtualEnv, VirtualScheduler } from '../../../runtime/env/virtual-env.ts';
-import { UltraError } from '../../../runtime/errors.ts';
-import { ClusterRouter } from '../../../transports/cluster-router.ts';
-import type { Envelope, Transport, TransportHandler } from '../../../transports/transport.ts';
+import type { ActorRef, Message, ReplyFor } from '../../runtime/actors/index.ts';
+import { ActorSystem } from '../../runtime/actors/index.ts';
+import { membershipActor, MEMBERSHIP_NAME, type MembershipMsg, type PeerPort, type PeerStatusChange } from '../../runtime/cluster/membership-actor.ts';
+import type { MemberStatus } from '../../runtime/cluster/membership-core.ts';
+import { receptionist, RECEPTIONIST_NAME, type ReceptionistMsg } from '../../runtime/cluster/receptionist.ts';
+import { VirtualEnv, VirtualScheduler } from '../../runtime/env/virtual-env.ts';
+import { UltraError } from '../../runtime/errors.ts';
+import { ClusterRouter } from '../../transports/cluster-router.ts';
+import type { Envelope, Transport, TransportHandler } from '../../transports/transport.ts';
 
 const LATENCY_MS = 1;
 
@@ -148,13 +148,18 @@ export class MemoryCluster {
 
   /** Asks an actor while virtual time runs. */
   async ask<M extends Message, const Q extends M>(system: ActorSystem, ref: ActorRef<M>, message: Q): Promise<ReplyFor<M, Q>> {
+    return this.settle(system.ask(ref, message, { timeoutMs: 5_000 }));
+  }
+
+  /** Runs virtual time until `promise` settles (at most `maxMs`), then returns its outcome. */
+  async settle<T>(promise: Promise<T>, maxMs = 10_000): Promise<T> {
     let settled = false;
-    const reply = system.ask(ref, message, { timeoutMs: 5_000 }).finally(() => {
+    const tracked = promise.finally(() => {
       settled = true;
     });
-    reply.catch(() => {});
-    await this.scheduler.runUntil(() => settled, 10_000);
-    return reply;
+    tracked.catch(() => {});
+    await this.scheduler.runUntil(() => settled, maxMs);
+    return tracked;
   }
 
   /** node → status as `id` sees it. */

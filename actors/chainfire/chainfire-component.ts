@@ -1,0 +1,87 @@
+// chainfire on one node, as a supervised actor tree:
+//
+//   /user/chainfire            supervisor (one-for-one)
+//   ├── raft                   the Raft replica: durable log, applies commands to this node's Replica
+//   └── lease-keeper           on the leader: promotes leases after an election, proposes expiries
+//
+// The Replica (store, watch hub) outlives a raft restart, so watchers stay registered; the store
+// itself is rebuilt from the durable log. API servers use the returned ChainfireService.
+import { defineActor, oneForOne, type ActorRef, type ActorSystem } from '../../runtime/actors/index.ts';
+import type { KvBackend } from '../../runtime/persistence/store.ts';
+import { raftGroupActor } from '../../runtime/raft/raft-group-actor.ts';
+import type { MvccStoreOptions } from './core/mvcc-store.ts';
+import { RaftChainfireService, raftReplicaRef } from './chainfire-service.ts';
+import { Replica } from './replica.ts';
+
+export interface ChainfireOptions {
+  readonly nodeId: string;
+  /** Every voter's node id (1, 3 or 5), this node's included. */
+  readonly voters: readonly string[];
+  readonly backend: KvBackend;
+  readonly tickMs?: number;
+  readonly snapshotEveryEntries?: number;
+  readonly leaseCheckMs?: number;
+  readonly store?: MvccStoreOptions;
+  readonly clientUrls?: (member: string) => string[];
+  readonly requestTimeoutMs?: number;
+}
+
+export interface Chainfire {
+  readonly ref: ActorRef<{ readonly type: 'noop' }>;
+  readonly service: RaftChainfireService;
+}
+
+export function startChainfire(system: ActorSystem, options: ChainfireOptions): Chainfire {
+  if (![1, 3, 5].includes(options.voters.length) || !options.voters.includes(options.nodeId)) {
+    throw new Error(`chainfire needs 1, 3 or 5 voters including this node; got [${options.voters.join(', ')}]`);
+  }
+  const replica = new Replica(options.store);
+  const service = new RaftChainfireService({ system, replica, memberId: options.nodeId, voters: options.voters, clientUrls: options.clientUrls, requestTimeoutMs: options.requestTimeoutMs });
+  const leaseKeeper = defineActor<{ promotedTerm: number }, { readonly type: 'check' }>({
+    init(ctx) {
+      ctx.timers.startPeriodic('check', { type: 'check' }, options.leaseCheckMs ?? 500);
+      return { promotedTerm: -1 };
+    },
+    async receive(state, _msg, ctx) {
+      const view = await service.raftStatus().catch(() => undefined);
+      if (view?.role !== 'leader') return state;
+      try {
+        if (view.term !== state.promotedTerm) {
+          // A new leader restarts every lease's TTL, as etcd's lessor does on promotion.
+          await service.propose({ type: 'lease-promote', now_ms: ctx.env.now() });
+          state = { promotedTerm: view.term };
+        }
+        for (const id of replica.store.expiredLeases(ctx.env.now())) {
+          await service.propose({ type: 'lease-expire', id, now_ms: ctx.env.now() });
+        }
+      } catch (error) {
+        // Lost leadership mid-way: the next leader's keeper takes over.
+        ctx.log.debug({ err: error }, 'lease check interrupted');
+      }
+      return state;
+    },
+  });
+  const supervisor = defineActor<null, { readonly type: 'noop' }>({
+    init(ctx) {
+      ctx.spawn(
+        raftGroupActor({
+          group: 'chainfire',
+          id: options.nodeId,
+          voters: options.voters,
+          peer: raftReplicaRef,
+          backend: options.backend,
+          stateMachine: () => replica.stateMachine(),
+          tickMs: options.tickMs ?? 100,
+          snapshotEveryEntries: options.snapshotEveryEntries ?? 10_000,
+        }),
+        { name: 'raft' },
+      );
+      ctx.spawn(leaseKeeper, { name: 'lease-keeper' });
+      return null;
+    },
+    receive: (state) => state,
+    supervisor: oneForOne({ maxRestarts: 10, withinMs: 60_000 }),
+  });
+  const ref = system.spawn(supervisor, { name: 'chainfire' });
+  return { ref, service };
+}
