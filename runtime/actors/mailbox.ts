@@ -1,6 +1,7 @@
-// A bounded FIFO mailbox. Messages sit beside their reply address in fixed-size segments chained
-// into a queue: a burst of a million messages never copies a growing array, and the memory goes
-// back as soon as a segment drains. An idle actor holds no segment at all.
+// A bounded FIFO mailbox. Messages sit beside their reply address in segments chained into a
+// queue: a burst of a million messages never copies a growing array, and big segments go back as
+// soon as they drain. The first segment is small and kept when the mailbox empties, so the common
+// case — a message arrives, is handled, the mailbox is empty again — allocates nothing.
 
 export type OverflowPolicy = 'drop-newest' | 'drop-oldest';
 
@@ -12,11 +13,13 @@ export interface MailboxOptions {
 }
 
 export const DEFAULT_MAILBOX_CAPACITY = 10_000;
-/** Messages per segment; a segment holds message and sender interleaved. */
+/** Messages in the first (kept) segment and in each later one; slots hold message and sender interleaved. */
+const FIRST_SEGMENT = 8;
 const SEGMENT = 256;
 
 interface Segment {
   readonly slots: unknown[];
+  readonly capacity: number;
   next: Segment | undefined;
 }
 
@@ -25,6 +28,8 @@ export class Mailbox<T, S> {
   readonly overflow: OverflowPolicy;
   #head: Segment | undefined;
   #tail: Segment | undefined;
+  /** The small first segment, kept across drains once the actor got its first message. */
+  #spare: Segment | undefined;
   /** Next slot to read in the head segment, and next slot to write in the tail (in messages). */
   #readIndex = 0;
   #writeIndex = 0;
@@ -49,8 +54,10 @@ export class Mailbox<T, S> {
   /** Appends; the caller checks `full` first (and applies the overflow policy). */
   push(item: T, sender: S | undefined): void {
     let tail = this.#tail;
-    if (tail === undefined || this.#writeIndex === SEGMENT) {
-      const segment: Segment = { slots: new Array(2 * SEGMENT), next: undefined };
+    if (tail === undefined || this.#writeIndex === tail.capacity) {
+      const segment: Segment =
+        tail === undefined ? (this.#spare ??= { slots: new Array(2 * FIRST_SEGMENT), capacity: FIRST_SEGMENT, next: undefined }) : { slots: new Array(2 * SEGMENT), capacity: SEGMENT, next: undefined };
+      segment.next = undefined;
       if (tail === undefined) {
         this.#head = segment;
         this.#readIndex = 0;
@@ -92,11 +99,11 @@ export class Mailbox<T, S> {
     this.#size--;
     if (head === this.#tail) {
       if (this.#readIndex === this.#writeIndex) {
-        // Drained: drop the segment so an idle actor holds none.
+        // Drained: a big segment is garbage now; the small first one stays as #spare.
         this.#head = this.#tail = undefined;
         this.#readIndex = this.#writeIndex = 0;
       }
-    } else if (this.#readIndex === SEGMENT) {
+    } else if (this.#readIndex === head.capacity) {
       this.#head = head.next;
       this.#readIndex = 0;
     }
