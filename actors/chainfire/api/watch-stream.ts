@@ -1,0 +1,172 @@
+// One etcd Watch stream (a bidi gRPC call carrying many watches): creates, cancels and progress
+// requests in; created/canceled confirmations and event batches out, as etcd's serverWatchStream
+// sends them. A watch's events are held back until its `created` response has gone out, because
+// clients (clientv3) route by watch_id and only know the id from that response.
+import type { ServerDuplexStream } from '@grpc/grpc-js';
+import type { Logger } from '../../../runtime/log/logger.ts';
+import { UltraError } from '../../../runtime/errors.ts';
+import { etcdReason } from '../core/errors.ts';
+import type { ChainfireService, Watch, WatchBatch } from '../service.ts';
+import { toGrpcError } from './grpc-errors.ts';
+import { int64, toWire, watchRequest, wireHeader } from './wire.ts';
+import type { WireMessage } from './wire.ts';
+
+/** etcd's clientv3.InvalidWatchID: the id of responses that belong to no watch. */
+const NO_WATCH = -1n;
+
+interface Entry {
+  watch: Watch | undefined;
+  /** Batches delivered before the `created` response went out. */
+  pending: WatchBatch[] | undefined;
+  closed: boolean;
+}
+
+export interface WatchStreamDeps {
+  readonly service: ChainfireService;
+  readonly log: Logger;
+  /** The store's current revision, for headers of responses that carry no events. */
+  readonly currentRevision: () => Promise<bigint>;
+}
+
+export function serveWatchStream(call: ServerDuplexStream<WireMessage, WireMessage>, deps: WatchStreamDeps): void {
+  const entries = new Map<bigint, Entry>();
+  let nextId = 0n;
+  let ended = false;
+
+  const send = (response: WireMessage): void => {
+    if (!ended) call.write(response);
+  };
+  const header = (revision: bigint): WireMessage => wireHeader(deps.service.header(), revision);
+  const sendBatch = (id: bigint, batch: WatchBatch): void =>
+    send({ header: header(batch.revision), watch_id: id.toString(), events: toWire(batch.events) });
+
+  const fail = (error: unknown): void => {
+    if (ended) return;
+    cleanup();
+    call.emit('error', toGrpcError(error, deps.log));
+  };
+
+  const create = async (w: WireMessage): Promise<void> => {
+    const request = watchRequest(w);
+    let id = int64(w['watch_id'], 'watch_id');
+    if (id === 0n) {
+      while (entries.has(nextId)) nextId++;
+      id = nextId++;
+    }
+    if (entries.has(id)) {
+      send({
+        header: header(await deps.currentRevision()),
+        watch_id: NO_WATCH.toString(),
+        created: true,
+        canceled: true,
+        cancel_reason: 'etcdserver: mvcc: duplicate watch ID provided on the WatchStream',
+      });
+      return;
+    }
+    const entry: Entry = { watch: undefined, pending: [], closed: false };
+    entries.set(id, entry);
+    // Read before the watch starts, so no event the watch delivers is at or below this revision.
+    const revision = await deps.currentRevision();
+    try {
+      const watch = await deps.service.watch(request, (batch) => {
+        if (entry.closed) return;
+        if (entry.pending !== undefined) entry.pending.push(batch);
+        else sendBatch(id, batch);
+      });
+      if (entry.closed) {
+        watch.cancel();
+        return;
+      }
+      entry.watch = watch;
+    } catch (error) {
+      entries.delete(id);
+      if (entry.closed) return;
+      const compactRevision = etcdReason(error) === 'compacted' ? compactRevisionOf(error) : undefined;
+      if (compactRevision !== undefined) {
+        // etcd creates the watch, then cancels it with the compaction revision; clients turn that
+        // into ErrCompacted ("required revision has been compacted").
+        send({ header: header(revision), watch_id: id.toString(), created: true });
+        send({
+          header: header(revision),
+          watch_id: id.toString(),
+          canceled: true,
+          compact_revision: compactRevision.toString(),
+        });
+      } else {
+        const { details } = toGrpcError(error, deps.log);
+        send({
+          header: header(revision),
+          watch_id: NO_WATCH.toString(),
+          created: true,
+          canceled: true,
+          cancel_reason: details,
+        });
+      }
+      return;
+    }
+    send({ header: header(revision), watch_id: id.toString(), created: true });
+    const pending = entry.pending ?? [];
+    entry.pending = undefined;
+    for (const batch of pending) sendBatch(id, batch);
+  };
+
+  const cancel = async (w: WireMessage): Promise<void> => {
+    const id = int64(w['watch_id'], 'watch_id');
+    const entry = entries.get(id);
+    // etcd ignores a cancel for a watch it does not have.
+    if (entry === undefined) return;
+    entries.delete(id);
+    entry.closed = true;
+    entry.watch?.cancel();
+    send({ header: header(await deps.currentRevision()), watch_id: id.toString(), canceled: true });
+  };
+
+  const progress = async (): Promise<void> => {
+    // etcd 3.4 answers a progress request once for the whole stream, under no watch's id.
+    send({ header: header(await deps.currentRevision()), watch_id: NO_WATCH.toString() });
+  };
+
+  function cleanup(): void {
+    ended = true;
+    for (const entry of entries.values()) {
+      entry.closed = true;
+      entry.watch?.cancel();
+    }
+    entries.clear();
+  }
+
+  // One request at a time, in order: clients match `created` responses to their creates by order.
+  let queue = Promise.resolve();
+  const handle = (w: WireMessage): Promise<void> => {
+    switch (w['request_union']) {
+      case 'create_request':
+        return create((w['create_request'] ?? {}) as WireMessage);
+      case 'cancel_request':
+        return cancel((w['cancel_request'] ?? {}) as WireMessage);
+      case 'progress_request':
+        return progress();
+      default:
+        // etcd ignores requests it does not understand (newer clients may send new kinds).
+        return Promise.resolve();
+    }
+  };
+  call.on('data', (w: WireMessage) => {
+    queue = queue.then(() => (ended ? undefined : handle(w))).catch(fail);
+  });
+  call.on('end', () => {
+    queue = queue.then(() => {
+      if (ended) return;
+      cleanup();
+      call.end();
+    });
+  });
+  call.on('cancelled', cleanup);
+  call.on('error', cleanup);
+}
+
+function compactRevisionOf(error: unknown): bigint | undefined {
+  const value = error instanceof UltraError ? error.details?.['compactRevision'] : undefined;
+  if (typeof value === 'bigint') return value;
+  if (typeof value === 'number' || (typeof value === 'string' && /^\d+$/.test(value))) return BigInt(value);
+  return undefined;
+}
