@@ -9,6 +9,8 @@ export interface ShutdownSignalOptions {
   readonly log?: Logger;
   /** Runs after the actors stopped (close listeners, flush logs); bounded by the same deadline. */
   readonly beforeExit?: () => Promise<void>;
+  /** Replaces the default (system shutdown, then beforeExit): resolves whether all stopped in time. */
+  readonly stop?: (deadlineMs: number) => Promise<boolean>;
   readonly signals?: readonly NodeJS.Signals[];
 }
 
@@ -24,14 +26,19 @@ export function installShutdownSignals(system: ActorSystem, options: ShutdownSig
     }
     shuttingDown = true;
     log.info({ signal, deadlineMs: options.deadlineMs ?? 10_000 }, 'shutting down');
-    void system
-      .shutdown({ deadlineMs: options.deadlineMs ?? 10_000 })
-      .then(async (result) => {
+    const deadlineMs = options.deadlineMs ?? 10_000;
+    const stop =
+      options.stop ??
+      (async (ms: number) => {
+        const result = await system.shutdown({ deadlineMs: ms });
         await options.beforeExit?.();
         if (!result.completed) log.error({ stillRunning: result.stillRunning }, 'shutdown deadline passed');
-        else log.info('shutdown complete');
-        process.exit(result.completed ? 0 : 1);
+        return result.completed;
       });
+    void stop(deadlineMs).then((completed) => {
+      if (completed) log.info('shutdown complete');
+      process.exit(completed ? 0 : 1);
+    });
   };
   for (const s of signals) process.on(s, handler);
   return () => {

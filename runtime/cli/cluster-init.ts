@@ -1,7 +1,8 @@
 // `ultracloud cluster init --nodes N --out DIR`: one shared cluster key and, per node, a data
 // directory with its identity and a node.json that lists every other node as a peer — so the
 // allow-list is complete before any node starts. Node i (1-based) listens for the cluster on
-// 127.0.0.1:<base-port + i - 1> and serves its control API on <base-port + 100 + i - 1>.
+// 127.0.0.1:<base-port + i - 1>, serves its control API on <base-port + 100 + i - 1> and
+// chainfire's etcd API (when configured) on <base-port + 200 + i - 1>.
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { realEnv } from '../env/real-env.ts';
@@ -44,6 +45,7 @@ export async function clusterInit(argv: string[]): Promise<number> {
         clusterKeyFile,
         components: values.components === undefined || values.components === '' ? [] : values.components.split(','),
         http: { host, port: basePort + 100 + i },
+        ports: { 'chainfire-grpc': basePort + 200 + i },
       },
       out,
       'cluster init',

@@ -9,7 +9,7 @@ import { DEFAULT_DATA_DIR } from './api-client.ts';
 import { integerFlag, parse } from './args.ts';
 import { UsageError } from './usage-error.ts';
 
-const INIT_USAGE = 'usage: ultracloud node init --data-dir D [--listen MULTIADDR] [--join MULTIADDR]... [--cluster-key F] [--components a,b] [--http-port P] [--http-host H]';
+const INIT_USAGE = 'usage: ultracloud node init --data-dir D [--listen MULTIADDR] [--join MULTIADDR]... [--cluster-key F] [--components a,b] [--http-port P] [--http-host H] [--port NAME=P]...   (e.g. --port chainfire-grpc=2379)';
 const START_USAGE = 'usage: ultracloud node start (--data-dir D | --config F) [--http-port P] [--listen MULTIADDR]';
 
 export async function nodeCommand(argv: string[]): Promise<number> {
@@ -30,6 +30,7 @@ async function nodeInit(argv: string[]): Promise<number> {
       components: { type: 'string' },
       'http-port': { type: 'string' },
       'http-host': { type: 'string' },
+      port: { type: 'string', multiple: true },
     },
     INIT_USAGE,
   );
@@ -55,6 +56,7 @@ async function nodeInit(argv: string[]): Promise<number> {
       clusterKeyFile,
       components: values.components === undefined || values.components === '' ? [] : values.components.split(','),
       http: { host: values['http-host'] ?? '127.0.0.1', port: integerFlag(values['http-port'], 'http-port', 0, 0, 65535) },
+      ...(values.port === undefined ? {} : { ports: parsePorts(values.port) }),
     },
     dataDir,
     'command line',
@@ -83,7 +85,19 @@ async function nodeStart(argv: string[]): Promise<number> {
   };
   const { startNode } = await import('../node/node-daemon.ts');
   const node = await startNode(config);
-  process.stdout.write(`node ${node.nodeId} ready\n  control API: ${node.endpoint.http}\n  cluster:     ${node.endpoint.addresses.join(' ')}\n  admin token: ${join(config.dataDir, 'admin-token')}\n`);
-  installShutdownSignals(node.system, { deadlineMs: 10_000, log: node.log, beforeExit: async () => void (await node.stop(1_000)) });
+  const components = Object.entries(node.endpoint.components).map(([name, address]) => `\n  ${`${name}:`.padEnd(16)}${address}`).join('');
+  process.stdout.write(`node ${node.nodeId} ready\n  control API:    ${node.endpoint.http}\n  cluster:        ${node.endpoint.addresses.join(' ')}${components}\n  admin token:    ${join(config.dataDir, 'admin-token')}\n`);
+  installShutdownSignals(node.system, { deadlineMs: 10_000, log: node.log, stop: (ms) => node.stop(ms) });
   return new Promise<number>(() => {});
+}
+
+/** `--port chainfire-grpc=2379` flags as a ports map. */
+function parsePorts(flags: string[]): Record<string, number> {
+  const ports: Record<string, number> = {};
+  for (const flag of flags) {
+    const match = /^([a-z][a-z0-9-]{0,62})=(\d+)$/.exec(flag);
+    if (match === null) throw new UsageError(`--port takes NAME=PORT (e.g. chainfire-grpc=2379), got '${flag}'`);
+    ports[match[1]!] = integerFlag(match[2], 'port', 0, 0, 65535);
+  }
+  return ports;
 }

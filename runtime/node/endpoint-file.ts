@@ -11,6 +11,8 @@ export interface NodeEndpoint {
   readonly http: string;
   readonly addresses: string[];
   readonly pid: number;
+  /** Component API addresses by name, e.g. "chainfire-grpc": "127.0.0.1:2379". */
+  readonly components: Readonly<Record<string, string>>;
 }
 
 export function readEndpointFile(dataDir: string): NodeEndpoint {

@@ -19,6 +19,7 @@ import { loadOrCreateNodeIdentity } from '../../transports/libp2p/identity.ts';
 import { Libp2pTransport } from '../../transports/libp2p/libp2p-transport.ts';
 import { ensureAdminToken, tokenMatches } from './admin-credential.ts';
 import { controlRoutes } from './control-api.ts';
+import { resolveComponents } from './component-registry.ts';
 import { lockDataDir } from './data-dir-lock.ts';
 import { ENDPOINT_FILE, type NodeEndpoint } from './endpoint-file.ts';
 import type { NodeConfig } from './node-config.ts';
@@ -39,25 +40,45 @@ export async function startNode(config: NodeConfig, options: { log?: Logger } = 
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const lock = lockDataDir(config.dataDir);
   const cleanups: Array<() => Promise<void> | void> = [() => lock.release()];
+  /** Component storage, released after the actor system stopped and before the lock goes. */
+  const releases: Array<() => Promise<void>> = [];
+  cleanups.unshift(async () => {
+    for (const release of releases.reverse()) await release();
+  });
   try {
     const identity = await loadOrCreateNodeIdentity(config.dataDir, env);
     const clusterKey = await loadClusterKeyFile(config.clusterKeyFile);
     const log = options.log ?? createLogger({ node: identity.nodeId });
     const metrics = new MetricsRegistry();
     const system = new ActorSystem({ nodeId: identity.nodeId, env, log, metrics });
-    cleanups.unshift(async () => void (await system.shutdown({ deadlineMs: 5_000 })));
+    // Cleanups run first to last; each unshift puts one in front. So the stop order is: endpoint
+    // file, control API, component APIs, actors (children first), transport, storage, lock.
+    let transport: Libp2pTransport | undefined;
+    cleanups.unshift(async () => void (await transport?.close()));
+    let shutdownDeadlineMs = 10_000;
+    let shutdownCompleted = true;
+    cleanups.unshift(async () => {
+      shutdownCompleted = (await system.shutdown({ deadlineMs: shutdownDeadlineMs })).completed;
+    });
     const router = new ClusterRouter(system);
     // Actor traffic rides a direct TLS link next to libp2p (docs/architecture.md: libp2p's data path
     // costs 2–5× raw TCP's latency); it listens on the first cluster address's host.
     const fastPathHost = /^\/(?:ip4|ip6)\/([^/]+)\//.exec(config.listen[0]!)?.[1] ?? '127.0.0.1';
-    const transport = await Libp2pTransport.start({ env, identity, clusterKey, listen: config.listen, peers: [], log, metrics, fastPath: { host: fastPathHost, port: 0 } });
-    cleanups.unshift(() => transport.close());
+    transport = await Libp2pTransport.start({ env, identity, clusterKey, listen: config.listen, peers: [], log, metrics, fastPath: { host: fastPathHost, port: 0 } });
     router.addTransport(transport);
     const addresses = transport.listenAddresses;
     const membership: ActorRef<MembershipMsg> = system.spawnSystem(membershipActor({ self: { node: identity.nodeId, addresses }, seeds: config.join, peers: transport }), { name: MEMBERSHIP_NAME });
     system.spawnSystem(receptionist({ membership }), { name: RECEPTIONIST_NAME });
 
     const token = ensureAdminToken(config.dataDir, env);
+    const voters = [...new Set([identity.nodeId, ...config.join.map((address) => address.slice(address.lastIndexOf('/p2p/') + 5))])].sort();
+    const componentEndpoints: Record<string, string> = {};
+    for (const descriptor of await resolveComponents(config.components)) {
+      const running = await descriptor.start({ system, nodeId: identity.nodeId, config, voters, host: config.http.host, adminToken: token, log });
+      cleanups.unshift(() => running.stopServing());
+      releases.push(() => running.release());
+      Object.assign(componentEndpoints, running.endpoints);
+    }
     const server = new JsonServer({
       routes: [
         ...controlRoutes({ system, components: () => config.components, startedAtMs }),
@@ -84,7 +105,7 @@ export async function startNode(config: NodeConfig, options: { log?: Logger } = 
     });
     const bound = await server.listen(config.http.port, config.http.host);
     cleanups.unshift(() => server.close());
-    const endpoint: NodeEndpoint = { node: identity.nodeId, http: `http://${bound.address.includes(':') ? `[${bound.address}]` : bound.address}:${bound.port}`, addresses, pid: process.pid };
+    const endpoint: NodeEndpoint = { node: identity.nodeId, http: `http://${bound.address.includes(':') ? `[${bound.address}]` : bound.address}:${bound.port}`, addresses, pid: process.pid, components: componentEndpoints };
     const endpointFile = join(config.dataDir, ENDPOINT_FILE);
     writeFileSync(endpointFile, `${JSON.stringify(endpoint, null, 2)}\n`);
     cleanups.unshift(() => rmSync(endpointFile, { force: true }));
@@ -98,10 +119,10 @@ export async function startNode(config: NodeConfig, options: { log?: Logger } = 
       log,
       stop: (deadlineMs = 10_000) =>
         (stopping ??= (async () => {
-          const result = await system.shutdown({ deadlineMs });
+          shutdownDeadlineMs = deadlineMs;
           for (const cleanup of cleanups) await cleanup();
-          log.info({ completed: result.completed }, 'node stopped');
-          return result.completed;
+          log.info({ completed: shutdownCompleted }, 'node stopped');
+          return shutdownCompleted;
         })()),
     };
   } catch (error) {

@@ -1,0 +1,34 @@
+// What a component (chainfire, flaredb, iam, …) gives the node daemon: a descriptor with its name,
+// the components it needs on the same node, and how to start it. Each component folder exports
+// one; the daemon starts the configured ones in dependency order and stops them in reverse.
+import type { ActorSystem } from '../actors/index.ts';
+import type { Logger } from '../log/logger.ts';
+import type { NodeConfig } from './node-config.ts';
+
+export interface ComponentContext {
+  readonly system: ActorSystem;
+  readonly nodeId: string;
+  readonly config: NodeConfig;
+  /** Node ids of the control-plane voters: this node plus the peers it was configured with. */
+  readonly voters: readonly string[];
+  /** The host the node's APIs bind to. */
+  readonly host: string;
+  /** The node's admin credential, which component APIs accept until iam issues tokens. */
+  readonly adminToken: string;
+  readonly log: Logger;
+}
+
+export interface RunningComponent {
+  /** Where its APIs listen, by name (written to endpoint.json and printed at start). */
+  readonly endpoints: Readonly<Record<string, string>>;
+  /** Stops serving requests; runs before the actors stop. */
+  stopServing(): Promise<void>;
+  /** Releases storage; runs after the actors stopped. */
+  release(): Promise<void>;
+}
+
+export interface ComponentDescriptor {
+  readonly name: string;
+  readonly dependencies: readonly string[];
+  start(context: ComponentContext): Promise<RunningComponent>;
+}
