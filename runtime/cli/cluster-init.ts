@@ -6,6 +6,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { realEnv } from '../env/real-env.ts';
+import { ensureAdminToken, writeAdminToken } from '../node/admin-credential.ts';
 import { parseNodeConfig, saveNodeConfig } from '../node/node-config.ts';
 import { createClusterKeyFile } from '../../transports/libp2p/cluster-key.ts';
 import { loadOrCreateNodeIdentity } from '../../transports/libp2p/identity.ts';
@@ -35,6 +36,10 @@ export async function clusterInit(argv: string[]): Promise<number> {
     const identity = await loadOrCreateNodeIdentity(dataDir, env);
     nodes.push({ name, dataDir, nodeId: identity.nodeId, address: `/ip4/${host}/tcp/${basePort + i}` });
   }
+  // One cluster credential: the same admin token in every node's data dir, so a client (the CLI,
+  // etcdctl with all endpoints) authenticates to whichever node it reaches.
+  const token = ensureAdminToken(nodes[0]!.dataDir, env);
+  for (const node of nodes.slice(1)) writeAdminToken(node.dataDir, token);
   for (const [i, node] of nodes.entries()) {
     const config = parseNodeConfig(
       {
@@ -53,6 +58,6 @@ export async function clusterInit(argv: string[]): Promise<number> {
     saveNodeConfig(config);
     process.stdout.write(`${node.name}  ${node.nodeId}  cluster ${node.address}  http ${host}:${basePort + 100 + i}\n`);
   }
-  process.stdout.write(`\nstart each node with: ultracloud node start --data-dir ${join(out, 'nodeNN')}\n`);
+  process.stdout.write(`\ncluster admin credential (the same on every node, mode 0600): ${join(out, 'node01', 'admin-token')}\nstart each node with: ultracloud node start --data-dir ${join(out, 'nodeNN')}\n`);
   return 0;
 }

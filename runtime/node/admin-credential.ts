@@ -12,13 +12,18 @@ const TOKEN_PATTERN = /^uc_admin_[0-9a-f]{64}$/;
 
 /** Loads the admin token from the data dir, creating it (0600) when absent. */
 export function ensureAdminToken(dataDir: string, env: Env): string {
-  const file = join(dataDir, ADMIN_TOKEN_FILE);
-  if (!existsSync(file)) {
+  if (!existsSync(join(dataDir, ADMIN_TOKEN_FILE))) {
     const token = `uc_admin_${Buffer.from(env.randomBytes(32)).toString('hex')}`;
-    writeFileSync(file, `${token}\n`, { mode: 0o600, flag: 'wx' });
+    writeAdminToken(dataDir, token);
     return token;
   }
   return readAdminToken(dataDir);
+}
+
+/** Writes a given token (0600), e.g. one cluster-wide credential into every node's data dir. */
+export function writeAdminToken(dataDir: string, token: string): void {
+  if (!TOKEN_PATTERN.test(token)) throw new UltraError('InvalidArgument', 'not an UltraCloud admin token');
+  writeFileSync(join(dataDir, ADMIN_TOKEN_FILE), `${token}\n`, { mode: 0o600, flag: 'wx' });
 }
 
 /** Reads the admin token; refuses a file others can read (fix with chmod 600). */

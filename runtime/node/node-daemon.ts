@@ -53,7 +53,7 @@ export async function startNode(config: NodeConfig, options: { log?: Logger } = 
     const system = new ActorSystem({ nodeId: identity.nodeId, env, log, metrics });
     // Cleanups run first to last; each unshift puts one in front. So the stop order is: endpoint
     // file, control API, component APIs, actors (children first), transport, storage, lock.
-    let transport: Libp2pTransport | undefined;
+    let transport: Libp2pTransport | undefined = undefined;
     cleanups.unshift(async () => void (await transport?.close()));
     let shutdownDeadlineMs = 10_000;
     let shutdownCompleted = true;
