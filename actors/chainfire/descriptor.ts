@@ -1,13 +1,18 @@
 // chainfire as a node component: its Raft log and store on LevelDB under <dataDir>/chainfire, the
-// etcd v3 gRPC API on `ports.chainfire-grpc` (default 2379), authenticated as etcd user `root`
-// with the node's admin token until iam lands (`etcdctl --user root:$(cat <dataDir>/admin-token)`).
+// etcd v3 gRPC API on `ports.chainfire-grpc` (default 2379) and the REST API on
+// `ports.chainfire-http` (default 8081), both authenticated with the node's admin credential until
+// iam lands (`etcdctl --user root:$(cat <dataDir>/admin-token)`; REST: a bearer token).
 import { join } from 'node:path';
 import { LevelBackend } from '../../runtime/persistence/level-backend.ts';
 import type { ComponentDescriptor } from '../../runtime/node/component.ts';
+import { JsonServer } from '../../runtime/http/json-server.ts';
+import { tokenMatches } from '../../runtime/node/admin-credential.ts';
 import { EtcdGrpcServer } from './api/etcd-grpc-server.ts';
+import { chainfireRestRoutes } from './api/rest-api.ts';
 import { startChainfire } from './chainfire-component.ts';
 
 export const DEFAULT_CHAINFIRE_GRPC_PORT = 2379;
+export const DEFAULT_CHAINFIRE_HTTP_PORT = 8081;
 
 export const chainfireDescriptor: ComponentDescriptor = {
   name: 'chainfire',
@@ -31,9 +36,21 @@ export const chainfireDescriptor: ComponentDescriptor = {
       throw error;
     }
     grpcAddress = `${ctx.host}:${bound}`;
+    const rest = new JsonServer({ routes: chainfireRestRoutes(chainfire.service, ctx.system), authenticate: (t) => tokenMatches(t, ctx.adminToken), log: ctx.log.child({ component: 'chainfire' }) });
+    let restPort: number;
+    try {
+      restPort = (await rest.listen(ctx.config.ports?.['chainfire-http'] ?? DEFAULT_CHAINFIRE_HTTP_PORT, ctx.host)).port;
+    } catch (error) {
+      await server.close();
+      await backend.close();
+      throw error;
+    }
     return {
-      endpoints: { 'chainfire-grpc': grpcAddress },
-      stopServing: () => server.close(),
+      endpoints: { 'chainfire-grpc': grpcAddress, 'chainfire-http': `http://${ctx.host}:${restPort}` },
+      stopServing: async () => {
+        await rest.close();
+        await server.close();
+      },
       release: () => backend.close(),
     };
   },

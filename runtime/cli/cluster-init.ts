@@ -2,7 +2,8 @@
 // directory with its identity and a node.json that lists every other node as a peer — so the
 // allow-list is complete before any node starts. Node i (1-based) listens for the cluster on
 // 127.0.0.1:<base-port + i - 1>, serves its control API on <base-port + 100 + i - 1> and
-// chainfire's etcd API (when configured) on <base-port + 200 + i - 1>.
+// chainfire's etcd API and REST API (when configured) on <base-port + 200 + i - 1> and
+// <base-port + 300 + i - 1>.
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { realEnv } from '../env/real-env.ts';
@@ -50,7 +51,7 @@ export async function clusterInit(argv: string[]): Promise<number> {
         clusterKeyFile,
         components: values.components === undefined || values.components === '' ? [] : values.components.split(','),
         http: { host, port: basePort + 100 + i },
-        ports: { 'chainfire-grpc': basePort + 200 + i },
+        ports: { 'chainfire-grpc': basePort + 200 + i, 'chainfire-http': basePort + 300 + i },
       },
       out,
       'cluster init',

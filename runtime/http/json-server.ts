@@ -10,6 +10,8 @@ import { httpStatusOf } from './status.ts';
 export interface JsonRequest {
   readonly method: string;
   readonly path: string;
+  /** For a prefix route (`/api/v1/kv/*`): the decoded rest of the path after the prefix. */
+  readonly rest: string;
   readonly query: URLSearchParams;
   readonly body: unknown;
   readonly headers: IncomingMessage['headers'];
@@ -20,6 +22,7 @@ export type RouteResult = unknown | { readonly status: number; readonly body: un
 
 export interface Route {
   readonly method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  /** An exact path, or a prefix ending in `/*` whose remainder is passed as `rest`. */
   readonly path: string;
   /** Whether the bearer token must be presented (default true). */
   readonly auth?: boolean;
@@ -64,9 +67,9 @@ export class JsonServer {
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://localhost');
     try {
-      const route = this.#options.routes.find((r) => r.method === req.method && r.path === url.pathname);
+      const route = this.#options.routes.find((r) => r.method === req.method && matches(r.path, url.pathname));
       if (route === undefined) {
-        const known = this.#options.routes.some((r) => r.path === url.pathname);
+        const known = this.#options.routes.some((r) => matches(r.path, url.pathname));
         throw new UltraError(known ? 'InvalidArgument' : 'NotFound', known ? `${req.method} is not allowed on ${url.pathname}` : `no route ${url.pathname}`);
       }
       if (route.auth !== false) {
@@ -77,7 +80,8 @@ export class JsonServer {
         }
       }
       const body = req.method === 'GET' || req.method === 'DELETE' ? undefined : await this.#readJson(req);
-      const result = await route.handle({ method: req.method ?? 'GET', path: url.pathname, query: url.searchParams, body, headers: req.headers });
+      const rest = route.path.endsWith('/*') ? decodeURIComponent(url.pathname.slice(route.path.length - 1)) : '';
+      const result = await route.handle({ method: req.method ?? 'GET', path: url.pathname, rest, query: url.searchParams, body, headers: req.headers });
       if (isText(result)) {
         res.writeHead(200, { 'content-type': result.contentType }).end(result.text);
       } else if (isStatus(result)) {
@@ -112,6 +116,10 @@ export class JsonServer {
   #json(res: ServerResponse, status: number, body: unknown): void {
     res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
   }
+}
+
+function matches(routePath: string, path: string): boolean {
+  return routePath.endsWith('/*') ? path.startsWith(routePath.slice(0, -1)) && path.length > routePath.length - 1 : routePath === path;
 }
 
 function isText(result: unknown): result is { text: string; contentType: string } {
