@@ -47,6 +47,10 @@ export const chainfireDescriptor: ComponentDescriptor = {
     }
     return {
       endpoints: { 'chainfire-grpc': grpcAddress, 'chainfire-http': `http://${ctx.host}:${restPort}` },
+      status: async () => {
+        const raft = await chainfire.service.raftStatus();
+        return { raft: { group: raft.group, role: raft.role, term: raft.term, leader: raft.leader, commit: raft.commit, applied: raft.applied, lastIndex: raft.lastIndex } };
+      },
       stopServing: async () => {
         await rest.close();
         await server.close();

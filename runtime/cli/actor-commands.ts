@@ -71,7 +71,22 @@ export async function askCommand(argv: string[]): Promise<number> {
 
 export async function clusterCommand(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
-  if (sub === 'members' || sub === 'status') {
+  if (sub === 'status') {
+    const { values } = parse(rest, CLIENT_OPTIONS, 'usage: ultracloud cluster status [--endpoint URL] [--output table|json]');
+    const result = await ApiClient.fromFlags(values).get<{ self: string; members: Array<{ node: string; status: string }>; components: Record<string, { raft?: { role: string; term: number; leader: string | null; commit: number; applied: number } }> }>('/v1/cluster/status');
+    if (outputFormat(values.output) === 'json') {
+      printJson(result);
+      return 0;
+    }
+    printTable(['node', 'status', 'self'], result.members.map((m) => [m.node, m.status, m.node === result.self ? '*' : '']));
+    const groups = Object.entries(result.components).filter(([, c]) => c.raft !== undefined);
+    if (groups.length > 0) {
+      process.stdout.write('\n');
+      printTable(['component', 'role', 'term', 'leader', 'commit', 'applied'], groups.map(([name, c]) => [name, c.raft!.role, c.raft!.term, c.raft!.leader ?? '-', c.raft!.commit, c.raft!.applied]));
+    }
+    return 0;
+  }
+  if (sub === 'members') {
     const { values } = parse(rest, CLIENT_OPTIONS, `usage: ultracloud cluster ${sub} [--endpoint URL] [--output table|json]`);
     const result = await ApiClient.fromFlags(values).get<{ self: string; members: Array<{ node: string; status: string; addresses: string[] }> }>('/v1/cluster/members');
     if (outputFormat(values.output) === 'json') printJson(result);

@@ -21,6 +21,8 @@ export interface ComponentContext {
 export interface RunningComponent {
   /** Where its APIs listen, by name (written to endpoint.json and printed at start). */
   readonly endpoints: Readonly<Record<string, string>>;
+  /** The component's health and replication view, for `ultracloud status` / `cluster status`. */
+  status(): Promise<Readonly<Record<string, unknown>>>;
   /** Stops serving requests; runs before the actors stop. */
   stopServing(): Promise<void>;
   /** Releases storage; runs after the actors stopped. */

@@ -22,6 +22,7 @@ import { controlRoutes } from './control-api.ts';
 import { resolveComponents } from './component-registry.ts';
 import { lockDataDir } from './data-dir-lock.ts';
 import { ENDPOINT_FILE, type NodeEndpoint } from './endpoint-file.ts';
+import type { RunningComponent } from './component.ts';
 import type { NodeConfig } from './node-config.ts';
 
 
@@ -73,15 +74,27 @@ export async function startNode(config: NodeConfig, options: { log?: Logger } = 
     const token = ensureAdminToken(config.dataDir, env);
     const voters = [...new Set([identity.nodeId, ...config.join.map((address) => address.slice(address.lastIndexOf('/p2p/') + 5))])].sort();
     const componentEndpoints: Record<string, string> = {};
+    const running = new Map<string, RunningComponent>();
     for (const descriptor of await resolveComponents(config.components)) {
-      const running = await descriptor.start({ system, nodeId: identity.nodeId, config, voters, host: config.http.host, adminToken: token, log });
-      cleanups.unshift(() => running.stopServing());
-      releases.push(() => running.release());
-      Object.assign(componentEndpoints, running.endpoints);
+      const component = await descriptor.start({ system, nodeId: identity.nodeId, config, voters, host: config.http.host, adminToken: token, log });
+      running.set(descriptor.name, component);
+      cleanups.unshift(() => component.stopServing());
+      releases.push(() => component.release());
+      Object.assign(componentEndpoints, component.endpoints);
     }
     const server = new JsonServer({
       routes: [
         ...controlRoutes({ system, components: () => config.components, startedAtMs }),
+        {
+          method: 'GET',
+          path: '/v1/cluster/status',
+          handle: async () => {
+            const members: Member[] = await system.ask(membership, { type: 'members' }, { timeoutMs: 5_000 });
+            const components: Record<string, unknown> = {};
+            for (const [name, component] of running) components[name] = await component.status().catch((error: unknown) => ({ error: UltraError.from(error).toData() }));
+            return { self: identity.nodeId, members, components };
+          },
+        },
         {
           method: 'GET',
           path: '/v1/cluster/members',

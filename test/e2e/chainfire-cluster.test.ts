@@ -60,6 +60,10 @@ describe('chainfire three-node cluster with etcdctl', () => {
       const got = await etcdctl([grpc(i)], 'get', 'k1', '--print-value-only');
       expect(got.stdout.trim(), got.stderr).toBe('v1');
     }
+    const status = await execa(process.execPath, [cli, 'cluster', 'status', '--data-dir', join(out, 'node02'), '--output', 'json'], { reject: false });
+    const raft = (JSON.parse(status.stdout) as { components: { chainfire: { raft: { leader: string; term: number; commit: number } } } }).components.chainfire.raft;
+    expect(raft.leader).toMatch(/^12D3Koo/);
+    expect(raft.commit).toBeGreaterThan(1);
     const members = await etcdctl([grpc(1)], 'member', 'list');
     expect(members.stdout.trim().split('\n')).toHaveLength(3);
 
