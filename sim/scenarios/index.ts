@@ -1,11 +1,12 @@
 // The scenario registry: every scenario the CLI and the sweeps know by name.
 import type { Scenario } from '../scenario.ts';
+import { chainfire } from './chainfire.ts';
 import { deathWatch } from './death-watch.ts';
 import { membership } from './membership.ts';
 import { replicatedRegister, replicatedRegisterBuggy } from './replicated-register.ts';
 import { supervision } from './supervision.ts';
 
-export const SCENARIOS: readonly Scenario[] = [supervision, deathWatch, replicatedRegister, replicatedRegisterBuggy, membership];
+export const SCENARIOS: readonly Scenario[] = [supervision, deathWatch, replicatedRegister, replicatedRegisterBuggy, membership, chainfire];
 
 export function findScenario(name: string): Scenario | undefined {
   return SCENARIOS.find((s) => s.name === name);
