@@ -166,10 +166,13 @@ export class RaftChainfireService implements ChainfireService {
   }
 
   /**
-   * Sends to the local replica first, then follows `Unavailable { leader }` hints; while there is
-   * no leader (an election), waits a little and retries, until the request's deadline. An attempt
-   * that gets no answer is retried only when `idempotent` (reads): a write may have committed, so
-   * its caller gets an error that says the outcome is unknown, as etcd's "request timed out".
+   * Sends to the local replica first, then follows `Unavailable { leader }` redirects; while there is
+   * no leader (an election), waits a little and retries, until the request's deadline. A write is
+   * sent again only when it provably did not take effect: a redirect from a non-leader (which did
+   * not append it) or a message no actor handled (`undelivered`: no route, no such actor, full
+   * mailbox). Any other failure after a write was sent — no answer, the node went down, the replica
+   * stopped — may hide a commit, so the caller gets etcd's "outcome unknown" error instead of a
+   * second, double-applied attempt. Reads (`idempotent`) are retried after anything.
    */
   async #toLeader<T>(send: (target: ActorRef<RaftGroupMsg>, timeoutMs: number) => Promise<T>, idempotent: boolean): Promise<T> {
     const env = this.#o.system.env;
@@ -181,16 +184,20 @@ export class RaftChainfireService implements ChainfireService {
       try {
         return await send(raftReplicaRef(target), Math.min(left, ATTEMPT_TIMEOUT_MS));
       } catch (error) {
-        if (isUltraError(error, 'DeadlineExceeded')) {
-          if (!idempotent) throw new UltraError('Unavailable', 'etcdserver: request timed out, possibly due to previous leader failure; the write may or may not have been applied');
-        } else if (!isUltraError(error, 'Unavailable')) {
-          throw error;
-        } else {
-          const leader = (error.details as { leader?: unknown } | undefined)?.leader;
-          if (typeof leader === 'string' && leader !== target && this.#o.voters.includes(leader)) {
-            target = leader;
-            continue;
+        const details = isUltraError(error) ? (error.details as { leader?: unknown; undelivered?: unknown } | undefined) : undefined;
+        const redirect = isUltraError(error, 'Unavailable') && details !== undefined && 'leader' in details;
+        const undelivered = details?.undelivered === true;
+        if (!redirect && !undelivered) {
+          if (!idempotent) {
+            if (isUltraError(error) && error.code !== 'Unavailable' && error.code !== 'DeadlineExceeded') throw error;
+            throw new UltraError('Unavailable', 'etcdserver: request timed out, possibly due to previous leader failure; the write may or may not have been applied');
           }
+          if (isUltraError(error) && error.code !== 'Unavailable' && error.code !== 'DeadlineExceeded') throw error;
+        }
+        const leader = details?.leader;
+        if (redirect && typeof leader === 'string' && leader !== target && this.#o.voters.includes(leader)) {
+          target = leader;
+          continue;
         }
         target = this.#o.memberId;
         await new Promise<void>((resolve) => env.setTimer(Math.min(50 * (attempt + 1), 500), resolve));

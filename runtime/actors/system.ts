@@ -245,7 +245,8 @@ export class ActorSystem {
   /** A message nobody will handle: counted, logged (rate-limited), and an ask is answered with an error. */
   deadLetter(target: AnyRef, message: unknown, reason: string, replyTo: ReplyAddress | undefined, code: ErrorCode = 'Unavailable'): void {
     if (replyTo !== undefined) {
-      this.sendReply(replyTo, { ok: false, error: { code, message: `${reason}: ${refToString(target)}` } });
+      // `undelivered`: no actor handled the message, so a caller may safely send it again.
+      this.sendReply(replyTo, { ok: false, error: { code, message: `${reason}: ${refToString(target)}`, details: { undelivered: true } } });
     }
     this.#countDeadLetter({ target, message, reason });
   }

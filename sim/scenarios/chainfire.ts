@@ -1,0 +1,264 @@
+// chainfire (actors/chainfire: etcd's KV API over the Raft group actor, runtime/raft) on 3 or 5
+// voters, each node hosting the real component on its simulated disk, under a client workload of
+// put, linearizable get, compare-and-set (txn: compare VALUE EQUAL, or VERSION EQUAL 0 for
+// "absent", then put) and delete, recorded and checked for linearizability.
+//
+// A crash loses what the node had not synced, and a restart runs startChainfire again on the same
+// disk, as the daemon does: Raft must rebuild the replica from its durable log alone. Clients are
+// bound to a node (the etcd endpoint they dial) and move to another running node when a request
+// fails. What a client records:
+// - ok with the output on success;
+// - fail only when the operation certainly had no effect: a read (reads change nothing), or a
+//   write the state machine refused with an etcd error (it was committed and rejected, on every
+//   replica alike);
+// - info (indeterminate) otherwise: timeouts, Unavailable, Aborted, a node that died under it.
+//   Aborted ("proposal lost to a leader change") is not taken as "not applied" because the
+//   service retries a write after some Unavailable errors, and an earlier attempt may have landed.
+//
+// Checked: the history is linearizable (a lost acknowledged write shows up as a read that cannot
+// be explained; after the faults stop, every key is read through every node so that such a loss
+// cannot hide), and at most one leader per term, from the god's-eye view of every replica's status.
+// Liveness mode: after the faults stop, a write and a linearizable read through every node succeed
+// within livenessBoundMs (a prober runs one such round per node at a time, all run long).
+//
+// Disk write and read failures are left out: the Raft group actor fails on a failed WAL write (as
+// etcd panics on one) and chainfire's supervisor gives up after 10 restarts a minute, so at the
+// simulated failure rates a node's chainfire stops for good, which says nothing about the protocol;
+// and the disk is read only when a replica opens its log, too rarely for read failures to fire.
+// BUGGIFY is left out because neither chainfire nor runtime/raft has a site.
+import { startChainfire } from '../../actors/chainfire/chainfire-component.ts';
+import type { RaftChainfireService } from '../../actors/chainfire/chainfire-service.ts';
+import { etcdReason } from '../../actors/chainfire/core/errors.ts';
+import { UltraError } from '../../runtime/errors.ts';
+import { HistoryRecorder, checkOperations, kvModel, type KvInput, type KvOutput } from '../../runtime/linearizability/index.ts';
+import type { Scenario, ScenarioContext, ScenarioVerdict } from '../scenario.ts';
+
+const NODE_IDS = ['a', 'b', 'c', 'd', 'e'] as const;
+const CLIENTS = 4;
+const KEYS = ['k1', 'k2', 'k3'] as const;
+const TICK_MS = 20;
+/** The service's own bound on one request, forwarding and retries included. */
+const REQUEST_TIMEOUT_MS = 1_500;
+/** A client gives up on a request this long after sending it (the node may have died under it). */
+const CLIENT_DEADLINE_MS = REQUEST_TIMEOUT_MS + 500;
+const STATUS_PROBE_MS = 100;
+const LIVENESS_PROBE_MS = 200;
+const CHECK_MAX_STEPS = 2_000_000;
+
+const COVERAGE = {
+  leaderChanged: 'a leader changed',
+  caughtUp: 'a crashed replica restarted and caught up',
+  checked: 'the linearizability check finished',
+} as const;
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+type Result = { readonly ok: true; readonly output: KvOutput; readonly incarnation: number } | { readonly ok: false; readonly why: string };
+
+export const chainfire: Scenario = {
+  name: 'chainfire',
+  description: 'chainfire (etcd KV over Raft) on 3 or 5 voters on simulated disks, under partitions, crashes, pauses, skewed clocks, slow fsyncs and a lossy network; the client history is linearizable and there is one leader per term',
+  faults: ['loss', 'duplicate', 'reorder', 'partition', 'one-way-partition', 'slow-link', 'crash', 'pause', 'clock-skew', 'clock-drift', 'slow-fsync'],
+  durationMs: 6_000,
+  livenessBoundMs: 3_000,
+  run,
+};
+
+async function run(ctx: ScenarioContext): Promise<ScenarioVerdict> {
+  const voters: readonly string[] = NODE_IDS.slice(0, ctx.random.next() < 0.3 ? 5 : 3);
+  /** Each node's current chainfire incarnation: what a client dialling that node reaches. */
+  const members = new Map<string, { readonly incarnation: number; readonly service: RaftChainfireService }>();
+  const cluster = ctx.cluster(
+    {
+      nodes: voters,
+      network: { detectionTimeoutMs: 800, minLatencyMs: 0.5, maxLatencyMs: 5 },
+      boot: (node) => {
+        const { service } = startChainfire(node.system, { nodeId: node.id, voters, backend: node.disk, tickMs: TICK_MS, leaseCheckMs: 500, requestTimeoutMs: REQUEST_TIMEOUT_MS });
+        members.set(node.id, { incarnation: node.incarnation, service });
+      },
+    },
+    // Up to a majority down at once: quorum loss, and every replica's unsynced tail lost, included.
+    { crashable: voters, pausable: voters, maxDown: Math.floor(voters.length / 2) + 1 },
+  );
+  for (const name of Object.values(COVERAGE)) ctx.sometimes(name, false);
+
+  const history = new HistoryRecorder<KvInput, KvOutput>();
+  // History times in whole microseconds, as in the register scenario: equal times only ever count
+  // as concurrent, so rounding cannot invent a violation.
+  const time = (): number => Math.round(ctx.now * 1000) / 1000;
+  let completed = 0;
+
+  /** Runs one recorded operation through `nodeId`'s service; always settles (by the client's deadline at the latest). */
+  const perform = (clientId: string, nodeId: string, input: KvInput): Promise<Result> =>
+    new Promise((resolve) => {
+      const opId = history.invoke(clientId, input, time());
+      let open = true;
+      const close = (result: Result, record: () => void): void => {
+        if (!open) return;
+        open = false;
+        record();
+        ctx.note(`${clientId}@${nodeId}: ${kvModel.describeOperation?.(input, result.ok ? result.output : undefined) ?? input.op}${result.ok ? '' : ` failed: ${result.why}`}`);
+        resolve(result);
+      };
+      ctx.after(CLIENT_DEADLINE_MS, `client ${clientId} deadline`, () => close({ ok: false, why: 'no answer' }, () => history.info(opId, time())));
+      cluster.onNode(nodeId, (node) => {
+        const member = members.get(node.id)!;
+        call(member.service, input).then(
+          (output) =>
+            close({ ok: true, output, incarnation: member.incarnation }, () => {
+              history.ok(opId, output, time());
+              completed++;
+            }),
+          (error: unknown) => {
+            const definite = input.op === 'get' || etcdReason(error) !== undefined;
+            close({ ok: false, why: UltraError.from(error).message }, () => (definite ? history.fail(opId, time()) : history.info(opId, time())));
+          },
+        );
+      });
+    });
+
+  const upNode = (): string | undefined => {
+    const up = voters.filter((id) => cluster.isUp(id));
+    return up.length === 0 ? undefined : up[ctx.random.int(up.length)];
+  };
+
+  // The workload: each client sends one request at a time to the node it is bound to.
+  let clientsRunning = true;
+  /** The latest value any client saw for each key: what CAS expects, so that CAS often succeeds. */
+  const lastSeen = new Map<string, string | null>();
+  const client = (clientId: string): void => {
+    let bound = upNode();
+    let written = 0;
+    const next = (delayMs: number): void => {
+      if (clientsRunning) ctx.after(delayMs, `client ${clientId}`, issue);
+    };
+    const issue = (): void => {
+      if (bound === undefined || !cluster.isUp(bound)) bound = upNode();
+      if (bound === undefined) return next(50);
+      const key = KEYS[ctx.random.int(KEYS.length)]!;
+      const dice = ctx.random.next();
+      const input: KvInput =
+        dice < 0.4 ? { op: 'get', key }
+        : dice < 0.7 ? { op: 'put', key, value: `${clientId}:${++written}` }
+        : dice < 0.9 ? { op: 'cas', key, expected: ctx.random.next() < 0.3 ? null : (lastSeen.get(key) ?? null), value: `${clientId}:${++written}` }
+        : { op: 'delete', key };
+      const node = bound;
+      perform(clientId, node, input).then((result) => {
+        if (!result.ok) {
+          bound = upNode();
+          return next(20 + 60 * ctx.random.next());
+        }
+        const { output } = result;
+        if ('value' in output) {
+          lastSeen.set(key, output.value);
+          ctx.sometimes(COVERAGE.caughtUp, result.incarnation > 1);
+        } else if (input.op === 'put' || (input.op === 'cas' && 'ok' in output && output.ok)) lastSeen.set(key, input.value);
+        else if (input.op === 'delete') lastSeen.set(key, null);
+        next(2 + 20 * ctx.random.next());
+      });
+    };
+    next(5 * ctx.random.next());
+  };
+  for (let i = 1; i <= CLIENTS; i++) client(`c${i}`);
+
+  // Liveness: per node, rounds of a write then a linearizable read through it, one round at a time.
+  const rounds = new Map<string, number>(voters.map((id) => [id, 0]));
+  const probing = new Set<string>();
+  let proberRunning = true;
+  const probeRound = (id: string, n: number): void => {
+    const probeClient = `probe.${id}`;
+    const key = `probe/${id}`;
+    probing.add(id);
+    perform(probeClient, id, { op: 'put', key, value: `${probeClient}:${n}` })
+      .then((written) => (written.ok ? perform(probeClient, id, { op: 'get', key }) : written))
+      .then((read) => {
+        probing.delete(id);
+        if (read.ok) rounds.set(id, rounds.get(id)! + 1);
+      });
+  };
+  let probeSeq = 0;
+  const prober = (): void => {
+    if (!proberRunning) return;
+    for (const id of voters) if (cluster.isUp(id) && !probing.has(id)) probeRound(id, ++probeSeq);
+    ctx.after(LIVENESS_PROBE_MS, 'workload liveness probe', prober);
+  };
+  prober();
+  for (const id of voters) ctx.progress(`a write and a linearizable read through ${id}`, () => rounds.get(id)!);
+
+  // The god's-eye view of leadership: every running replica's Raft status, every STATUS_PROBE_MS.
+  const leaderOfTerm = new Map<number, string>();
+  let lastLeader: string | undefined;
+  let electionSafety: string | undefined;
+  let statusRunning = true;
+  const statusProbe = (): void => {
+    if (!statusRunning) return;
+    for (const id of voters) {
+      cluster.onNode(id, (node) => {
+        members.get(node.id)!.service.raftStatus().then(
+          (view) => {
+            if (view.role !== 'leader') return;
+            const other = leaderOfTerm.get(view.term);
+            if (other === undefined) leaderOfTerm.set(view.term, view.id);
+            else if (other !== view.id) electionSafety ??= `both ${other} and ${view.id} led term ${view.term}`;
+            ctx.sometimes(COVERAGE.leaderChanged, lastLeader !== undefined && lastLeader !== view.id);
+            lastLeader = view.id;
+          },
+          () => {},
+        );
+      });
+    }
+    ctx.after(STATUS_PROBE_MS, 'workload status probe', statusProbe);
+  };
+  statusProbe();
+  ctx.invariant('at most one leader per term', () => electionSafety, 10);
+
+  await ctx.runFor(chainfire.durationMs);
+  ctx.quiesce();
+  clientsRunning = false;
+  proberRunning = false;
+  await ctx.runFor(CLIENT_DEADLINE_MS + 100);
+  // A final read of every key through every node, so that a lost acknowledged write cannot hide
+  // behind the workload's last reads: by now the cluster is whole and every request gets through.
+  const finals = await ctx.settle(Promise.all(voters.flatMap((id) => KEYS.map((key) => perform(`final.${id}`, id, { op: 'get', key })))), 2 * CLIENT_DEADLINE_MS * KEYS.length);
+  statusRunning = false;
+
+  const failures: string[] = [];
+  const unanswered = finals.status === 'ok' ? finals.value.filter((r) => !r.ok).length : voters.length * KEYS.length;
+  if (unanswered > 0) failures.push(`final reads: ${unanswered} of ${voters.length * KEYS.length} got no answer ${CLIENT_DEADLINE_MS + 100} ms after the faults stopped`);
+  const ops = history.operations();
+  const result = checkOperations(kvModel, ops, { maxSteps: CHECK_MAX_STEPS });
+  if (result.result === 'illegal') failures.push(`linearizability: ${result.explanation}`);
+  ctx.sometimes(COVERAGE.checked, result.result !== 'unknown');
+  const restarts = voters.reduce((n, id) => n + cluster.node(id).incarnation - 1, 0);
+  return {
+    failures,
+    summary:
+      `${voters.length} voters, ${ops.length} operations (${completed} completed); linearizability ${result.result} after ${result.steps} steps; ` +
+      `${leaderOfTerm.size} terms with a leader seen; ${cluster.crashes.length} crashes, ${restarts} restarts`,
+  };
+}
+
+/** One history operation as the etcd request a client sends, and its response as the model's output. */
+async function call(service: RaftChainfireService, input: KvInput): Promise<KvOutput> {
+  const key = encoder.encode(input.key);
+  switch (input.op) {
+    case 'get': {
+      const response = await service.range({ key });
+      const kv = response.kvs[0];
+      return { value: kv === undefined ? null : decoder.decode(kv.value) };
+    }
+    case 'put':
+      await service.put({ key, value: encoder.encode(input.value) });
+      return {};
+    case 'delete':
+      await service.deleteRange({ key });
+      return {};
+    case 'cas': {
+      // "Absent" is etcd's version-0 guard: a VALUE guard fails on a missing key.
+      const compare = input.expected === null ? { key, target: 'VERSION', result: 'EQUAL', version: 0n } as const : { key, target: 'VALUE', result: 'EQUAL', value: encoder.encode(input.expected) } as const;
+      const response = await service.txn({ compare: [compare], success: [{ request_put: { key, value: encoder.encode(input.value) } }], failure: [] });
+      return { ok: response.succeeded };
+    }
+  }
+}
