@@ -114,7 +114,7 @@ function deny(reason: string): Decision {
   return { allowed: false, reason };
 }
 
-function describe(resource: Resource): string {
+function describeResource(resource: Resource): string {
   const where = resource.org === undefined ? 'system' : resource.project === undefined ? `org ${resource.org}` : `project ${resource.org}/${resource.project}`;
   return `${resource.kind}${resource.id === undefined ? '' : ` ${resource.id}`} in ${where}`;
 }
@@ -132,7 +132,7 @@ function decide(state: IamState, actor: Actor, action: string, resource: Resourc
     if (sa === undefined) return deny(`${who} does not exist`);
     if (sa.disabled) return deny(`${who} is disabled`);
     if (resource.org !== sa.org || resource.project !== sa.project) {
-      return deny(`${who} is confined to project ${sa.org}/${sa.project} and cannot act on ${describe(resource)}`);
+      return deny(`${who} is confined to project ${sa.org}/${sa.project} and cannot act on ${describeResource(resource)}`);
     }
     home = sa.org;
   }
@@ -145,7 +145,7 @@ function decide(state: IamState, actor: Actor, action: string, resource: Resourc
     const via = binding.principal.kind === 'group' ? ` via group ${binding.principal.id}` : '';
     return {
       allowed: true,
-      reason: `${who} may ${action} on ${describe(resource)}: role ${binding.role} bound by ${binding.id}${via}`,
+      reason: `${who} may ${action} on ${describeResource(resource)}: role ${binding.role} bound by ${binding.id}${via}`,
       binding,
       role: binding.role,
     };
@@ -153,7 +153,7 @@ function decide(state: IamState, actor: Actor, action: string, resource: Resourc
   if (crossTenant) {
     return deny(`${who} of org ${home} has no binding in org ${resource.org} (cross-tenant access denied)`);
   }
-  return deny(`${who} has no binding granting ${action} on ${describe(resource)}`);
+  return deny(`${who} has no binding granting ${action} on ${describeResource(resource)}`);
 }
 
 function findGroupGrant(
