@@ -8,7 +8,7 @@ import { realEnv } from '../../runtime/env/real-env.ts';
 import { ClusterRouter } from '../../transports/cluster-router.ts';
 import { WorkerNode } from '../../transports/worker/worker-node.ts';
 import type { CounterMsg } from '../support/worker-actors.ts';
-import { median, percentile, report, type BenchRow } from './report.ts';
+import { median, percentile, report, type BenchRow, collectGarbage, repeatRuns } from './report.ts';
 
 const RUNS = Number(process.env.RUNS ?? 5);
 const TELLS = 1_000_000;
@@ -147,21 +147,18 @@ async function nactAskLatencies(n: number): Promise<number[]> {
   return samples;
 }
 
-function gc(): void {
-  (globalThis as { gc?: () => void }).gc?.();
-}
 
 /** Spawn rate (actors/s) and retained heap per idle actor (bytes). */
 async function ourSpawn(n: number): Promise<[number, number]> {
   const system = newSystem();
   const idle = defineActor<null, { type: 'x' }>({ init: () => null, receive: (s) => s });
-  gc();
+  collectGarbage();
   const heap0 = process.memoryUsage().heapUsed;
   const t0 = performance.now();
   for (let i = 0; i < n; i++) system.spawn(idle);
   const rate = n / ((performance.now() - t0) / 1000);
   await new Promise((r) => setImmediate(r));
-  gc();
+  collectGarbage();
   const perActor = (process.memoryUsage().heapUsed - heap0) / n;
   await system.shutdown({ deadlineMs: 60_000 });
   return [rate, perActor];
@@ -169,13 +166,13 @@ async function ourSpawn(n: number): Promise<[number, number]> {
 
 async function nactSpawn(n: number): Promise<[number, number]> {
   const system = nact.start();
-  gc();
+  collectGarbage();
   const heap0 = process.memoryUsage().heapUsed;
   const t0 = performance.now();
   for (let i = 0; i < n; i++) nact.spawnStateless(system, () => {}, `a${i}`); // named: nact's random names collide at this count
   const rate = n / ((performance.now() - t0) / 1000);
   await new Promise((r) => setImmediate(r));
-  gc();
+  collectGarbage();
   const perActor = (process.memoryUsage().heapUsed - heap0) / n;
   nact.stop(system);
   return [rate, perActor];
@@ -230,16 +227,7 @@ async function comlinkCalls(n: number): Promise<number> {
   return n / seconds;
 }
 
-/** One warm-up, then RUNS measured runs, each starting from a collected heap. */
-async function repeat<T>(fn: () => Promise<T>): Promise<T[]> {
-  await fn();
-  const out: T[] = [];
-  for (let i = 0; i < RUNS; i++) {
-    gc();
-    out.push(await fn());
-  }
-  return out;
-}
+const repeat = <T>(fn: () => Promise<T>): Promise<T[]> => repeatRuns(RUNS, fn);
 
 export async function runActorBenches(): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];

@@ -38,3 +38,19 @@ export function report(title: string, rows: readonly BenchRow[]): void {
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
 }
+
+/** A full GC when the process runs with --expose-gc (npm run bench does), so runs start alike. */
+export function collectGarbage(): void {
+  (globalThis as { gc?: () => void }).gc?.();
+}
+
+/** One warm-up, then `runs` measured runs, each starting from a collected heap (run with --expose-gc). */
+export async function repeatRuns<T>(runs: number, fn: () => Promise<T>): Promise<T[]> {
+  await fn();
+  const out: T[] = [];
+  for (let i = 0; i < runs; i++) {
+    collectGarbage();
+    out.push(await fn());
+  }
+  return out;
+}

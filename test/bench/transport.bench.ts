@@ -23,7 +23,7 @@ import { Libp2pTransport, type Libp2pTransportOptions } from '../../transports/l
 import { PeerOutbox, type OutboxLimits } from '../../transports/libp2p/peer-outbox.ts';
 import type { Envelope, Transport, TransportHandler } from '../../transports/transport.ts';
 import { counter, type CounterMsg } from '../support/worker-actors.ts';
-import { median, percentile, report, type BenchRow } from './report.ts';
+import { median, percentile, report, type BenchRow, collectGarbage, repeatRuns } from './report.ts';
 
 const RUNS = Number(process.env.RUNS ?? 5);
 const TELLS = 300_000;
@@ -236,20 +236,8 @@ async function clusterFormation(dir: string, keyPath: string): Promise<number> {
   return ms;
 }
 
-function gc(): void {
-  (globalThis as { gc?: () => void }).gc?.();
-}
 
-/** One warm-up, then RUNS measured runs, each starting from a collected heap. */
-async function repeat<T>(fn: () => Promise<T>): Promise<T[]> {
-  await fn();
-  const out: T[] = [];
-  for (let i = 0; i < RUNS; i++) {
-    gc();
-    out.push(await fn());
-  }
-  return out;
-}
+const repeat = <T>(fn: () => Promise<T>): Promise<T[]> => repeatRuns(RUNS, fn);
 
 export async function runTransportBenches(): Promise<BenchRow[]> {
   const dir = await mkdtemp(join(tmpdir(), 'uc-transport-bench-'));
@@ -263,9 +251,9 @@ export async function runTransportBenches(): Promise<BenchRow[]> {
     const results = Object.fromEntries(kinds.map((kind) => [kind, { tells: [] as number[], asks: [] as number[][] }])) as Record<Kind, { tells: number[]; asks: number[][] }>;
     for (let run = 0; run <= RUNS; run++) {
       for (const kind of kinds) {
-        gc();
+        collectGarbage();
         const tells = await tellThroughput(pairs[kind]);
-        gc();
+        collectGarbage();
         const asks = await askLatencies(pairs[kind]);
         // Run 0 is the warm-up.
         if (run > 0) {

@@ -1,34 +1,17 @@
 // End to end, as an operator would: `cluster init` three nodes, start three daemon processes,
 // watch them join, ask one node's actor through another with the CLI, SIGKILL a node and see it
 // go down, restart it with the same identity, and refuse a second daemon on the same data dir.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { execa, type ResultPromise } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
+import { E2eCluster, waitFor } from './cluster-harness.ts';
 
-const cli = new URL('../../runtime/cli/ultracloud.ts', import.meta.url).pathname;
-const out = mkdtempSync(join(tmpdir(), 'uc-cluster-'));
+const cluster = new E2eCluster('uc-cluster-');
+const out = cluster.dir;
 // A port range unlikely to collide with other suites running in parallel.
 const basePort = 21_000 + (process.pid % 400) * 10;
-const daemons = new Map<string, ResultPromise>();
-
-function ultracloud(...args: string[]) {
-  return execa(process.execPath, [cli, ...args], { reject: false, env: { ULTRACLOUD_LOG_LEVEL: 'warn' } });
-}
-
-async function startDaemon(name: string): Promise<void> {
-  const child = execa(process.execPath, [cli, 'node', 'start', '--data-dir', join(out, name)], { reject: false, env: { ULTRACLOUD_LOG_LEVEL: 'warn' } });
-  daemons.set(name, child);
-  await new Promise<void>((resolve, reject) => {
-    let seen = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
-      seen += chunk.toString();
-      if (seen.includes(' ready')) resolve();
-    });
-    void child.then((r) => reject(new Error(`${name} exited early (${r.exitCode}): ${r.stderr}`)));
-  });
-}
+const ultracloud = (...args: string[]) => cluster.ultracloud(...args);
+const startDaemon = (name: string) => cluster.start(name);
 
 async function members(via: string): Promise<Array<{ node: string; status: string }>> {
   const r = await ultracloud('cluster', 'members', '--data-dir', join(out, via), '--output', 'json');
@@ -36,24 +19,11 @@ async function members(via: string): Promise<Array<{ node: string; status: strin
   return (JSON.parse(r.stdout) as { members: Array<{ node: string; status: string }> }).members;
 }
 
-async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (performance.now() < deadline) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
 function nodeId(name: string): string {
   return (JSON.parse(readFileSync(join(out, name, 'endpoint.json'), 'utf8')) as { node: string }).node;
 }
 
-afterAll(async () => {
-  for (const child of daemons.values()) child.kill('SIGKILL');
-  await Promise.allSettled(daemons.values());
-  rmSync(out, { recursive: true, force: true });
-});
+afterAll(() => cluster.cleanup());
 
 describe('a three-node cluster driven through the CLI', () => {
   it('inits, starts, joins, answers remote asks, survives a SIGKILL and a restart', async () => {
@@ -81,7 +51,7 @@ describe('a three-node cluster driven through the CLI', () => {
     expect(twice.exitCode).toBe(1);
     expect(twice.stderr).toContain('in use by process');
 
-    daemons.get('node03')!.kill('SIGKILL');
+    await cluster.kill('node03');
     await waitFor('node03 down on node01', async () => (await members('node01')).some((m) => m.node === c && m.status !== 'up'));
 
     await startDaemon('node03');

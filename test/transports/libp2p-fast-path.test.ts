@@ -2,6 +2,7 @@
 // travel over TLS (tell, ask, death-watch), links that fail authentication either way are refused
 // and counted, a killed link comes back and later tells arrive in order, and a node with the fast
 // path still talks over libp2p to a node without it.
+import { spawnWatcher } from '../support/watcher.ts';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { once } from 'node:events';
 import { join } from 'node:path';
@@ -109,17 +110,7 @@ describe('libp2p transport: TLS fast path', () => {
     expect(b.transport.stats().fastPathEnvelopesSent).toBeGreaterThanOrEqual(1);
     expect(a.system.metrics.expose()).toMatch(/ultracloud_libp2p_fast_path_envelopes_sent_total [1-9]/);
 
-    const seen: Terminated[] = [];
-    const watcher = a.system.spawn(
-      defineActor<null, { type: 'watch'; ref: AnyRef } | Terminated>({
-        init: () => null,
-        receive(state, msg, ctx) {
-          if (msg.type === 'watch') ctx.watch(msg.ref);
-          else seen.push(msg);
-          return state;
-        },
-      }),
-    );
+    const { ref: watcher, seen } = spawnWatcher(a.system);
     a.system.tell(watcher, { type: 'watch', ref: remote as AnyRef });
     expect(await a.system.ask(remote, { type: 'get' }, { timeoutMs: 5_000 })).toBe(500_500);
     await b.system.stop(remote);

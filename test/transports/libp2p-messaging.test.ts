@@ -1,6 +1,7 @@
 // Actor messaging between nodes over the libp2p transport, in one process on 127.0.0.1: tell,
 // ask and reply, refs travelling inside messages, NotFound for a missing remote actor, remote
 // death-watch (stopped, and node-down when a node closes), and three nodes in a mesh.
+import { spawnWatcher } from '../support/watcher.ts';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { defineActor, type ActorRef, type AnyRef, type Query, type Terminated } from '../../runtime/actors/index.ts';
@@ -24,21 +25,6 @@ async function nodes(count: number, options: Partial<Libp2pTransportOptions> = {
   return started;
 }
 
-/** An actor that watches what it is told to and records the Terminated it receives. */
-function watcherOn(node: TestNode): { ref: ActorRef<{ type: 'watch'; ref: AnyRef } | Terminated>; seen: Terminated[] } {
-  const seen: Terminated[] = [];
-  const ref = node.system.spawn(
-    defineActor<null, { type: 'watch'; ref: AnyRef } | Terminated>({
-      init: () => null,
-      receive(state, msg, ctx) {
-        if (msg.type === 'watch') ctx.watch(msg.ref);
-        else seen.push(msg);
-        return state;
-      },
-    }),
-  );
-  return { ref, seen };
-}
 
 describe('libp2p transport: messaging', () => {
   it('carries tells, asks and replies between two nodes, ids being peer ids', async () => {
@@ -87,7 +73,7 @@ describe('libp2p transport: messaging', () => {
   it('delivers Terminated(stopped) to a remote watcher', async () => {
     const [a, b] = (await nodes(2)) as [TestNode, TestNode];
     const remote = b.system.spawn(counter, { name: 'doomed' });
-    const watcher = watcherOn(a);
+    const watcher = spawnWatcherOn(a);
     a.system.tell(watcher.ref, { type: 'watch', ref: remote as AnyRef });
     // The watch travels before the ask on the same stream, so it is registered by the time this returns.
     expect(await a.system.ask(remote, { type: 'get' }, { timeoutMs: 5_000 })).toBe(0);
@@ -99,7 +85,7 @@ describe('libp2p transport: messaging', () => {
   it('fires Terminated(node-down) when the watched node closes its transport', async () => {
     const [a, b] = (await nodes(2)) as [TestNode, TestNode];
     const remote = b.system.spawn(counter, { name: 'x' });
-    const watcher = watcherOn(a);
+    const watcher = spawnWatcherOn(a);
     a.system.tell(watcher.ref, { type: 'watch', ref: remote as AnyRef });
     expect(await a.system.ask(remote, { type: 'get' }, { timeoutMs: 5_000 })).toBe(0);
     const downs: string[] = [];
@@ -113,7 +99,7 @@ describe('libp2p transport: messaging', () => {
     expect(watcher.seen).toEqual([{ type: 'terminated', ref: remote, reason: 'node-down' }]);
     expect(downs).toEqual(['goodbye']);
     // Watching an actor on a node that is down ends at once in node-down too.
-    const late = watcherOn(a);
+    const late = spawnWatcherOn(a);
     a.system.tell(late.ref, { type: 'watch', ref: remote as AnyRef });
     await waitUntil(() => late.seen.length > 0, 5_000, 'Terminated for a watch after the node went down');
     expect(late.seen[0]?.reason).toBe('node-down');
@@ -154,3 +140,5 @@ describe('libp2p transport: messaging', () => {
     expect(totals).toEqual([10 + 100, 1 + 100, 1 + 10]);
   });
 });
+
+const spawnWatcherOn = (node: TestNode) => spawnWatcher(node.system);

@@ -1,13 +1,14 @@
 // Two processes over libp2p: the parent asks an actor hosted by a child Node process, sees the
 // failure detector report the child down while it is frozen (SIGSTOP) and up again when it thaws,
 // and sees Terminated(node-down) within a bound after the child is killed (SIGKILL).
+import { spawnWatcher } from '../support/watcher.ts';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { execa, type ResultPromise } from 'execa';
 import { afterEach, describe, expect, it } from 'vitest';
-import { defineActor, type ActorRef, type AnyRef, type Terminated } from '../../runtime/actors/index.ts';
+import type { ActorRef, AnyRef } from '../../runtime/actors/index.ts';
 import type { PeerStatusChange } from '../../transports/libp2p/libp2p-transport.ts';
 import type { CounterMsg } from '../support/worker-actors.ts';
 import { env, TestCluster, waitUntil } from './libp2p-test-nodes.ts';
@@ -47,17 +48,7 @@ describe('libp2p transport: across processes', () => {
     expect(await parent.system.ask(hello.counter, { type: 'get' }, { timeoutMs: 5_000 })).toBe(42);
 
     // Frozen: the connection stays open, only the heartbeats stop; phi says down.
-    const seen: Terminated[] = [];
-    const watcher = parent.system.spawn(
-      defineActor<null, { type: 'watch'; ref: AnyRef } | Terminated>({
-        init: () => null,
-        receive(state, msg, ctx) {
-          if (msg.type === 'watch') ctx.watch(msg.ref);
-          else seen.push(msg);
-          return state;
-        },
-      }),
-    );
+    const { ref: watcher, seen } = spawnWatcher(parent.system);
     parent.system.tell(watcher, { type: 'watch', ref: hello.counter as AnyRef });
     expect(await parent.system.ask(hello.counter, { type: 'get' }, { timeoutMs: 5_000 })).toBe(42);
     child.kill('SIGSTOP');
