@@ -153,7 +153,8 @@ export class RaftChainfireService implements ChainfireService {
   /** Proposes a command to the group; the leader's apply result comes back once it committed. */
   async propose(command: Command): Promise<ApplyResult> {
     const data = encodeCommand(command);
-    return this.#toLeader((target, timeoutMs) => this.#o.system.ask(target, { type: 'raft.propose', data }, { timeoutMs }) as Promise<ApplyResult>, false);
+    const id = this.#o.system.env.newId();
+    return this.#toLeader((target, timeoutMs) => this.#o.system.ask(target, { type: 'raft.propose', id, data }, { timeoutMs }) as Promise<ApplyResult>, false);
   }
 
   async #write<T>(command: Command): Promise<T> {

@@ -35,7 +35,11 @@ export interface RaftGroupView {
 export type RaftGroupMsg =
   | { readonly type: 'raft.tick' }
   | { readonly type: 'raft.message'; readonly message: RaftMessage }
-  | ({ readonly type: 'raft.propose'; readonly data: Uint8Array } & Query<unknown>)
+  /**
+   * `id` makes a proposal idempotent at this replica: a duplicate delivery of an accepted proposal
+   * is ignored rather than appended twice (a command applied twice can undo later writes).
+   */
+  | ({ readonly type: 'raft.propose'; readonly id: string; readonly data: Uint8Array } & Query<unknown>)
   /** Linearizable read barrier: answered with the applied index once a read at this point is safe. */
   | ({ readonly type: 'raft.read' } & Query<number>)
   | ({ readonly type: 'raft.transfer'; readonly to: string } & Query<boolean>)
@@ -67,7 +71,12 @@ interface GroupState {
   readonly reads: Map<string, DeferredReply<number>>;
   readonly readsAwaitingApply: Array<{ readonly index: number; readonly reply: DeferredReply<number> }>;
   readSeq: number;
+  /** Ids of recently accepted proposals, oldest first (bounded by MAX_REMEMBERED_PROPOSALS). */
+  readonly acceptedProposals: Set<string>;
 }
+
+/** How many accepted proposal ids a replica remembers to drop duplicate deliveries. */
+const MAX_REMEMBERED_PROPOSALS = 10_000;
 
 export function raftGroupActor(options: RaftGroupOptions): Behavior<GroupState, RaftGroupMsg> {
   const tickMs = options.tickMs ?? 100;
@@ -80,7 +89,7 @@ export function raftGroupActor(options: RaftGroupOptions): Behavior<GroupState, 
       if (snapshot.index > 0) machine.restore(snapshot.data);
       const node = new RaftNode({ ...options.raft, id: options.id, voters: options.voters, storage: log.storage, random: () => ctx.env.random(), applied: snapshot.index });
       ctx.timers.startPeriodic('tick', { type: 'raft.tick' }, tickMs);
-      return { node, log, machine, applied: snapshot.index, proposals: new Map(), reads: new Map(), readsAwaitingApply: [], readSeq: 0 };
+      return { node, log, machine, applied: snapshot.index, proposals: new Map(), reads: new Map(), readsAwaitingApply: [], readSeq: 0, acceptedProposals: new Set() };
     },
     async receive(state, msg, ctx) {
       switch (msg.type) {
@@ -95,10 +104,15 @@ export function raftGroupActor(options: RaftGroupOptions): Behavior<GroupState, 
           state.node.step(msg.message);
           break;
         case 'raft.propose': {
+          if (state.acceptedProposals.has(msg.id)) {
+            ctx.log.debug({ id: msg.id }, 'duplicate proposal dropped');
+            break;
+          }
           const reply = ctx.deferReply(msg);
           try {
             const { index, term } = state.node.propose(msg.data);
             state.proposals.set(index, { term, reply });
+            remember(state.acceptedProposals, msg.id);
           } catch (error) {
             reply.error(UltraError.from(error));
           }
@@ -173,6 +187,11 @@ function applyEntry(state: GroupState, entry: Entry): void {
   state.proposals.delete(entry.index);
   if (proposal.term === entry.term) proposal.reply.ok(result);
   else proposal.reply.error(new UltraError('Aborted', 'proposal lost to a leader change; retry', { index: entry.index }));
+}
+
+function remember(ids: Set<string>, id: string): void {
+  ids.add(id);
+  if (ids.size > MAX_REMEMBERED_PROPOSALS) ids.delete(ids.values().next().value!);
 }
 
 function answerReads(state: GroupState): void {

@@ -52,7 +52,7 @@ async function leaderOf(system: ReturnType<typeof setup>['system'], advance: (ms
 async function propose(h: ReturnType<typeof setup>, text: string): Promise<unknown> {
   for (let attempt = 0; attempt < 20; attempt++) {
     const leader = await leaderOf(h.system, h.advance);
-    const answer = h.system.ask(peer(leader), { type: 'raft.propose', data: new TextEncoder().encode(text) }, { timeoutMs: 5_000 });
+    const answer = h.system.ask(peer(leader), { type: 'raft.propose', id: `${text}#${attempt}`, data: new TextEncoder().encode(text) }, { timeoutMs: 5_000 });
     const settled = answer.then((v) => ({ ok: true as const, v }), (e: { code: string }) => ({ ok: false as const, code: e.code }));
     await h.advance(200);
     const result = await settled;
@@ -77,7 +77,7 @@ describe('raft group actor', () => {
     ids.forEach((id) => h.start(id));
     const leader = await leaderOf(h.system, h.advance);
     const follower = ids.find((id) => id !== leader)!;
-    const refused = h.system.ask(peer(follower), { type: 'raft.propose', data: new Uint8Array([1]) }, { timeoutMs: 1_000 });
+    const refused = h.system.ask(peer(follower), { type: 'raft.propose', id: 'refused', data: new Uint8Array([1]) }, { timeoutMs: 1_000 });
     await expect(refused).rejects.toMatchObject({ code: 'Unavailable', details: { leader } });
   });
 
@@ -93,6 +93,18 @@ describe('raft group actor', () => {
     await h.advance(2_000);
     const expected = ['one', ...Array.from({ length: 12 }, (_, i) => `n${i}`)];
     for (const id of ids) expect(h.applied.get(id)).toEqual(expected);
+  });
+
+  it('appends a proposal delivered twice only once', async () => {
+    const h = setup(9);
+    ids.forEach((id) => h.start(id));
+    const leader = await leaderOf(h.system, h.advance);
+    const message = { type: 'raft.propose' as const, id: 'same', data: new TextEncoder().encode('once') };
+    const first = h.system.ask(peer(leader), message, { timeoutMs: 5_000 });
+    h.system.tell(peer(leader), message);
+    await h.advance(500);
+    expect(await first).toBe(1);
+    for (const id of ids) expect(h.applied.get(id)).toEqual(['once']);
   });
 
   it('the whole group restarts with its state from disk', async () => {
