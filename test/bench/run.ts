@@ -5,6 +5,11 @@ const suites: Record<string, () => Promise<void>> = {
   actors: async () => report('actor runtime', await (await import('./actors.bench.ts')).runActorBenches()),
   sim: async () => report('deterministic simulator', await (await import('./sim.bench.ts')).runSimBenches()),
   transport: async () => report('cluster transport', await (await import('./transport.bench.ts')).runTransportBenches()),
+  // Slow (real processes, fsync): its RUNS defaults to 3, which reportChainfire puts in the heading.
+  chainfire: async () => {
+    const { runChainfireBenches, reportChainfire } = await import('./chainfire.bench.ts');
+    reportChainfire(await runChainfireBenches());
+  },
 };
 
 const wanted = process.argv.slice(2);
