@@ -1,0 +1,392 @@
+// chainfire against etcd-server (Debian's etcd 3.4) as its performance peer, side by side in one
+// run: the same grpc-js KV client built from the same protos (actors/chainfire/api/proto/) drives
+// both, on loopback, with the same durability (etcd's default WAL fsync; chainfire syncs its Raft
+// log on every Ready). Two topologies, one after the other: a single node, and three nodes (etcd:
+// three processes with --initial-cluster; chainfire: `cluster init --nodes 3`). Every request goes
+// to the leader. Figures: put throughput with 1, 16 and 256 clients in flight (100-byte values),
+// put latency p50/p99 from the sequential run, and linearizable and serializable Range throughput
+// with 64 in flight. Each figure is the median of RUNS runs (default 3: this suite is slow), the two
+// stores taking turns run by run after one short warm-up each.
+// Needs: apt-get install etcd-server (the `etcd` binary on PATH).
+// Run: npm run bench -- chainfire   (or: npx node test/bench/chainfire.bench.ts)
+import { Client, credentials, Metadata, status, type MethodDefinition, type ServiceDefinition, type ServiceError } from '@grpc/grpc-js';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { etcdServiceDefinitions } from '../../actors/chainfire/api/etcd-proto.ts';
+import { median, percentile, report, type BenchRow } from './report.ts';
+
+const RUNS = Number(process.env.RUNS ?? 3);
+const SEQUENTIAL_PUTS = 2_000;
+/** Puts per run by clients in flight; kept small enough for chainfire's 3-node run to take about a minute. */
+const CONCURRENT_PUTS: Readonly<Record<number, number>> = { 16: 5_000, 256: 10_000 };
+const RANGES = 10_000;
+const RANGE_CLIENTS = 64;
+const VALUE_BYTES = 100;
+/** Keys written and read: k0000 … k0999. */
+const KEYS = 1_000;
+/** Connections (HTTP/2 channels) per endpoint; a client in flight uses channel (index mod CHANNELS). */
+const CHANNELS = 8;
+const CALL_TIMEOUT_MS = 30_000;
+const MAX_ATTEMPTS = 5;
+const STARTUP_TIMEOUT_MS = 60_000;
+
+const cli = new URL('../../runtime/cli/ultracloud.ts', import.meta.url).pathname;
+const value = randomBytes(VALUE_BYTES);
+const keys = Array.from({ length: KEYS }, (_, i) => Buffer.from(`k${String(i).padStart(4, '0')}`));
+
+type Wire = Record<string, unknown>;
+
+// ── A KV client for both stores ────────────────────────────────────────────
+
+/** Unary calls to one endpoint over CHANNELS separate connections, optionally logged in (etcd's `token` metadata). */
+class KvEndpoint {
+  readonly address: string;
+  readonly #channels: Client[];
+  readonly #defs = etcdServiceDefinitions();
+  #metadata = new Metadata();
+
+  constructor(address: string) {
+    this.address = address;
+    // A local subchannel pool: otherwise grpc-js shares one connection among clients of the same target.
+    this.#channels = Array.from({ length: CHANNELS }, () => new Client(address, credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 }));
+  }
+
+  /** Requests answered UNAVAILABLE (a leader change) and sent again, as clientv3 does. */
+  retries = 0;
+
+  async call(service: keyof ReturnType<typeof etcdServiceDefinitions>, method: string, request: Wire, channel = 0): Promise<Wire> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.#once(service, method, request, channel);
+      } catch (error) {
+        if ((error as ServiceError).code !== status.UNAVAILABLE || attempt >= MAX_ATTEMPTS) {
+          throw new Error(`${this.address} ${service}.${method}: ${(error as Error).message}`);
+        }
+        this.retries++;
+        await new Promise((r) => setTimeout(r, 50 * attempt));
+      }
+    }
+  }
+
+  #once(service: keyof ReturnType<typeof etcdServiceDefinitions>, method: string, request: Wire, channel: number): Promise<Wire> {
+    const definition = (this.#defs[service] as ServiceDefinition)[method] as MethodDefinition<Wire, Wire>;
+    const client = this.#channels[channel % CHANNELS]!;
+    return new Promise((resolve, reject) => {
+      client.makeUnaryRequest(definition.path, definition.requestSerialize, definition.responseDeserialize, request, this.#metadata, { deadline: Date.now() + CALL_TIMEOUT_MS }, (error, response) => {
+        if (error) reject(error);
+        else resolve(response!);
+      });
+    });
+  }
+
+  async login(user: string, password: string): Promise<void> {
+    const { token } = await this.call('Auth', 'Authenticate', { name: user, password });
+    this.#metadata = new Metadata();
+    this.#metadata.set('token', String(token));
+  }
+
+  put(key: Buffer, channel: number): Promise<Wire> {
+    return this.call('KV', 'Put', { key, value }, channel);
+  }
+
+  range(key: Buffer, serializable: boolean, channel: number): Promise<Wire> {
+    return this.call('KV', 'Range', { key, serializable }, channel);
+  }
+
+  /** [this member's id, the leader's id] ('0' while there is none). */
+  async status(): Promise<[string, string]> {
+    const s = await this.call('Maintenance', 'Status', {});
+    return [String((s.header as Wire).member_id), String(s.leader)];
+  }
+
+  close(): void {
+    for (const channel of this.#channels) channel.close();
+  }
+}
+
+// ── Processes ──────────────────────────────────────────────────────────────
+
+const children = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of children) child.kill('SIGKILL');
+});
+
+function start(command: string, args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  return child;
+}
+
+/** Output kept for an error message when a process dies or never gets ready. */
+function collect(child: ChildProcess): () => string {
+  let text = '';
+  const keep = (chunk: Buffer) => {
+    text = (text + chunk.toString()).slice(-4000);
+  };
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
+  return () => text;
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = once(child, 'exit');
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+async function run(command: string, args: string[]): Promise<void> {
+  const child = start(command, args);
+  const output = collect(child);
+  const [code] = (await once(child, 'exit')) as [number | null];
+  if (code !== 0) throw new Error(`${command} ${args.join(' ')} exited with ${code}: ${output()}`);
+}
+
+async function until<T>(what: string, attempt: () => Promise<T | undefined>, died: () => string | undefined): Promise<T> {
+  const deadline = performance.now() + STARTUP_TIMEOUT_MS;
+  let last = '';
+  while (performance.now() < deadline) {
+    const dead = died();
+    if (dead !== undefined) throw new Error(`${what}: ${dead}`);
+    try {
+      const result = await attempt();
+      if (result !== undefined) return result;
+    } catch (error) {
+      last = (error as Error).message;
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`timed out: ${what} (${last})`);
+}
+
+/** A running store: the endpoint of its leader, ready for writes. */
+interface Store {
+  readonly name: string;
+  readonly leader: KvEndpoint;
+  stop(): Promise<void>;
+}
+
+/** Connects to every endpoint, waits for a leader all agree on, and returns the leader's endpoint (the others closed). */
+async function findLeader(name: string, endpoints: KvEndpoint[], processes: ChildProcess[], outputs: (() => string)[]): Promise<KvEndpoint> {
+  const died = () => {
+    const i = processes.findIndex((p) => p.exitCode !== null || p.signalCode !== null);
+    return i < 0 ? undefined : `${name} process ${i} exited: ${outputs[i]!()}`;
+  };
+  const leader = await until(
+    `${name}: a leader`,
+    async () => {
+      const statuses = await Promise.all(endpoints.map((e) => e.status()));
+      const leaders = new Set(statuses.map(([, l]) => l));
+      if (leaders.size !== 1 || leaders.has('0')) return undefined;
+      return endpoints[statuses.findIndex(([self, l]) => self === l)];
+    },
+    died,
+  );
+  // The first write also waits out chainfire's no-op of the new term.
+  await until(`${name}: a first write`, () => leader.put(keys[0]!, 0), died);
+  for (const e of endpoints) if (e !== leader) e.close();
+  return leader;
+}
+
+async function startEtcd(nodes: number, basePort: number, dir: string): Promise<Store> {
+  const names = Array.from({ length: nodes }, (_, i) => `etcd${i}`);
+  const clientPort = (i: number) => basePort + i;
+  const peerUrl = (i: number) => `http://127.0.0.1:${basePort + 10 + i}`;
+  const cluster = names.map((n, i) => `${n}=${peerUrl(i)}`).join(',');
+  const processes = names.map((n, i) =>
+    start('etcd', [
+      '--name', n,
+      '--data-dir', join(dir, n),
+      '--listen-client-urls', `http://127.0.0.1:${clientPort(i)}`,
+      '--advertise-client-urls', `http://127.0.0.1:${clientPort(i)}`,
+      '--listen-peer-urls', peerUrl(i),
+      '--initial-advertise-peer-urls', peerUrl(i),
+      '--initial-cluster', cluster,
+      '--initial-cluster-state', 'new',
+      '--initial-cluster-token', `bench-${basePort}`,
+      '--log-level', 'warn',
+    ]),
+  );
+  const outputs = processes.map(collect);
+  const endpoints = names.map((_, i) => new KvEndpoint(`127.0.0.1:${clientPort(i)}`));
+  const leader = await findLeader(`etcd ×${nodes}`, endpoints, processes, outputs);
+  return {
+    name: 'etcd',
+    leader,
+    async stop() {
+      leader.close();
+      await Promise.all(processes.map(stop));
+    },
+  };
+}
+
+async function startChainfire(nodes: number, basePort: number, dir: string): Promise<Store> {
+  let dataDirs: string[];
+  let grpcPorts: number[];
+  if (nodes === 1) {
+    dataDirs = [join(dir, 'node01')];
+    grpcPorts = [basePort + 200];
+    await run(process.execPath, [cli, 'node', 'init', '--data-dir', dataDirs[0]!, '--components', 'chainfire', '--port', `chainfire-grpc=${grpcPorts[0]}`, '--port', `chainfire-http=${basePort + 300}`]);
+  } else {
+    await run(process.execPath, [cli, 'cluster', 'init', '--nodes', String(nodes), '--out', dir, '--base-port', String(basePort), '--components', 'chainfire']);
+    dataDirs = Array.from({ length: nodes }, (_, i) => join(dir, `node${String(i + 1).padStart(2, '0')}`));
+    grpcPorts = dataDirs.map((_, i) => basePort + 200 + i);
+  }
+  const processes = dataDirs.map((d) => start(process.execPath, [cli, 'node', 'start', '--data-dir', d], { ULTRACLOUD_LOG_LEVEL: 'warn' }));
+  const outputs = processes.map(collect);
+  await Promise.all(
+    processes.map((p, i) =>
+      until('chainfire node ready', async () => (outputs[i]!().includes(' ready') ? true : undefined), () => (p.exitCode !== null ? `exited: ${outputs[i]!()}` : undefined)),
+    ),
+  );
+  // The admin token exists once the first node started (cluster init wrote the same one everywhere).
+  const password = (await readFile(join(dataDirs[0]!, 'admin-token'), 'utf8')).trim();
+  const endpoints = grpcPorts.map((port) => new KvEndpoint(`127.0.0.1:${port}`));
+  await Promise.all(endpoints.map((e) => until('chainfire login', () => e.login('root', password).then(() => true), () => undefined)));
+  const leader = await findLeader(`chainfire ×${nodes}`, endpoints, processes, outputs);
+  return {
+    name: 'chainfire',
+    leader,
+    async stop() {
+      leader.close();
+      await Promise.all(processes.map(stop));
+    },
+  };
+}
+
+// ── Workloads ──────────────────────────────────────────────────────────────
+
+/** `total` requests from `clients` loops, each one request in flight; requests/s. */
+async function closedLoop(clients: number, total: number, request: (i: number, channel: number) => Promise<unknown>): Promise<number> {
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: clients }, async (_, c) => {
+      for (let i = next++; i < total; i = next++) await request(i, c);
+    }),
+  );
+  return total / ((performance.now() - t0) / 1000);
+}
+
+async function sequentialPuts(kv: KvEndpoint): Promise<{ rate: number; latenciesMs: number[] }> {
+  const latenciesMs: number[] = [];
+  const t0 = performance.now();
+  for (let i = 0; i < SEQUENTIAL_PUTS; i++) {
+    const s = performance.now();
+    await kv.put(keys[i % KEYS]!, 0);
+    latenciesMs.push(performance.now() - s);
+  }
+  return { rate: SEQUENTIAL_PUTS / ((performance.now() - t0) / 1000), latenciesMs };
+}
+
+const concurrentPuts = (kv: KvEndpoint, clients: number) => closedLoop(clients, CONCURRENT_PUTS[clients]!, (i, c) => kv.put(keys[i % KEYS]!, c));
+const ranges = (kv: KvEndpoint, serializable: boolean) =>
+  closedLoop(RANGE_CLIENTS, RANGES, async (i, c) => {
+    const r = await kv.range(keys[(i * 7919) % KEYS]!, serializable, c);
+    if ((r.kvs as unknown[]).length !== 1) throw new Error(`${kv.address}: Range found ${(r.kvs as unknown[]).length} keys`);
+  });
+
+interface Sample {
+  put1: number;
+  latenciesMs: number[];
+  put16: number;
+  put256: number;
+  linearizable: number;
+  serializable: number;
+}
+
+async function measure(kv: KvEndpoint): Promise<Sample> {
+  const { rate: put1, latenciesMs } = await sequentialPuts(kv);
+  return {
+    put1,
+    latenciesMs,
+    put16: await concurrentPuts(kv, 16),
+    put256: await concurrentPuts(kv, 256),
+    linearizable: await ranges(kv, false),
+    serializable: await ranges(kv, true),
+  };
+}
+
+/** Writes every key (Range then finds one) and warms both paths up a little. */
+async function warmUp(kv: KvEndpoint): Promise<void> {
+  await closedLoop(16, KEYS, (i, c) => kv.put(keys[i]!, c));
+  await closedLoop(RANGE_CLIENTS, 2_000, (i, c) => kv.range(keys[i % KEYS]!, i % 2 === 0, c));
+}
+
+async function topology(nodes: number, basePort: number): Promise<BenchRow[]> {
+  const dir = await mkdtemp(join(tmpdir(), `uc-chainfire-bench-${nodes}-`));
+  const stores: Store[] = [];
+  try {
+    stores.push(await startEtcd(nodes, basePort, join(dir, 'etcd')));
+    stores.push(await startChainfire(nodes, basePort + 1000, join(dir, 'chainfire')));
+    const [etcd, chainfire] = stores as [Store, Store];
+    for (const s of stores) await warmUp(s.leader);
+    const samples: Record<'etcd' | 'chainfire', Sample[]> = { etcd: [], chainfire: [] };
+    for (let run = 0; run < RUNS; run++) {
+      // Taking turns, so that whatever else the machine does falls on both alike.
+      for (const s of run % 2 === 0 ? [etcd, chainfire] : [chainfire, etcd]) {
+        const t0 = performance.now();
+        const retriesBefore = s.leader.retries;
+        samples[s.name as 'etcd' | 'chainfire'].push(await measure(s.leader));
+        const retried = s.leader.retries - retriesBefore;
+        process.stderr.write(`  ${nodes} node(s), run ${run + 1}/${RUNS}, ${s.name}: ${((performance.now() - t0) / 1000).toFixed(1)} s${retried > 0 ? `, ${retried} requests retried after UNAVAILABLE` : ''}\n`);
+      }
+    }
+    const m = (name: 'etcd' | 'chainfire', pick: (s: Sample) => number) => median(samples[name].map(pick));
+    const label = nodes === 1 ? '1 node' : `${nodes} nodes`;
+    const throughput = (metric: string, pick: (s: Sample) => number): BenchRow => {
+      const ours = m('chainfire', pick);
+      const peer = m('etcd', pick);
+      return { metric: `${label}: ${metric}`, ours, peer, peerName: 'etcd', ratio: ours / peer };
+    };
+    const latency = (metric: string, q: number): BenchRow => {
+      const ours = m('chainfire', (s) => percentile(s.latenciesMs, q));
+      const peer = m('etcd', (s) => percentile(s.latenciesMs, q));
+      return { metric: `${label}: ${metric}`, ours, peer, peerName: 'etcd', ratio: peer / ours };
+    };
+    return [
+      throughput('put, 1 client (puts/s)', (s) => s.put1),
+      throughput('put, 16 clients (puts/s)', (s) => s.put16),
+      throughput('put, 256 clients (puts/s)', (s) => s.put256),
+      latency('put latency p50, sequential (ms)', 50),
+      latency('put latency p99, sequential (ms)', 99),
+      throughput(`linearizable range, ${RANGE_CLIENTS} clients (reads/s)`, (s) => s.linearizable),
+      throughput(`serializable range, ${RANGE_CLIENTS} clients (reads/s)`, (s) => s.serializable),
+    ];
+  } finally {
+    for (const s of stores) await s.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+export async function runChainfireBenches(): Promise<BenchRow[]> {
+  if (spawnSync('etcd', ['--version']).status !== 0) throw new Error('the chainfire bench needs etcd on PATH: apt-get install etcd-server');
+  // Fixed ports below Linux's ephemeral range (32768…) and apart from the e2e tests' (23000…26300):
+  // etcd on base…base+12, chainfire's cluster on base+1000…, its etcd API on base+1200…
+  const base = 27_000 + (process.pid % 50) * 20;
+  return [...(await topology(1, base)), ...(await topology(3, base + 2_000))];
+}
+
+/** report() with this suite's default RUNS in its heading. */
+export function reportChainfire(rows: readonly BenchRow[]): void {
+  const before = process.env.RUNS;
+  process.env.RUNS = String(RUNS);
+  try {
+    report('chainfire vs etcd-server', rows);
+  } finally {
+    if (before === undefined) delete process.env.RUNS;
+    else process.env.RUNS = before;
+  }
+}
+
+if (import.meta.main) {
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
+  reportChainfire(await runChainfireBenches());
+}
