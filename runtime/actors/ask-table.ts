@@ -21,6 +21,7 @@ export class AskTable {
   #nextId = 1;
   #timer: Timer | undefined;
   #armedFor = Infinity;
+  #idleCheckQueued = false;
 
   constructor(env: Env) {
     this.#env = env;
@@ -75,15 +76,24 @@ export class AskTable {
     const p = this.#pending.get(id);
     if (p === undefined) return undefined;
     this.#pending.delete(id);
-    if (this.#pending.size === 0) {
-      // Nothing left to time out: drop the timer so an idle process can exit.
-      this.#heap.clear();
-      this.#timer?.cancel();
-      this.#timer = undefined;
-      this.#armedFor = Infinity;
+    if (this.#pending.size === 0 && !this.#idleCheckQueued) {
+      // Nothing left to time out: drop the timer so an idle process can exit — but only after the
+      // host's next turn, since a caller asking in a loop would otherwise re-arm a host timer for
+      // every ask (the check finds the table busy again and keeps the timer).
+      this.#idleCheckQueued = true;
+      this.#env.yieldThen(this.#dropTimerIfIdle);
     }
     return p;
   }
+
+  readonly #dropTimerIfIdle = (): void => {
+    this.#idleCheckQueued = false;
+    if (this.#pending.size > 0) return;
+    this.#heap.clear();
+    this.#timer?.cancel();
+    this.#timer = undefined;
+    this.#armedFor = Infinity;
+  };
 
   #arm(deadline: number): void {
     this.#timer?.cancel();
