@@ -56,8 +56,9 @@ export class Replica {
     return {
       apply: (data, index) => this.#apply(data, index),
       snapshot: () => this.#store.snapshot(),
-      restore: (data) => {
+      restore: (data, index) => {
         this.#store = MvccStore.restore(data, this.#options);
+        this.#advanceApplied(index);
       },
     };
   }
@@ -94,7 +95,6 @@ export class Replica {
   #apply(data: Uint8Array, index: number): ApplyResult {
     const command = codec.decode(data) as Command;
     const result = this.#store.apply(command);
-    this.#applied = index;
     if (result.ok && result.events.length > 0) {
       const revision = this.#store.revision;
       for (const watcher of this.#watchers) {
@@ -102,10 +102,16 @@ export class Replica {
         if (events.length > 0) watcher.deliver({ revision, events });
       }
     }
+    this.#advanceApplied(index);
+    return result;
+  }
+
+  /** Records how far the store is applied (by a command or a snapshot) and wakes waiting reads. */
+  #advanceApplied(index: number): void {
+    this.#applied = index;
     for (let i = this.#waiters.length - 1; i >= 0; i--) {
       if (this.#waiters[i]!.index <= index) this.#waiters.splice(i, 1)[0]!.resolve();
     }
-    return result;
   }
 }
 

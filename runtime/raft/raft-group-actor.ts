@@ -18,7 +18,8 @@ export interface StateMachine {
   /** Applies one committed command; the result goes back to whoever proposed it. */
   apply(data: Uint8Array, index: number): unknown;
   snapshot(): Uint8Array;
-  restore(data: Uint8Array): void;
+  /** Replaces the state with a snapshot taken after applying entry `index`. */
+  restore(data: Uint8Array, index: number): void;
 }
 
 export interface RaftGroupView {
@@ -94,7 +95,7 @@ export function raftGroupActor(options: RaftGroupOptions): Behavior<GroupState, 
       const log = await DurableRaftLog.open(options.backend, options.group);
       const machine = options.stateMachine();
       const snapshot = log.storage.snapshot();
-      if (snapshot.index > 0) machine.restore(snapshot.data);
+      if (snapshot.index > 0) machine.restore(snapshot.data, snapshot.index);
       const node = new RaftNode({ ...options.raft, id: options.id, voters: options.voters, storage: log.storage, random: () => ctx.env.random(), applied: snapshot.index });
       ctx.timers.startPeriodic('tick', { type: 'raft.tick' }, tickMs);
       return { node, log, machine, applied: snapshot.index, proposals: new Map(), reads: new Map(), readsAwaitingApply: [], readSeq: 0, acceptedProposals: new Set(), flushScheduled: false };
@@ -173,7 +174,7 @@ async function handleReadies(state: GroupState, ctx: ActorContext<RaftGroupMsg>,
     await state.log.persist(ready);
     for (const message of ready.messages) ctx.tell(options.peer(message.to), { type: 'raft.message', message });
     if (ready.snapshot !== undefined && ready.snapshot.index > state.applied) {
-      state.machine.restore(ready.snapshot.data);
+      state.machine.restore(ready.snapshot.data, ready.snapshot.index);
       state.applied = ready.snapshot.index;
     }
     for (const entry of ready.committedEntries) applyEntry(state, entry);
