@@ -18,10 +18,11 @@ export class ClusterRouter implements RemoteRouter, TransportHandler {
   readonly #outboundWatches = new Map<string, Map<string, RemoteWatch>>();
   /** Watches by other nodes' watchers on local actors: watcher node → key → watch. */
   readonly #inboundWatches = new Map<string, Map<string, RemoteWatch>>();
-  #unroutable = 0;
+  readonly #unroutable: { inc(): void };
 
   constructor(system: ActorSystem) {
     this.#system = system;
+    this.#unroutable = system.metrics.counter({ name: 'ultracloud_router_unroutable_envelopes_total', help: 'Envelopes for a node no transport reaches (dropped).' });
     system.setRemoteRouter(this);
   }
 
@@ -33,10 +34,6 @@ export class ClusterRouter implements RemoteRouter, TransportHandler {
   removeTransport(transport: Transport): void {
     const i = this.#transports.indexOf(transport);
     if (i >= 0) this.#transports.splice(i, 1);
-  }
-
-  get unroutable(): number {
-    return this.#unroutable;
   }
 
   // ── Outbound (RemoteRouter) ──────────────────────────────────────────────
@@ -124,7 +121,7 @@ export class ClusterRouter implements RemoteRouter, TransportHandler {
   #send(node: string, envelope: Envelope): void {
     const transport = this.#transportFor(node);
     if (transport === undefined) {
-      this.#unroutable++;
+      this.#unroutable.inc();
       if (envelope.k === 'watch') this.peerDown(node);
       return;
     }
