@@ -1,12 +1,12 @@
 // Command-line parsing for `ultracloud` commands: node:util parseArgs with usage errors (exit 2)
 // instead of exceptions, plus the flags every data-printing command shares.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { UsageError } from './usage-error.ts';
+import { HelpRequested, UsageError } from './usage-error.ts';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
 export function parse<O extends Options>(argv: string[], options: O, usageText: string, positionals = false) {
-  if (argv.includes('--help') || argv.includes('-h')) throw new UsageError(usageText);
+  if (argv.includes('--help') || argv.includes('-h')) throw new HelpRequested(usageText);
   try {
     return parseArgs({ args: argv, options, allowPositionals: positionals, strict: true });
   } catch (error) {

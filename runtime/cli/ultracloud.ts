@@ -4,7 +4,7 @@
 // only when used, so `ultracloud sim` does not pay for libp2p and the daemon does not load the
 // simulator. Exit codes: 0 success, 1 the operation failed, 2 usage error.
 import { commands, usage } from './commands.ts';
-import { UsageError } from './usage-error.ts';
+import { HelpRequested, UsageError } from './usage-error.ts';
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
@@ -20,6 +20,10 @@ async function main(argv: string[]): Promise<number> {
   try {
     return await (await command.load())(rest);
   } catch (error) {
+    if (error instanceof HelpRequested) {
+      process.stdout.write(`${error.message}\n`);
+      return 0;
+    }
     if (error instanceof UsageError) {
       process.stderr.write(`ultracloud ${name}: ${error.message}\n`);
       return 2;

@@ -2,3 +2,8 @@
 export class UsageError extends Error {
   override readonly name = 'UsageError';
 }
+
+/** `--help` was asked for: the usage goes to stdout and the command exits 0. */
+export class HelpRequested extends Error {
+  override readonly name = 'HelpRequested';
+}

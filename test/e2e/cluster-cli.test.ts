@@ -63,6 +63,10 @@ describe('a three-node cluster driven through the CLI', () => {
     const bad = await ultracloud('ask', 'local', '/system/membership', '{not json', '--data-dir', join(out, 'node01'));
     expect(bad.exitCode).toBe(2);
     expect(bad.stderr).toContain('not valid JSON');
+    const help = await ultracloud('ask', '--help');
+    expect([help.exitCode, help.stdout]).toEqual([0, expect.stringContaining('usage: ultracloud ask TARGET PATH JSON')]);
+    const usage = await ultracloud('ask', 'local');
+    expect([usage.exitCode, usage.stderr]).toEqual([2, expect.stringContaining('usage: ultracloud ask')]);
     const noToken = await ultracloud('status', '--data-dir', join(out, 'node01'), '--token', 'uc_admin_nope');
     expect(noToken.exitCode).toBe(1);
     expect(noToken.stderr).toContain('invalid bearer token');
