@@ -73,15 +73,14 @@ export async function startNode(config: NodeConfig, options: { log?: Logger } = 
 
     const token = ensureAdminToken(config.dataDir, env);
     const voters = [...new Set([identity.nodeId, ...config.join.map((address) => address.slice(address.lastIndexOf('/p2p/') + 5))])].sort();
-    const componentEndpoints: Record<string, string> = {};
     const running = new Map<string, RunningComponent>();
     for (const descriptor of await resolveComponents(config.components)) {
       const component = await descriptor.start({ system, nodeId: identity.nodeId, config, voters, host: config.http.host, adminToken: token, log });
       running.set(descriptor.name, component);
       cleanups.unshift(() => component.stopServing());
       releases.push(() => component.release());
-      Object.assign(componentEndpoints, component.endpoints);
     }
+    const members = (): Promise<Member[]> => system.ask(membership, { type: 'members' }, { timeoutMs: 5_000 });
     const server = new JsonServer({
       routes: [
         ...controlRoutes({ system, components: () => config.components, startedAtMs }),
@@ -89,19 +88,15 @@ export async function startNode(config: NodeConfig, options: { log?: Logger } = 
           method: 'GET',
           path: '/v1/cluster/status',
           handle: async () => {
-            const members: Member[] = await system.ask(membership, { type: 'members' }, { timeoutMs: 5_000 });
             const components: Record<string, unknown> = {};
             for (const [name, component] of running) components[name] = await component.status().catch((error: unknown) => ({ error: UltraError.from(error).toData() }));
-            return { self: identity.nodeId, members, components };
+            return { self: identity.nodeId, members: await members(), components };
           },
         },
         {
           method: 'GET',
           path: '/v1/cluster/members',
-          handle: async () => {
-            const members: Member[] = await system.ask(membership, { type: 'members' }, { timeoutMs: 5_000 });
-            return { self: identity.nodeId, members };
-          },
+          handle: async () => ({ self: identity.nodeId, members: await members() }),
         },
         {
           method: 'POST',
@@ -118,7 +113,7 @@ export async function startNode(config: NodeConfig, options: { log?: Logger } = 
     });
     const bound = await server.listen(config.http.port, config.http.host);
     cleanups.unshift(() => server.close());
-    const endpoint: NodeEndpoint = { node: identity.nodeId, http: `http://${bound.address.includes(':') ? `[${bound.address}]` : bound.address}:${bound.port}`, addresses, pid: process.pid, components: componentEndpoints };
+    const endpoint: NodeEndpoint = { node: identity.nodeId, http: `http://${bound.address.includes(':') ? `[${bound.address}]` : bound.address}:${bound.port}`, addresses, pid: process.pid, components: Object.assign({}, ...[...running.values()].map((c) => c.endpoints)) };
     const endpointFile = join(config.dataDir, ENDPOINT_FILE);
     writeFileSync(endpointFile, `${JSON.stringify(endpoint, null, 2)}\n`);
     cleanups.unshift(() => rmSync(endpointFile, { force: true }));
