@@ -6,7 +6,6 @@ import { join } from 'node:path';
 import { LevelBackend } from '../../runtime/persistence/level-backend.ts';
 import type { ComponentDescriptor } from '../../runtime/node/component.ts';
 import { JsonServer } from '../../runtime/http/json-server.ts';
-import { tokenMatches } from '../../runtime/node/admin-credential.ts';
 import { EtcdGrpcServer } from './api/etcd-grpc-server.ts';
 import { chainfireRestRoutes } from './api/rest-api.ts';
 import { startChainfire } from './chainfire-component.ts';
@@ -36,7 +35,7 @@ export const chainfireDescriptor: ComponentDescriptor = {
       throw error;
     }
     grpcAddress = `${ctx.host}:${bound}`;
-    const rest = new JsonServer({ routes: chainfireRestRoutes(chainfire.service, ctx.system), authenticate: (t) => tokenMatches(t, ctx.adminToken), log: ctx.log.child({ component: 'chainfire' }) });
+    const rest = new JsonServer({ routes: chainfireRestRoutes(chainfire.service, ctx.system), gate: ctx.gate, log: ctx.log.child({ component: 'chainfire' }) });
     let restPort: number;
     try {
       restPort = (await rest.listen(ctx.config.ports?.['chainfire-http'] ?? DEFAULT_CHAINFIRE_HTTP_PORT, ctx.host)).port;

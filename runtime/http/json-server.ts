@@ -1,10 +1,12 @@
 // A small JSON-over-HTTP server on node:http for control APIs: routes by method and path, bounded
-// request bodies, bearer-token authentication per route, and UltraError → HTTP status mapping.
-// Bodies are JSON; errors are `{ error: { code, message } }`.
+// request bodies, authentication and authorization of every non-open route through the node's
+// access gate, and UltraError → HTTP status mapping. Bodies are JSON; errors are
+// `{ error: { code, message } }`.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { UltraError } from '../errors.ts';
 import type { Logger } from '../log/logger.ts';
+import { bearerToken, type AccessGate, type AccessResource, type Caller } from './access.ts';
 import { httpStatusOf } from './status.ts';
 
 export interface JsonRequest {
@@ -15,24 +17,40 @@ export interface JsonRequest {
   readonly query: URLSearchParams;
   readonly body: unknown;
   readonly headers: IncomingMessage['headers'];
+  /** The authenticated caller; undefined on open routes. */
+  readonly caller: Caller | undefined;
+  /** Authorizes a further action, for handlers whose resource is only known from the body. */
+  authorize(action: string, resource: AccessResource): Promise<void>;
 }
 
 /** A handler returns a JSON value (200), or `{ status, body }`, or text for non-JSON routes. */
 export type RouteResult = unknown | { readonly status: number; readonly body: unknown } | { readonly text: string; readonly contentType: string };
 
-export interface Route {
-  readonly method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+interface RouteBase {
+  readonly method: 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH';
   /** An exact path, or a prefix ending in `/*` whose remainder is passed as `rest`. */
   readonly path: string;
-  /** Whether the bearer token must be presented (default true). */
-  readonly auth?: boolean;
   readonly handle: (request: JsonRequest) => RouteResult | Promise<RouteResult>;
 }
 
+/** A route open to anyone (health, metrics, JWKS, login). */
+export interface OpenRoute extends RouteBase {
+  readonly auth: false;
+}
+
+/** A route that needs an authenticated caller allowed to perform `action`. */
+export interface GuardedRoute extends RouteBase {
+  readonly auth?: true;
+  readonly action: string;
+  /** The resource acted on (default: the action's resource kind in the caller's own org/project). */
+  readonly resource?: (request: Omit<JsonRequest, 'authorize'>, caller: Caller) => AccessResource;
+}
+
+export type Route = OpenRoute | GuardedRoute;
+
 export interface JsonServerOptions {
   readonly routes: readonly Route[];
-  /** Checks a presented bearer token; routes with auth refuse a request it rejects. */
-  readonly authenticate: (token: string | undefined) => boolean;
+  readonly gate: AccessGate;
   readonly log: Logger;
   readonly maxBodyBytes?: number;
 }
@@ -72,16 +90,21 @@ export class JsonServer {
         const known = this.#options.routes.some((r) => matches(r.path, url.pathname));
         throw new UltraError(known ? 'InvalidArgument' : 'NotFound', known ? `${req.method} is not allowed on ${url.pathname}` : `no route ${url.pathname}`);
       }
-      if (route.auth !== false) {
-        const header = req.headers.authorization;
-        const token = header?.startsWith('Bearer ') ? header.slice(7) : undefined;
-        if (!this.#options.authenticate(token)) {
-          throw new UltraError('Unauthenticated', token === undefined ? 'missing bearer token (use --token or the admin credential file)' : 'invalid bearer token');
-        }
-      }
+      const gate = this.#options.gate;
+      // Authenticate before reading the body: an unauthenticated caller costs no more than a header.
+      const caller = route.auth === false ? undefined : await gate.authenticate(bearerToken(req.headers.authorization));
       const body = req.method === 'GET' || req.method === 'DELETE' ? undefined : await this.#readJson(req);
       const rest = route.path.endsWith('/*') ? decodeURIComponent(url.pathname.slice(route.path.length - 1)) : '';
-      const result = await route.handle({ method: req.method ?? 'GET', path: url.pathname, rest, query: url.searchParams, body, headers: req.headers });
+      const base = { method: req.method ?? 'GET', path: url.pathname, rest, query: url.searchParams, body, headers: req.headers };
+      const sourceIp = req.socket.remoteAddress;
+      const authorize = (action: string, resource: AccessResource): Promise<void> => {
+        if (caller === undefined) return Promise.reject(new UltraError('Unauthenticated', `${url.pathname} is an open route; it cannot authorize ${action}`));
+        return gate.authorize(caller, { action, resource, sourceIp, method: base.method, path: url.pathname });
+      };
+      if (route.auth !== false && caller !== undefined) {
+        await authorize(route.action, route.resource?.({ ...base, caller }, caller) ?? defaultResource(route.action, caller));
+      }
+      const result = await route.handle({ ...base, caller, authorize });
       if (isText(result)) {
         res.writeHead(200, { 'content-type': result.contentType }).end(result.text);
       } else if (isStatus(result)) {
@@ -116,6 +139,12 @@ export class JsonServer {
   #json(res: ServerResponse, status: number, body: unknown): void {
     res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
   }
+}
+
+/** The action's resource kind (`network:vpcs:create` → `vpcs`) in the caller's own tenant scope. */
+function defaultResource(action: string, caller: Caller): AccessResource {
+  const kind = action.split(':')[1] ?? action;
+  return { kind, ...(caller.org === undefined ? {} : { org: caller.org }), ...(caller.project === undefined ? {} : { project: caller.project }) };
 }
 
 function matches(routePath: string, path: string): boolean {

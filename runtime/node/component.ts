@@ -1,7 +1,9 @@
 // What a component (chainfire, flaredb, iam, …) gives the node daemon: a descriptor with its name,
 // the components it needs on the same node, and how to start it. Each component folder exports
 // one; the daemon starts the configured ones in dependency order and stops them in reverse.
-import type { ActorSystem } from '../actors/index.ts';
+import type { ActorRef, ActorSystem } from '../actors/index.ts';
+import type { ReceptionistMsg } from '../cluster/receptionist.ts';
+import type { AccessGate } from '../http/access.ts';
 import type { Logger } from '../log/logger.ts';
 import type { NodeConfig } from './node-config.ts';
 
@@ -13,8 +15,15 @@ export interface ComponentContext {
   readonly voters: readonly string[];
   /** The host the node's APIs bind to. */
   readonly host: string;
-  /** The node's admin credential, which component APIs accept until iam issues tokens. */
+  /** The cluster's admin credential (break-glass system identity; see runtime/http/access.ts). */
   readonly adminToken: string;
+  /** Authenticates and authorizes every API request: every component API server uses it. */
+  readonly gate: AccessGate;
+  /**
+   * The cluster-wide service registry: components register their service actors here and find
+   * each other's (flaredb, iam, …) wherever in the cluster they run.
+   */
+  readonly receptionist: ActorRef<ReceptionistMsg>;
   readonly log: Logger;
 }
 

@@ -33,6 +33,8 @@ export function controlRoutes(options: ControlApiOptions): Route[] {
     {
       method: 'GET',
       path: '/v1/status',
+      action: 'cluster:status:read',
+      resource: () => ({ kind: 'status' }),
       handle: () => ({
         node: system.nodeId,
         uptimeMs: system.env.now() - options.startedAtMs,
@@ -44,6 +46,8 @@ export function controlRoutes(options: ControlApiOptions): Route[] {
     {
       method: 'GET',
       path: '/v1/actors',
+      action: 'cluster:actors:read',
+      resource: () => ({ kind: 'actors' }),
       handle: (req) => {
         const depthText = req.query.get('depth');
         const depth = depthText === null ? Infinity : Number(depthText);
@@ -54,6 +58,8 @@ export function controlRoutes(options: ControlApiOptions): Route[] {
     {
       method: 'POST',
       path: '/v1/actors/send',
+      action: 'cluster:actors:send',
+      resource: () => ({ kind: 'actors' }),
       handle: (req) => {
         const { ref, message } = resolve(system, parseActorMessage(req.body));
         system.tell(ref, message);
@@ -63,6 +69,8 @@ export function controlRoutes(options: ControlApiOptions): Route[] {
     {
       method: 'POST',
       path: '/v1/actors/ask',
+      action: 'cluster:actors:send',
+      resource: () => ({ kind: 'actors' }),
       handle: async (req) => {
         const request = parseActorMessage(req.body);
         const timeoutMs = request.timeoutMs ?? DEFAULT_ASK_TIMEOUT_MS;

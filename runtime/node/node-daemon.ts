@@ -17,7 +17,8 @@ import { ClusterRouter } from '../../transports/cluster-router.ts';
 import { loadClusterKeyFile } from '../../transports/libp2p/cluster-key.ts';
 import { loadOrCreateNodeIdentity } from '../../transports/libp2p/identity.ts';
 import { Libp2pTransport } from '../../transports/libp2p/libp2p-transport.ts';
-import { ensureAdminToken, tokenMatches } from './admin-credential.ts';
+import { ensureAdminToken } from './admin-credential.ts';
+import { createNodeGate } from './node-gate.ts';
 import { controlRoutes } from './control-api.ts';
 import { resolveComponents } from './component-registry.ts';
 import { lockDataDir } from './data-dir-lock.ts';
@@ -25,6 +26,16 @@ import { ENDPOINT_FILE, type NodeEndpoint } from './endpoint-file.ts';
 import type { RunningComponent } from './component.ts';
 import type { NodeConfig } from './node-config.ts';
 
+/** What `startNode` reports while it brings components up (for `ultracloud up`'s progress display). */
+export type StartProgress =
+  | { readonly component: string; readonly phase: 'starting' }
+  | { readonly component: string; readonly phase: 'ready'; readonly ms: number; readonly endpoints: Readonly<Record<string, string>> }
+  | { readonly component: string; readonly phase: 'failed'; readonly error: string };
+
+export interface StartNodeOptions {
+  readonly log?: Logger;
+  readonly onProgress?: (progress: StartProgress) => void;
+}
 
 export interface RunningNode {
   readonly nodeId: string;
@@ -35,7 +46,7 @@ export interface RunningNode {
   stop(deadlineMs?: number): Promise<boolean>;
 }
 
-export async function startNode(config: NodeConfig, options: { log?: Logger } = {}): Promise<RunningNode> {
+export async function startNode(config: NodeConfig, options: StartNodeOptions = {}): Promise<RunningNode> {
   const env = realEnv();
   const startedAtMs = env.now();
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
@@ -69,13 +80,23 @@ export async function startNode(config: NodeConfig, options: { log?: Logger } = 
     router.addTransport(transport);
     const addresses = transport.listenAddresses;
     const membership: ActorRef<MembershipMsg> = system.spawnSystem(membershipActor({ self: { node: identity.nodeId, addresses }, seeds: config.join, peers: transport }), { name: MEMBERSHIP_NAME });
-    system.spawnSystem(receptionist({ membership }), { name: RECEPTIONIST_NAME });
+    const receptionistRef = system.spawnSystem(receptionist({ membership }), { name: RECEPTIONIST_NAME });
 
     const token = ensureAdminToken(config.dataDir, env);
     const voters = [...new Set([identity.nodeId, ...config.join.map((address) => address.slice(address.lastIndexOf('/p2p/') + 5))])].sort();
+    const gate = createNodeGate({ system, receptionist: receptionistRef, adminToken: token });
     const running = new Map<string, RunningComponent>();
     for (const descriptor of await resolveComponents(config.components)) {
-      const component = await descriptor.start({ system, nodeId: identity.nodeId, config, voters, host: config.http.host, adminToken: token, log });
+      options.onProgress?.({ component: descriptor.name, phase: 'starting' });
+      const startMs = env.now();
+      let component: RunningComponent;
+      try {
+        component = await descriptor.start({ system, nodeId: identity.nodeId, config, voters, host: config.http.host, adminToken: token, gate, receptionist: receptionistRef, log });
+      } catch (error) {
+        options.onProgress?.({ component: descriptor.name, phase: 'failed', error: UltraError.from(error).message });
+        throw error;
+      }
+      options.onProgress?.({ component: descriptor.name, phase: 'ready', ms: env.now() - startMs, endpoints: component.endpoints });
       running.set(descriptor.name, component);
       cleanups.unshift(() => component.stopServing());
       releases.push(() => component.release());
@@ -87,6 +108,8 @@ export async function startNode(config: NodeConfig, options: { log?: Logger } = 
         {
           method: 'GET',
           path: '/v1/cluster/status',
+          action: 'cluster:status:read',
+          resource: () => ({ kind: 'status' }),
           handle: async () => {
             const components: Record<string, unknown> = {};
             for (const [name, component] of running) components[name] = await component.status().catch((error: unknown) => ({ error: UltraError.from(error).toData() }));
@@ -96,11 +119,15 @@ export async function startNode(config: NodeConfig, options: { log?: Logger } = 
         {
           method: 'GET',
           path: '/v1/cluster/members',
+          action: 'cluster:members:read',
+          resource: () => ({ kind: 'members' }),
           handle: async () => ({ self: identity.nodeId, members: await members() }),
         },
         {
           method: 'POST',
           path: '/v1/cluster/admit',
+          action: 'cluster:members:admit',
+          resource: () => ({ kind: 'members' }),
           handle: async (req) => {
             const address = (req.body as { address?: unknown } | undefined)?.address;
             if (typeof address !== 'string') throw new UltraError('InvalidArgument', 'expected { "address": "<multiaddr ending in /p2p/<peer id>>" }');
@@ -108,7 +135,7 @@ export async function startNode(config: NodeConfig, options: { log?: Logger } = 
           },
         },
       ],
-      authenticate: (t) => tokenMatches(t, token),
+      gate,
       log,
     });
     const bound = await server.listen(config.http.port, config.http.host);

@@ -4,6 +4,7 @@ import { chainfireRestRoutes } from '../../actors/chainfire/api/rest-api.ts';
 import { startChainfire } from '../../actors/chainfire/chainfire-component.ts';
 import { ActorSystem } from '../../runtime/actors/index.ts';
 import { realEnv } from '../../runtime/env/real-env.ts';
+import { adminTokenGate } from '../../runtime/http/access.ts';
 import { JsonServer } from '../../runtime/http/json-server.ts';
 import { silentLogger } from '../../runtime/log/logger.ts';
 import { MemoryBackend } from '../../runtime/persistence/memory-backend.ts';
@@ -16,7 +17,7 @@ afterEach(async () => {
 async function start() {
   const system = new ActorSystem({ nodeId: 'n1', env: realEnv() });
   const { service } = startChainfire(system, { nodeId: 'n1', voters: ['n1'], backend: new MemoryBackend(), tickMs: 10 });
-  const server = new JsonServer({ routes: chainfireRestRoutes(service, system), authenticate: (t) => t === 'secret', log: silentLogger() });
+  const server = new JsonServer({ routes: chainfireRestRoutes(service, system), gate: adminTokenGate('secret'), log: silentLogger() });
   const { port } = await server.listen(0, '127.0.0.1');
   cleanups.push(() => system.shutdown(), () => server.close());
   const call = (method: string, path: string, body?: unknown, token: string | null = 'secret') =>

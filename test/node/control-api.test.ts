@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ActorSystem, defineActor, type Query } from '../../runtime/actors/index.ts';
 import { realEnv } from '../../runtime/env/real-env.ts';
+import { adminTokenGate } from '../../runtime/http/access.ts';
 import { JsonServer } from '../../runtime/http/json-server.ts';
 import { silentLogger } from '../../runtime/log/logger.ts';
 import { ensureAdminToken, readAdminToken, tokenMatches } from '../../runtime/node/admin-credential.ts';
@@ -32,7 +33,7 @@ async function startApi() {
   const system = new ActorSystem({ nodeId: 'n1', env });
   system.spawn(counter, { name: 'counter' });
   const token = ensureAdminToken(dataDir, env);
-  const server = new JsonServer({ routes: controlRoutes({ system, components: () => ['test'], startedAtMs: env.now() }), authenticate: (t) => tokenMatches(t, token), log: silentLogger(), maxBodyBytes: 4096 });
+  const server = new JsonServer({ routes: controlRoutes({ system, components: () => ['test'], startedAtMs: env.now() }), gate: adminTokenGate(token), log: silentLogger(), maxBodyBytes: 4096 });
   const { port } = await server.listen(0, '127.0.0.1');
   cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }), () => system.shutdown(), () => server.close());
   const call = (method: string, path: string, body?: unknown, auth: string | null = token) =>

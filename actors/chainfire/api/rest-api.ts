@@ -33,6 +33,8 @@ export function chainfireRestRoutes(service: ChainfireService, system: ActorSyst
     {
       method: 'GET',
       path: '/api/v1/kv/*',
+      action: 'coordination:keys:read',
+      resource: (req) => ({ kind: 'keys', id: req.rest }),
       handle: async (req) => {
         const response = await service.range({ key: key(req.rest), serializable: req.query.get('serializable') === 'true' });
         const kv = response.kvs[0];
@@ -50,6 +52,8 @@ export function chainfireRestRoutes(service: ChainfireService, system: ActorSyst
     {
       method: 'PUT',
       path: '/api/v1/kv/*',
+      action: 'coordination:keys:write',
+      resource: (req) => ({ kind: 'keys', id: req.rest }),
       handle: async (req) => {
         const body = req.body as { value?: unknown; lease?: unknown } | undefined;
         if (typeof body?.value !== 'string') throw new UltraError('InvalidArgument', 'expected a JSON body { "value": "…" }');
@@ -61,6 +65,8 @@ export function chainfireRestRoutes(service: ChainfireService, system: ActorSyst
     {
       method: 'DELETE',
       path: '/api/v1/kv/*',
+      action: 'coordination:keys:write',
+      resource: (req) => ({ kind: 'keys', id: req.rest }),
       handle: async (req) => {
         const response = await service.deleteRange({ key: key(req.rest) });
         return { deleted: String(response.deleted), revision: String(response.header.revision) };

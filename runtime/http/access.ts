@@ -1,0 +1,61 @@
+// The access gate every component API asks before it acts: who is calling (authenticate a bearer
+// token) and may they do this (authorize an action on a resource). The node builds one gate and
+// hands it to every component; until iam runs it is the admin-token gate below, once iam runs it is
+// iam's gate (local JWT verification, cached decisions). APIs name an action per route
+// (`network:vpcs:create`) and the resource it touches; they never check tokens themselves.
+import { UltraError } from '../errors.ts';
+import { tokenMatches } from '../node/admin-credential.ts';
+
+/** An authenticated caller. `org`/`project` are the tenant scope its token acts in, when it has one. */
+export interface Caller {
+  /** `system:admin`, `user:<id>`, `serviceAccount:<id>`. */
+  readonly principal: string;
+  readonly org?: string;
+  readonly project?: string;
+}
+
+/** What is acted on: `org`/`project` place it in the tenant hierarchy; neither means a system resource. */
+export interface AccessResource {
+  readonly org?: string;
+  readonly project?: string;
+  readonly kind: string;
+  readonly id?: string;
+}
+
+export interface AccessRequest {
+  /** `service:resource:verb`, e.g. `compute:instances:create`. */
+  readonly action: string;
+  readonly resource: AccessResource;
+  readonly sourceIp?: string;
+  readonly method?: string;
+  readonly path?: string;
+}
+
+export interface AccessGate {
+  /** The caller a bearer token stands for; throws Unauthenticated for a missing, malformed, expired or revoked token. */
+  authenticate(token: string | undefined): Promise<Caller>;
+  /** Resolves when allowed; throws PermissionDenied naming the action and resource otherwise. */
+  authorize(caller: Caller, request: AccessRequest): Promise<void>;
+}
+
+export const SYSTEM_ADMIN: Caller = { principal: 'system:admin' };
+
+/**
+ * The gate before iam: the cluster's admin credential (`<dataDir>/admin-token`, 0600) is the only
+ * identity, and it may do everything.
+ */
+export function adminTokenGate(adminToken: string): AccessGate {
+  return {
+    authenticate: (token) => {
+      if (token === undefined) return Promise.reject(new UltraError('Unauthenticated', 'missing bearer token (run `ultracloud login`, or pass --token)'));
+      if (!tokenMatches(token, adminToken)) return Promise.reject(new UltraError('Unauthenticated', 'invalid bearer token'));
+      return Promise.resolve(SYSTEM_ADMIN);
+    },
+    authorize: () => Promise.resolve(),
+  };
+}
+
+/** The bearer token of an `Authorization: Bearer …` header value. */
+export function bearerToken(header: string | undefined): string | undefined {
+  return header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
+}
