@@ -48,6 +48,10 @@ export async function resolveComponents(names: readonly string[]): Promise<Compo
       if (found === undefined) throw new UltraError('FailedPrecondition', `component ${d.name} needs ${dep} on the same node; add it to the components`);
       visit(found, [...path, d.name]);
     }
+    for (const soft of d.after ?? []) {
+      const found = descriptors.find((x) => x.name === soft);
+      if (found !== undefined) visit(found, [...path, d.name]);
+    }
     ordered.push(d);
   };
   for (const d of descriptors) visit(d, []);

@@ -40,6 +40,12 @@ export interface RunningComponent {
 
 export interface ComponentDescriptor {
   readonly name: string;
+  /** Components that must run on the same node, started before this one. */
   readonly dependencies: readonly string[];
+  /**
+   * Components this one talks to wherever they run (found through the receptionist): when they are
+   * configured on the same node they start first, but they need not be on it.
+   */
+  readonly after?: readonly string[];
   start(context: ComponentContext): Promise<RunningComponent>;
 }
