@@ -7,11 +7,53 @@ import { outputFormat, printJson, printTable } from './output.ts';
 import { UsageError } from './usage-error.ts';
 
 export async function statusCommand(argv: string[]): Promise<number> {
-  const { values } = parse(argv, CLIENT_OPTIONS, 'usage: ultracloud status [--endpoint URL] [--output table|json]');
-  const status = await ApiClient.fromFlags(values).get<{ node: string; uptimeMs: number; components: string[]; actors: number; deadLetters: number }>('/v1/status');
-  if (outputFormat(values.output) === 'json') printJson(status);
-  else printTable(['node', 'uptime', 'components', 'actors', 'dead letters'], [[status.node, `${Math.round(status.uptimeMs / 1000)}s`, status.components.join(',') || '-', status.actors, status.deadLetters]]);
+  const { values } = parse(argv, CLIENT_OPTIONS, 'usage: ultracloud status [--endpoint URL] [--data-dir D] [--output table|json]');
+  const status = await ApiClient.fromFlags(values).get<NodeStatus>('/v1/status');
+  if (outputFormat(values.output) === 'json') {
+    printJson(status);
+    return 0;
+  }
+  printTable(['node', 'uptime', 'actors', 'dead letters'], [[status.node, `${Math.round(status.uptimeMs / 1000)}s`, status.actors, status.deadLetters]]);
+  process.stdout.write('\n');
+  printTable(
+    ['component', 'health', 'resources', 'details'],
+    Object.entries(status.components).map(([name, s]) => [name, s.health ?? '-', formatCounts(s.resources), formatDetails(s)]),
+  );
   return 0;
+}
+
+interface ComponentStatus {
+  readonly health?: string;
+  /** Resource counts by kind, e.g. { vpcs: 2, ports: 5 }. */
+  readonly resources?: Readonly<Record<string, number>>;
+  readonly [detail: string]: unknown;
+}
+
+interface NodeStatus {
+  readonly node: string;
+  readonly uptimeMs: number;
+  readonly components: Readonly<Record<string, ComponentStatus>>;
+  readonly actors: number;
+  readonly deadLetters: number;
+}
+
+function formatCounts(counts: Readonly<Record<string, number>> | undefined): string {
+  return counts === undefined ? '-' : Object.entries(counts).map(([k, v]) => `${k}=${v}`).join(' ') || '-';
+}
+
+/** The rest of a component's status on one line: raft role/term/leader and the like. */
+function formatDetails(status: ComponentStatus): string {
+  const parts: string[] = [];
+  for (const [key, value] of Object.entries(status)) {
+    if (key === 'health' || key === 'resources') continue;
+    if (typeof value === 'object' && value !== null) {
+      const inner = Object.entries(value).filter(([, v]) => typeof v !== 'object').map(([k, v]) => `${k}=${String(v)}`);
+      parts.push(`${key}(${inner.join(' ')})`);
+    } else {
+      parts.push(`${key}=${String(value)}`);
+    }
+  }
+  return parts.join(' ');
 }
 
 export async function actorsCommand(argv: string[]): Promise<number> {

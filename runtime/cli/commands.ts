@@ -9,6 +9,11 @@ export interface Command {
 
 export const commands: readonly Command[] = [
   {
+    name: 'up',
+    summary: 'run the single-node dev profile in one process (--enable a,b, --data-dir D)',
+    load: async () => (await import('./up-command.ts')).upCommand,
+  },
+  {
     name: 'node',
     summary: 'node init (write a node config) | node start (run a node daemon)',
     load: async () => (await import('./node-command.ts')).nodeCommand,

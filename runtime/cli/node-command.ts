@@ -56,7 +56,7 @@ async function nodeInit(argv: string[]): Promise<number> {
       clusterKeyFile,
       components: values.components === undefined || values.components === '' ? [] : values.components.split(','),
       http: { host: values['http-host'] ?? '127.0.0.1', port: integerFlag(values['http-port'], 'http-port', 0, 0, 65535) },
-      ...(values.port === undefined ? {} : { ports: parsePorts(values.port) }),
+      ...(values.port === undefined ? {} : { ports: parsePortFlags(values.port) }),
     },
     dataDir,
     'command line',
@@ -92,7 +92,7 @@ async function nodeStart(argv: string[]): Promise<number> {
 }
 
 /** `--port chainfire-grpc=2379` flags as a ports map. */
-function parsePorts(flags: string[]): Record<string, number> {
+export function parsePortFlags(flags: string[]): Record<string, number> {
   const ports: Record<string, number> = {};
   for (const flag of flags) {
     const match = /^([a-z][a-z0-9-]{0,62})=(\d+)$/.exec(flag);

@@ -8,8 +8,8 @@ import { EXPOSITION_CONTENT_TYPE } from '../metrics/exposition.ts';
 
 export interface ControlApiOptions {
   readonly system: ActorSystem;
-  /** Components this node hosts, for status. */
-  readonly components: () => readonly string[];
+  /** The status of each component this node hosts (its health, replication view, resource counts). */
+  readonly components: () => Promise<Readonly<Record<string, unknown>>>;
   readonly startedAtMs: number;
   /** Longest ask the API will wait for. */
   readonly maxAskTimeoutMs?: number;
@@ -35,10 +35,10 @@ export function controlRoutes(options: ControlApiOptions): Route[] {
       path: '/v1/status',
       action: 'cluster:status:read',
       resource: () => ({ kind: 'status' }),
-      handle: () => ({
+      handle: async () => ({
         node: system.nodeId,
         uptimeMs: system.env.now() - options.startedAtMs,
-        components: options.components(),
+        components: await options.components(),
         actors: countActors(system),
         deadLetters: system.deadLetterCount,
       }),

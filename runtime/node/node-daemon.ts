@@ -21,7 +21,7 @@ import { ensureAdminToken } from './admin-credential.ts';
 import { createNodeGate } from './node-gate.ts';
 import { controlRoutes } from './control-api.ts';
 import { resolveComponents } from './component-registry.ts';
-import { lockDataDir } from './data-dir-lock.ts';
+import { lockDataDir, type DataDirLock } from './data-dir-lock.ts';
 import { ENDPOINT_FILE, type NodeEndpoint } from './endpoint-file.ts';
 import type { RunningComponent } from './component.ts';
 import type { NodeConfig } from './node-config.ts';
@@ -34,6 +34,8 @@ export type StartProgress =
 
 export interface StartNodeOptions {
   readonly log?: Logger;
+  /** The data directory's lock, when the caller took it before preparing the directory. */
+  readonly lock?: DataDirLock;
   readonly onProgress?: (progress: StartProgress) => void;
 }
 
@@ -50,7 +52,7 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
   const env = realEnv();
   const startedAtMs = env.now();
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
-  const lock = lockDataDir(config.dataDir);
+  const lock = options.lock ?? lockDataDir(config.dataDir);
   const cleanups: Array<() => Promise<void> | void> = [() => lock.release()];
   /** Component storage, released after the actor system stopped and before the lock goes. */
   const releases: Array<() => Promise<void>> = [];
@@ -101,20 +103,27 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
       cleanups.unshift(() => component.stopServing());
       releases.push(() => component.release());
     }
+    /** Each component's status; one that cannot answer reports health 'down' with the error. */
+    const componentStatus = async (): Promise<Record<string, unknown>> => {
+      const statuses: Record<string, unknown> = {};
+      for (const [name, component] of running) {
+        statuses[name] = await component.status().then(
+          (status) => ({ health: 'ok', ...status }),
+          (error: unknown) => ({ health: 'down', error: UltraError.from(error).toData() }),
+        );
+      }
+      return statuses;
+    };
     const members = (): Promise<Member[]> => system.ask(membership, { type: 'members' }, { timeoutMs: 5_000 });
     const server = new JsonServer({
       routes: [
-        ...controlRoutes({ system, components: () => config.components, startedAtMs }),
+        ...controlRoutes({ system, components: componentStatus, startedAtMs }),
         {
           method: 'GET',
           path: '/v1/cluster/status',
           action: 'cluster:status:read',
           resource: () => ({ kind: 'status' }),
-          handle: async () => {
-            const components: Record<string, unknown> = {};
-            for (const [name, component] of running) components[name] = await component.status().catch((error: unknown) => ({ error: UltraError.from(error).toData() }));
-            return { self: identity.nodeId, members: await members(), components };
-          },
+          handle: async () => ({ self: identity.nodeId, members: await members(), components: await componentStatus() }),
         },
         {
           method: 'GET',

@@ -33,7 +33,7 @@ async function startApi() {
   const system = new ActorSystem({ nodeId: 'n1', env });
   system.spawn(counter, { name: 'counter' });
   const token = ensureAdminToken(dataDir, env);
-  const server = new JsonServer({ routes: controlRoutes({ system, components: () => ['test'], startedAtMs: env.now() }), gate: adminTokenGate(token), log: silentLogger(), maxBodyBytes: 4096 });
+  const server = new JsonServer({ routes: controlRoutes({ system, components: () => Promise.resolve({ test: { health: 'ok' } }), startedAtMs: env.now() }), gate: adminTokenGate(token), log: silentLogger(), maxBodyBytes: 4096 });
   const { port } = await server.listen(0, '127.0.0.1');
   cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }), () => system.shutdown(), () => server.close());
   const call = (method: string, path: string, body?: unknown, auth: string | null = token) =>
@@ -75,7 +75,7 @@ describe('control API', () => {
     expect(denied.status).toBe(401);
     expect(await denied.json()).toMatchObject({ error: { code: 'Unauthenticated' } });
     expect((await call('GET', '/v1/status', undefined, 'uc_admin_wrong')).status).toBe(401);
-    expect(await (await call('GET', '/v1/status')).json()).toMatchObject({ node: 'n1', components: ['test'], actors: 3 });
+    expect(await (await call('GET', '/v1/status')).json()).toMatchObject({ node: 'n1', components: { test: { health: 'ok' } }, actors: 3 });
   });
 
   it('sends and asks actors by path, and shows the tree', async () => {
