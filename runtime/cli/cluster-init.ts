@@ -1,28 +1,64 @@
 // `ultracloud cluster init --nodes N --out DIR`: one shared cluster key and, per node, a data
 // directory with its identity and a node.json that lists every other node as a peer — so the
-// allow-list is complete before any node starts. Node i (1-based) listens for the cluster on
-// 127.0.0.1:<base-port + i - 1>, serves its control API on <base-port + 100 + i - 1> and
-// chainfire's etcd API and REST API (when configured) on <base-port + 200 + i - 1> and
-// <base-port + 300 + i - 1>.
+// allow-list is complete before any node starts.
+//
+// Addresses: with `--hosts h1,h2,h3` every node has its own address (separate machines, or network
+// namespaces) and uses the standard ports: cluster (libp2p) 2380, control API 7000, and each
+// component's default API port (chainfire 2379/8081, flaredb 8082, iam 8083, plasmavmc 8084,
+// prismnet 8087). Without it, all nodes share `--host` (default 127.0.0.1) and node i (1-based)
+// takes ports offset from `--base-port` P: cluster P+i−1, control P+100+i−1, chainfire gRPC
+// P+200+i−1 and REST P+300+i−1, flaredb P+400+i−1, iam P+500+i−1, plasmavmc P+600+i−1,
+// prismnet P+700+i−1.
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { realEnv } from '../env/real-env.ts';
 import { ensureAdminToken, writeAdminToken } from '../node/admin-credential.ts';
 import { parseNodeConfig, saveNodeConfig } from '../node/node-config.ts';
+import { HA_CONTROL_PLANE, profileComponents } from '../node/profiles.ts';
+import { BUILT_COMPONENTS } from '../node/component-registry.ts';
 import { createClusterKeyFile } from '../../transports/libp2p/cluster-key.ts';
 import { loadOrCreateNodeIdentity } from '../../transports/libp2p/identity.ts';
 import { integerFlag, parse } from './args.ts';
 import { UsageError } from './usage-error.ts';
 
-const USAGE = 'usage: ultracloud cluster init --nodes N --out DIR [--base-port P] [--host H] [--components a,b]';
+const USAGE = `usage: ultracloud cluster init --nodes N --out DIR [--profile ha] [--enable a,b] [--components a,b] [--hosts h1,h2,…] [--host H] [--base-port P]
+  --profile ha   the 3-node HA control plane's components (${HA_CONTROL_PLANE.required.join(', ')}; ${HA_CONTROL_PLANE.bootstrapOnly.join(', ')} on node01)
+  --enable       optional components of the profile, e.g. prismnet,plasmavmc
+  --components   an explicit component list instead of a profile
+  --hosts        one address per node (separate hosts or namespaces): standard ports on each`;
+
+/** The standard ports when every node has its own address. */
+export const STANDARD_CLUSTER_PORT = 2380;
+export const STANDARD_CONTROL_PORT = 7000;
+
+/** Offsets from --base-port when nodes share one host, per port name (node i adds i − 1). */
+const SHARED_HOST_OFFSETS: Readonly<Record<string, number>> = {
+  'chainfire-grpc': 200,
+  'chainfire-http': 300,
+  'flaredb-http': 400,
+  'iam-http': 500,
+  'plasmavmc-http': 600,
+  'prismnet-http': 700,
+};
 
 export async function clusterInit(argv: string[]): Promise<number> {
-  const { values } = parse(argv, { nodes: { type: 'string' }, out: { type: 'string' }, 'base-port': { type: 'string' }, host: { type: 'string' }, components: { type: 'string' }, profile: { type: 'string' } }, USAGE);
+  const { values } = parse(
+    argv,
+    { nodes: { type: 'string' }, out: { type: 'string' }, 'base-port': { type: 'string' }, host: { type: 'string' }, hosts: { type: 'string' }, components: { type: 'string' }, profile: { type: 'string' }, enable: { type: 'string' } },
+    USAGE,
+  );
   if (values.out === undefined || values.nodes === undefined) throw new UsageError(USAGE);
   if (values.profile !== undefined && values.profile !== 'ha') throw new UsageError(`--profile: only 'ha' is known, got '${values.profile}'`);
+  if (values.profile !== undefined && values.components !== undefined) throw new UsageError('give --profile or --components, not both');
+  if (values.profile === undefined && values.enable !== undefined) throw new UsageError('--enable adds optional components to a --profile');
   const count = integerFlag(values.nodes, 'nodes', 3, 1, 64);
-  const basePort = integerFlag(values['base-port'], 'base-port', 7100, 1024, 65_000 - 200);
+  const basePort = integerFlag(values['base-port'], 'base-port', 7100, 1024, 65_000 - 800);
+  const hosts = values.hosts === undefined ? undefined : values.hosts.split(',').map((h) => h.trim());
+  if (hosts !== undefined && (hosts.length !== count || new Set(hosts).size !== count || hosts.some((h) => !/^[0-9a-fA-F:.]+$/.test(h)))) {
+    throw new UsageError(`--hosts needs ${count} distinct IP addresses, one per node, got '${values.hosts}'`);
+  }
   const host = values.host ?? '127.0.0.1';
+  const componentsOf = componentChooser(values.profile, values.enable, values.components);
   const out = resolve(values.out);
   if (existsSync(join(out, 'cluster.key'))) throw new UsageError(`${out} already holds a cluster; choose another --out`);
   mkdirSync(out, { recursive: true, mode: 0o700 });
@@ -35,13 +71,16 @@ export async function clusterInit(argv: string[]): Promise<number> {
     const dataDir = join(out, name);
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
     const identity = await loadOrCreateNodeIdentity(dataDir, env);
-    nodes.push({ name, dataDir, nodeId: identity.nodeId, address: `/ip4/${host}/tcp/${basePort + i}` });
+    const nodeHost = hosts?.[i] ?? host;
+    const clusterPort = hosts === undefined ? basePort + i : STANDARD_CLUSTER_PORT;
+    nodes.push({ name, dataDir, nodeId: identity.nodeId, host: nodeHost, address: `/${nodeHost.includes(':') ? 'ip6' : 'ip4'}/${nodeHost}/tcp/${clusterPort}` });
   }
   // One cluster credential: the same admin token in every node's data dir, so a client (the CLI,
   // etcdctl with all endpoints) authenticates to whichever node it reaches.
   const token = ensureAdminToken(nodes[0]!.dataDir, env);
   for (const node of nodes.slice(1)) writeAdminToken(node.dataDir, token);
   for (const [i, node] of nodes.entries()) {
+    const controlPort = hosts === undefined ? basePort + 100 + i : STANDARD_CONTROL_PORT;
     const config = parseNodeConfig(
       {
         version: 1,
@@ -49,16 +88,33 @@ export async function clusterInit(argv: string[]): Promise<number> {
         listen: [node.address],
         join: nodes.filter((other) => other !== node).map((other) => `${other.address}/p2p/${other.nodeId}`),
         clusterKeyFile,
-        components: values.components === undefined || values.components === '' ? [] : values.components.split(','),
-        http: { host, port: basePort + 100 + i },
-        ports: { 'chainfire-grpc': basePort + 200 + i, 'chainfire-http': basePort + 300 + i },
+        components: componentsOf(i === 0),
+        http: { host: node.host, port: controlPort },
+        ...(hosts === undefined ? { ports: Object.fromEntries(Object.entries(SHARED_HOST_OFFSETS).map(([port, offset]) => [port, basePort + offset + i])) } : {}),
       },
       out,
       'cluster init',
     );
     saveNodeConfig(config);
-    process.stdout.write(`${node.name}  ${node.nodeId}  cluster ${node.address}  http ${host}:${basePort + 100 + i}\n`);
+    process.stdout.write(`${node.name}  ${node.nodeId}  cluster ${node.address}  control http://${node.host}:${controlPort}  components ${config.components.join(',') || '-'}\n`);
   }
   process.stdout.write(`\ncluster admin credential (the same on every node, mode 0600): ${join(out, 'node01', 'admin-token')}\nstart each node with: ultracloud node start --data-dir ${join(out, 'nodeNN')}\n`);
   return 0;
+}
+
+/**
+ * The components of each node: an explicit list, or the HA profile's. Profile components this
+ * build does not have yet (the rollout stack: nix-agent, deployer) are left out and named — the
+ * control plane itself (chainfire, flaredb, iam) does not depend on them.
+ */
+function componentChooser(profile: string | undefined, enable: string | undefined, explicit: string | undefined): (bootstrap: boolean) => string[] {
+  if (profile === undefined) {
+    const list = explicit === undefined || explicit === '' ? [] : explicit.split(',');
+    return () => list;
+  }
+  const enabled = enable === undefined ? [] : enable.split(',');
+  const all = profileComponents(HA_CONTROL_PLANE, enabled, { bootstrap: true });
+  const missing = all.filter((c) => !BUILT_COMPONENTS.includes(c));
+  if (missing.length > 0) process.stdout.write(`not built yet, left out of the node configs: ${missing.join(', ')} (the rollout stack arrives in later work)\n`);
+  return (bootstrap) => profileComponents(HA_CONTROL_PLANE, enabled, { bootstrap }).filter((c) => BUILT_COMPONENTS.includes(c));
 }

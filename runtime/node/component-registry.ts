@@ -30,6 +30,9 @@ const BUILT: Readonly<Record<string, () => Promise<ComponentDescriptor>>> = {
   chainfire: async () => (await import('../../actors/chainfire/descriptor.ts')).chainfireDescriptor,
 };
 
+/** Names of the components this build has. */
+export const BUILT_COMPONENTS: readonly string[] = Object.keys(BUILT);
+
 /** The descriptors for `names`, dependencies first; refuses unknown and not-yet-built components. */
 export async function resolveComponents(names: readonly string[]): Promise<ComponentDescriptor[]> {
   const unknown = names.filter((n) => !(MATRIX_COMPONENTS as readonly string[]).includes(n));

@@ -22,9 +22,13 @@ export class E2eCluster {
     return execa(process.execPath, [cli, ...args], { reject: false, env: quiet });
   }
 
-  /** Starts `ultracloud node start --data-dir <dir>/<name>` and waits until it is ready. */
-  async start(name: string): Promise<void> {
-    const child = execa(process.execPath, [cli, 'node', 'start', '--data-dir', join(this.dir, name)], { reject: false, env: quiet });
+  /**
+   * Starts `ultracloud node start --data-dir <dir>/<name>` and waits until it is ready; `prefix`
+   * runs it through another command (e.g. `ip netns exec <ns>`, to give it its own host).
+   */
+  async start(name: string, prefix: readonly string[] = []): Promise<void> {
+    const [program, ...args] = [...prefix, process.execPath, cli, 'node', 'start', '--data-dir', join(this.dir, name)];
+    const child = execa(program!, args, { reject: false, env: quiet });
     this.daemons.set(name, child);
     await new Promise<void>((resolve, reject) => {
       let seen = '';
@@ -34,6 +38,13 @@ export class E2eCluster {
       });
       void child.then((r) => reject(new Error(`${name} exited early (${r.exitCode}): ${r.stderr}`)));
     });
+  }
+
+  /** A graceful stop (SIGTERM), as an operator's `systemctl stop` would. */
+  async stop(name: string): Promise<void> {
+    const child = this.daemons.get(name);
+    child?.kill('SIGTERM');
+    await child;
   }
 
   async kill(name: string): Promise<void> {

@@ -165,6 +165,8 @@ interface PeerLink {
   tlsEndpoint: TlsEndpoint | undefined;
   /** Our fast-path link to it, once authenticated. */
   tlsSocket: TLSSocket | undefined;
+  /** Its fast-path links to us. */
+  readonly tlsInbound: Set<TLSSocket>;
   tlsDialing: boolean;
   tlsFailedDials: number;
   tlsRedialTimer: Timer | undefined;
@@ -404,6 +406,7 @@ export class Libp2pTransport implements Transport {
       route: this.#fastPath === undefined ? 'libp2p' : 'pending',
       tlsEndpoint: undefined,
       tlsSocket: undefined,
+      tlsInbound: new Set(),
       tlsDialing: false,
       tlsFailedDials: 0,
       tlsRedialTimer: undefined,
@@ -781,8 +784,10 @@ export class Libp2pTransport implements Transport {
       socket.destroy();
       return;
     }
-    // Every error ends in 'close'; nothing is kept per inbound link beyond this closure.
+    // Every error ends in 'close'.
     socket.on('error', () => {});
+    peer.tlsInbound.add(socket);
+    socket.on('close', () => peer.tlsInbound.delete(socket));
     const decoder = new FrameDecoder({ maxFrameBytes: this.#codec.maxFrameBytes, codec: this.#codec });
     let proven = false;
     socket.on('data', (chunk: Buffer) => {
@@ -902,11 +907,28 @@ export class Libp2pTransport implements Transport {
     peer.detector = undefined;
     this.#stopUnreachableTimer(peer);
     const discarded = peer.outbox.clear();
+    if (reason !== 'goodbye') this.#severLinks(peer);
     this.#counters.dropped['peer-down'].inc(discarded);
     this.#counters.down[reason].inc();
     this.#log.warn({ peer: peer.node, reason, discardedEnvelopes: discarded }, 'peer down');
     this.#notifyDown(peer);
     this.#emit({ node: peer.node, status: 'down', reason });
+  }
+
+  /**
+   * Drops every link to and from a peer reported down. Once its down notice fired (pending asks
+   * failed, watchers got Terminated), nothing sent before it may still arrive: frames sitting in
+   * socket buffers across a partition would otherwise be delivered after it heals — a write the
+   * client was told had failed could then take effect. With the links closed here, their bytes
+   * can no longer be read; the peer's retransmissions meet a closed socket. Dials start over
+   * once it is heard from again.
+   */
+  #severLinks(peer: PeerLink): void {
+    const reason = new UltraError('Unavailable', `peer ${peer.node} is down`);
+    peer.stream?.abort(reason);
+    for (const stream of peer.inbound) stream.abort(reason);
+    peer.tlsSocket?.destroy();
+    for (const socket of peer.tlsInbound) socket.destroy();
   }
 
   #notifyDown(peer: PeerLink): void {
