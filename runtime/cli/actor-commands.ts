@@ -115,16 +115,16 @@ export async function clusterCommand(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
   if (sub === 'status') {
     const { values } = parse(rest, CLIENT_OPTIONS, 'usage: ultracloud cluster status [--endpoint URL] [--output table|json]');
-    const result = await ApiClient.fromFlags(values).get<{ self: string; members: Array<{ node: string; status: string }>; components: Record<string, { raft?: { role: string; term: number; leader: string | null; commit: number; applied: number } }> }>('/v1/cluster/status');
+    const result = await ApiClient.fromFlags(values).get<ClusterStatus>('/v1/cluster/status');
     if (outputFormat(values.output) === 'json') {
       printJson(result);
       return 0;
     }
-    printTable(['node', 'status', 'self'], result.members.map((m) => [m.node, m.status, m.node === result.self ? '*' : '']));
-    const groups = Object.entries(result.components).filter(([, c]) => c.raft !== undefined);
-    if (groups.length > 0) {
+    printTable(['node', 'membership', 'health', 'self'], result.members.map((m) => [m.node, m.status, result.nodes?.[m.node]?.health ?? '-', m.node === result.self ? '*' : '']));
+    const rows = raftRows(result);
+    if (rows.length > 0) {
       process.stdout.write('\n');
-      printTable(['component', 'role', 'term', 'leader', 'commit', 'applied'], groups.map(([name, c]) => [name, c.raft!.role, c.raft!.term, c.raft!.leader ?? '-', c.raft!.commit, c.raft!.applied]));
+      printTable(['group', 'node', 'role', 'term', 'leader', 'commit', 'applied', 'lag'], rows);
     }
     return 0;
   }
@@ -145,4 +145,37 @@ export async function clusterCommand(argv: string[]): Promise<number> {
   }
   if (sub === 'init') return (await import('./cluster-init.ts')).clusterInit(rest);
   throw new UsageError('usage: ultracloud cluster (init|members|status|admit) …');
+}
+
+interface RaftView {
+  readonly group?: string;
+  readonly role: string;
+  readonly term: number;
+  readonly leader: string | null;
+  readonly commit: number;
+  readonly applied: number;
+}
+
+interface ClusterStatus {
+  readonly self: string;
+  readonly members: ReadonlyArray<{ readonly node: string; readonly status: string }>;
+  readonly components: Readonly<Record<string, { readonly raft?: RaftView; readonly groups?: readonly RaftView[] }>>;
+  readonly nodes?: Readonly<Record<string, { readonly health: string; readonly components?: ClusterStatus['components'] }>>;
+}
+
+/** One row per Raft group per node; lag is how far the node's applied index trails the group's highest commit. */
+function raftRows(status: ClusterStatus): unknown[][] {
+  const views: Array<{ group: string; node: string; view: RaftView }> = [];
+  const nodes = status.nodes ?? { [status.self]: { health: 'ok', components: status.components } };
+  for (const [node, info] of Object.entries(nodes)) {
+    for (const [component, c] of Object.entries(info.components ?? {})) {
+      for (const view of [...(c.raft === undefined ? [] : [c.raft]), ...(c.groups ?? [])]) views.push({ group: view.group ?? component, node, view });
+    }
+  }
+  const highest = new Map<string, number>();
+  for (const { group, view } of views) highest.set(group, Math.max(highest.get(group) ?? 0, view.commit));
+  const short = (id: string | null): string => (id === null ? '-' : id.length > 16 ? `…${id.slice(-8)}` : id);
+  return views
+    .sort((a, b) => a.group.localeCompare(b.group) || a.node.localeCompare(b.node))
+    .map(({ group, node, view }) => [group, short(node), view.role, view.term, short(view.leader), view.commit, view.applied, (highest.get(group) ?? 0) - view.applied]);
 }

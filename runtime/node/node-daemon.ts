@@ -4,7 +4,7 @@
 // in reverse; the endpoint file in the data dir tells local CLIs where it listens.
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ActorSystem, type ActorRef } from '../actors/index.ts';
+import { ANY_INCARNATION, ActorSystem, type ActorRef } from '../actors/index.ts';
 import { MEMBERSHIP_NAME, membershipActor, type MembershipMsg } from '../cluster/membership-actor.ts';
 import type { Member } from '../cluster/membership-core.ts';
 import { RECEPTIONIST_NAME, receptionist } from '../cluster/receptionist.ts';
@@ -20,6 +20,7 @@ import { Libp2pTransport } from '../../transports/libp2p/libp2p-transport.ts';
 import { ensureAdminToken } from './admin-credential.ts';
 import { createNodeGate } from './node-gate.ts';
 import { controlRoutes } from './control-api.ts';
+import { NODE_STATUS_NAME, NODE_STATUS_PATH, nodeStatusActor, type NodeStatusMsg } from './node-status-actor.ts';
 import { resolveComponents } from './component-registry.ts';
 import { lockDataDir, type DataDirLock } from './data-dir-lock.ts';
 import { ENDPOINT_FILE, type NodeEndpoint } from './endpoint-file.ts';
@@ -114,6 +115,21 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
       }
       return statuses;
     };
+    system.spawnSystem(nodeStatusActor(componentStatus), { name: NODE_STATUS_NAME });
+    /** Every member's component statuses, asked in parallel; one that cannot answer is 'unreachable'. */
+    const clusterStatus = async (of: readonly Member[]): Promise<Record<string, unknown>> => {
+      const entries = await Promise.all(
+        of.map(async (m) => {
+          if (m.status !== 'up') return [m.node, { health: m.status }] as const;
+          const ref: ActorRef<NodeStatusMsg> = { node: m.node, path: NODE_STATUS_PATH, uid: ANY_INCARNATION };
+          return system.ask(ref, { type: 'node.status' }, { timeoutMs: 3_000 }).then(
+            (components) => [m.node, { health: 'ok', components }] as const,
+            (error: unknown) => [m.node, { health: 'unreachable', error: UltraError.from(error).message }] as const,
+          );
+        }),
+      );
+      return Object.fromEntries(entries);
+    };
     const members = (): Promise<Member[]> => system.ask(membership, { type: 'members' }, { timeoutMs: 5_000 });
     const server = new JsonServer({
       routes: [
@@ -123,7 +139,10 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
           path: '/v1/cluster/status',
           action: 'cluster:status:read',
           resource: () => ({ kind: 'status' }),
-          handle: async () => ({ self: identity.nodeId, members: await members(), components: await componentStatus() }),
+          handle: async () => {
+            const view = await members();
+            return { self: identity.nodeId, members: view, components: await componentStatus(), nodes: await clusterStatus(view) };
+          },
         },
         {
           method: 'GET',
