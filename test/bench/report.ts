@@ -27,9 +27,10 @@ function format(value: number): string {
   return value.toFixed(2);
 }
 
-export function report(title: string, rows: readonly BenchRow[]): void {
+/** `runs` overrides the heading's "median of N runs" for suites that count differently. */
+export function report(title: string, rows: readonly BenchRow[], runs = `median of ${process.env.RUNS ?? 5} runs`): void {
   const lines = [
-    `### ${title} (node ${process.version}, median of ${process.env.RUNS ?? 5} runs)`,
+    `### ${title} (node ${process.version}, ${runs})`,
     '',
     '| metric | ours | peer | ours vs peer | goal |',
     '|---|---|---|---|---|',

@@ -10,6 +10,11 @@ const suites: Record<string, () => Promise<void>> = {
     const { runChainfireBenches, reportChainfire } = await import('./chainfire.bench.ts');
     reportChainfire(await runChainfireBenches());
   },
+  // Real processes in network namespaces (root); TRIALS defaults to 10.
+  ha: async () => {
+    const { runHaBenches, reportHa } = await import('./ha.bench.ts');
+    reportHa(await runHaBenches());
+  },
 };
 
 const wanted = process.argv.slice(2);
