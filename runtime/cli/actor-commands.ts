@@ -19,6 +19,8 @@ export async function statusCommand(argv: string[]): Promise<number> {
     ['component', 'health', 'resources', 'details'],
     Object.entries(status.components).map(([name, s]) => [name, s.health ?? '-', formatCounts(s.resources), formatDetails(s)]),
   );
+  process.stdout.write('\n');
+  printTable(['actor subtree', 'actors', 'restarts', 'mailbox'], status.actorTree.map((t) => [t.path, t.actors, t.restarts, t.mailbox]));
   return 0;
 }
 
@@ -34,6 +36,7 @@ interface NodeStatus {
   readonly uptimeMs: number;
   readonly components: Readonly<Record<string, ComponentStatus>>;
   readonly actors: number;
+  readonly actorTree: ReadonlyArray<{ readonly path: string; readonly actors: number; readonly restarts: number; readonly mailbox: number }>;
   readonly deadLetters: number;
 }
 

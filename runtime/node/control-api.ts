@@ -1,7 +1,7 @@
 // The node's control API, what the `ultracloud` CLI talks to: health and metrics (open, for probes
 // and Prometheus), and — behind the admin bearer token — status, the actor tree, and the actor
 // message endpoints (`send` / `ask` a JSON message to an actor by node and path).
-import { ANY_INCARNATION, type ActorRef, type ActorSystem, type Message } from '../actors/index.ts';
+import { ANY_INCARNATION, type ActorInfo, type ActorRef, type ActorSystem, type Message } from '../actors/index.ts';
 import { UltraError } from '../errors.ts';
 import type { Route } from '../http/json-server.ts';
 import { EXPOSITION_CONTENT_TYPE } from '../metrics/exposition.ts';
@@ -40,6 +40,7 @@ export function controlRoutes(options: ControlApiOptions): Route[] {
         uptimeMs: system.env.now() - options.startedAtMs,
         components: await options.components(),
         actors: countActors(system),
+        actorTree: summarizeTree(system),
         deadLetters: system.deadLetterCount,
       }),
     },
@@ -104,6 +105,20 @@ function resolve(system: ActorSystem, request: ActorMessageRequest): { ref: Acto
     throw new UltraError('NotFound', `no actor at ${request.path} on ${node} (see: ultracloud actors)`);
   }
   return { ref: { node, path: request.path, uid: ANY_INCARNATION }, message: request.message };
+}
+
+export interface SubtreeSummary {
+  readonly path: string;
+  readonly actors: number;
+  readonly restarts: number;
+  readonly mailbox: number;
+}
+
+/** Per subtree under /user and /system (a component, a system service): actors, restarts, queued messages. */
+function summarizeTree(system: ActorSystem): SubtreeSummary[] {
+  const total = (info: ActorInfo): { actors: number; restarts: number; mailbox: number } =>
+    info.children.map(total).reduce((a, b) => ({ actors: a.actors + b.actors, restarts: a.restarts + b.restarts, mailbox: a.mailbox + b.mailbox }), { actors: 1, restarts: info.restarts, mailbox: info.mailboxSize });
+  return system.actorTree().flatMap((guardian) => guardian.children.map((child) => ({ path: child.path, ...total(child) })));
 }
 
 function countActors(system: ActorSystem): number {
