@@ -40,6 +40,8 @@ const UpConfigSchema = Type.Object(
     host: Type.Optional(Type.String({ minLength: 1 })),
     controlPort: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
     ports: Type.Optional(Type.Record(Type.String({ pattern: '^[a-z][a-z0-9-]{0,62}$' }), Type.Integer({ minimum: 0, maximum: 65535 }))),
+    /** Per-component settings, as in node.json (e.g. { "plasmavmc": { "accel": "tcg" } }). */
+    settings: Type.Optional(Type.Record(Type.String({ pattern: '^[a-z][a-z0-9-]{0,62}$' }), Type.Unknown())),
     ...Object.fromEntries(Object.keys(SINGLE_NODE_DEV.toggles).map((t) => [t, Type.Optional(Type.Boolean())])),
   },
   { additionalProperties: false },
@@ -99,6 +101,7 @@ export async function upCommand(argv: string[]): Promise<number> {
       host: values.host ?? file.host,
       controlPort: values['control-port'] === undefined ? file.controlPort : integerFlag(values['control-port'], 'control-port', DEFAULT_CONTROL_PORT, 0, 65535),
       ports: { ...file.ports, ...(values.port === undefined ? {} : parsePortFlags(values.port)) },
+      settings: file.settings ?? {},
     });
   } catch (error) {
     lock.release();
@@ -156,11 +159,13 @@ interface DevNodeSettings {
   readonly host: string | undefined;
   readonly controlPort: number | undefined;
   readonly ports: Readonly<Record<string, number>>;
+  readonly settings: Readonly<Record<string, unknown>>;
 }
 
 /**
  * The dev node's config: created on first run (with a cluster key, so the same node can later be
- * joined by others), and on later runs updated with this run's components, host and ports.
+ * joined by others), and on later runs updated with this run's components, host, ports and
+ * component settings (what the operator edited in node.json is kept).
  */
 async function prepareDataDir(dataDir: string, settings: DevNodeSettings): Promise<NodeConfig> {
   const existing = existsSync(join(dataDir, NODE_CONFIG_FILE)) ? loadNodeConfig(dataDir) : undefined;
@@ -177,6 +182,7 @@ async function prepareDataDir(dataDir: string, settings: DevNodeSettings): Promi
       components: [...settings.components],
       http: { host, port: settings.controlPort ?? existing?.http.port ?? DEFAULT_CONTROL_PORT },
       ...(existing?.ports === undefined && Object.keys(settings.ports).length === 0 ? {} : { ports: { ...existing?.ports, ...settings.ports } }),
+      ...(existing?.settings === undefined && Object.keys(settings.settings).length === 0 ? {} : { settings: { ...existing?.settings, ...settings.settings } }),
     },
     dataDir,
     'ultracloud up',
