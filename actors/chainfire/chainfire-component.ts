@@ -29,6 +29,8 @@ export interface ChainfireOptions {
 export interface Chainfire {
   readonly ref: ActorRef<{ readonly type: 'noop' }>;
   readonly service: RaftChainfireService;
+  /** This node's store and watch hub (read-only use: tests, diagnostics). */
+  readonly replica: Replica;
 }
 
 export function startChainfire(system: ActorSystem, options: ChainfireOptions): Chainfire {
@@ -83,5 +85,5 @@ export function startChainfire(system: ActorSystem, options: ChainfireOptions): 
     supervisor: oneForOne({ maxRestarts: 10, withinMs: 60_000 }),
   });
   const ref = system.spawn(supervisor, { name: 'chainfire' });
-  return { ref, service };
+  return { ref, service, replica };
 }

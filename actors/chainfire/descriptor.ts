@@ -1,11 +1,15 @@
 // chainfire as a node component: its Raft log and store on LevelDB under <dataDir>/chainfire, the
 // etcd v3 gRPC API on `ports.chainfire-grpc` (default 2379) and the REST API on
-// `ports.chainfire-http` (default 8081), both authenticated with the node's admin credential until
-// iam lands (`etcdctl --user root:$(cat <dataDir>/admin-token)`; REST: a bearer token).
+// `ports.chainfire-http` (default 8081), both behind the node's access gate: etcd clients log in
+// as an iam user (`etcdctl --user alice:<password>`) or as root with the cluster admin credential
+// (`etcdctl --user root:$(cat <dataDir>/admin-token)`), and every call is authorized with its
+// coordination:* action (api/etcd-auth.ts); REST takes a bearer token.
 import { join } from 'node:path';
 import { LevelBackend } from '../../runtime/persistence/level-backend.ts';
 import type { ComponentDescriptor } from '../../runtime/node/component.ts';
 import { JsonServer } from '../../runtime/http/json-server.ts';
+import { iamPasswordLogin } from '../iam/iam-client.ts';
+import { GateAuth } from './api/etcd-auth.ts';
 import { EtcdGrpcServer } from './api/etcd-grpc-server.ts';
 import { chainfireRestRoutes } from './api/rest-api.ts';
 import { startChainfire } from './chainfire-component.ts';
@@ -26,7 +30,7 @@ export const chainfireDescriptor: ComponentDescriptor = {
       backend,
       clientUrls: (member) => (member === ctx.nodeId && grpcAddress !== '' ? [`http://${grpcAddress}`] : []),
     });
-    const server = new EtcdGrpcServer({ service: chainfire.service, host: ctx.host, port, log: ctx.log.child({ component: 'chainfire' }), credential: { user: 'root', password: ctx.adminToken }, env: ctx.system.env });
+    const server = new EtcdGrpcServer({ service: chainfire.service, host: ctx.host, port, log: ctx.log.child({ component: 'chainfire' }), authenticator: new GateAuth({ gate: ctx.gate, adminToken: ctx.adminToken, login: async (name, password) => (await iamPasswordLogin(ctx, name, password)).access_token }), env: ctx.system.env });
     let bound: number;
     try {
       bound = await server.start();

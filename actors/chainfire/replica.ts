@@ -7,6 +7,7 @@ import { Codec } from '../../runtime/codec/codec.ts';
 import { UltraError } from '../../runtime/errors.ts';
 import type { StateMachine } from '../../runtime/raft/raft-group-actor.ts';
 import type { ApplyResult, Command } from './core/commands.ts';
+import { ETCD_ERRORS } from './core/errors.ts';
 import { boundsContain, keyBounds, toKeyString, type KeyBounds } from './core/key-range.ts';
 import { MvccStore, type MvccStoreOptions } from './core/mvcc-store.ts';
 import type { Event } from './core/types.ts';
@@ -49,6 +50,11 @@ export class Replica {
     return this.#applied;
   }
 
+  /** Live watches on this member (a stream that went away must have cancelled its own). */
+  get watcherCount(): number {
+    return this.#watchers.size;
+  }
+
   /** The state machine the Raft group applies to; each call starts from an empty store. */
   stateMachine(): StateMachine {
     this.#store = new MvccStore(this.#options);
@@ -80,6 +86,11 @@ export class Replica {
     };
     const start = request.start_revision ?? 0n;
     const current = this.#store.revision;
+    const compacted = this.#store.compactRevision;
+    if (start > 0n && start < compacted) {
+      // The API servers cancel the watch with this compact_revision, as etcd does.
+      throw new UltraError('FailedPrecondition', ETCD_ERRORS.compacted.message, { reason: 'compacted', compactRevision: compacted });
+    }
     if (start > 0n && start <= current) {
       // History first (the etcd 'compacted' error below the compaction), then live events: both
       // happen in this one synchronous step, so nothing falls in between.

@@ -2,11 +2,15 @@
 // replicated store, plus watches, cluster and status information. The component implements it
 // over its Raft group; servers translate wire requests into these calls and never touch Raft.
 import type {
+  AlarmRequest,
+  AlarmResponse,
   CompactionRequest,
   CompactionResponse,
   DeleteRangeRequest,
   DeleteRangeResponse,
   Event,
+  HashKVResponse,
+  HashResponse,
   LeaseGrantRequest,
   LeaseGrantResponse,
   LeaseKeepAliveRequest,
@@ -38,6 +42,7 @@ export interface WatchRequest {
   readonly start_revision?: bigint | null;
   readonly prev_kv?: boolean | null;
   readonly filters?: ReadonlyArray<'NOPUT' | 'NODELETE'> | null;
+  /** The API server sends progress notifications for this watch; the service itself ignores it. */
   readonly progress_notify?: boolean | null;
 }
 
@@ -91,4 +96,25 @@ export interface ChainfireService {
   watch(request: WatchRequest, deliver: (batch: WatchBatch) => void): Promise<Watch>;
   memberList(): Promise<readonly Member[]>;
   status(): Promise<StatusInfo>;
+  /**
+   * This member's store as one consistent snapshot (its applied state at one revision), encoded
+   * as MvccStore.snapshot() does (core/snapshot.ts).
+   */
+  snapshot(): Promise<StoreSnapshot>;
+  /** etcd's Hash: CRC-32C of this member's whole store. */
+  hash(): Promise<HashResponse>;
+  /** etcd's HashKV: CRC-32C of this member's history up to `revision` (0: now). */
+  hashKV(revision: bigint): Promise<HashKVResponse>;
+  /** etcd's Defragment: compacts this member's storage (its Raft log into a snapshot). */
+  defragment(): Promise<void>;
+  /** etcd's MoveLeader: hands Raft leadership to the member with etcd id `target`; resolves once it leads. */
+  moveLeader(target: bigint): Promise<void>;
+  /** etcd's Alarm: GET lists alarms; ACTIVATE/DEACTIVATE raise or clear NOSPACE through the log. */
+  alarm(request: AlarmRequest): Promise<AlarmResponse>;
+}
+
+export interface StoreSnapshot {
+  /** The store revision the snapshot reflects. */
+  readonly revision: bigint;
+  readonly data: Uint8Array;
 }

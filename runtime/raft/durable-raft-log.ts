@@ -1,7 +1,8 @@
 // A RaftStorage whose state survives crashes: an in-memory copy (MemoryRaftStorage, which the core
 // reads synchronously) in front of a KvBackend, like etcd's MemoryStorage in front of its WAL.
 // `persist(ready)` writes the Ready's snapshot, entries and hard state in ONE atomic, synced batch
-// before the owner may send the Ready's messages; `open` rebuilds the memory copy from disk.
+// (a commit index alone waits for the next one) before the owner may send the Ready's messages (a
+// leader's may go earlier, see Ready.sendBeforePersist); `open` rebuilds the memory copy from disk.
 import { Codec } from '../codec/codec.ts';
 import { assert } from '../errors.ts';
 import type { KvBackend, KvOp } from '../persistence/store.ts';
@@ -35,6 +36,11 @@ export class DurableRaftLog {
   readonly storage = new MemoryRaftStorage();
   readonly #backend: KvBackend;
   readonly #keys: ReturnType<typeof keys>;
+  /**
+   * A hard state whose only change was the commit index, not written yet: it rides along with the
+   * next write (see mustSync), so moving the commit index costs no disk write of its own.
+   */
+  #deferredHardState: HardState | undefined;
 
   private constructor(backend: KvBackend, group: string) {
     this.#backend = backend;
@@ -57,8 +63,46 @@ export class DurableRaftLog {
     return log;
   }
 
-  /** Makes a Ready's snapshot, entries and hard state durable (one synced batch), then visible to the core. */
+  /**
+   * Makes a Ready's snapshot, entries and hard state durable (one atomic, synced batch), then
+   * visible to the core — except a Ready that only moves the commit index (see mustSync).
+   */
   async persist(ready: Ready): Promise<void> {
+    if (this.mustSync(ready)) {
+      const ops = this.persistOps(ready);
+      if (ready.hardState === undefined) ops.push(...this.#deferredOps());
+      this.#deferredHardState = undefined;
+      await this.#backend.batch(ops, { sync: true });
+    } else if (ready.hardState !== undefined) {
+      this.#deferredHardState = ready.hardState;
+    }
+    this.markPersisted(ready);
+  }
+
+  #deferredOps(): KvOp[] {
+    const hard = this.#deferredHardState;
+    return hard === undefined ? [] : [{ type: 'put', key: this.#keys.hardState, value: codec.encode(hard) }];
+  }
+
+  /**
+   * Whether a Ready's writes need an fsync (etcd's MustSync): new entries, a snapshot, or a new
+   * term or vote. A commit index alone need not survive a crash — a restarted member learns it
+   * again from the leader (or, alone, by committing its new term's first entry) — so persist()
+   * does not write a Ready that only moves it: the next synced batch carries it.
+   */
+  mustSync(ready: Ready): boolean {
+    if (ready.snapshot !== undefined || ready.entries.length > 0) return true;
+    const hard = ready.hardState;
+    if (hard === undefined) return false;
+    const persisted = this.storage.hardState();
+    return hard.term !== persisted.term || hard.vote !== persisted.vote;
+  }
+
+  /**
+   * The writes `persist` makes, for an owner of many groups on one backend that puts every group's
+   * Ready into ONE synced batch (multi-Raft group commit); call markPersisted once it resolved.
+   */
+  persistOps(ready: Ready): KvOp[] {
     const ops: KvOp[] = [];
     const k = this.#keys;
     if (ready.snapshot !== undefined) {
@@ -74,7 +118,11 @@ export class DurableRaftLog {
       for (let i = last + 1; i <= this.storage.lastIndex(); i++) ops.push({ type: 'del', key: k.entry(i) });
     }
     if (ready.hardState !== undefined) ops.push({ type: 'put', key: k.hardState, value: codec.encode(ready.hardState) });
-    if (ops.length > 0) await this.#backend.batch(ops, { sync: true });
+    return ops;
+  }
+
+  /** Makes a Ready whose persistOps were written visible to the core. */
+  markPersisted(ready: Ready): void {
     if (ready.snapshot !== undefined) this.storage.applySnapshot(ready.snapshot);
     this.storage.append(ready.entries);
     if (ready.hardState !== undefined) this.storage.setHardState(ready.hardState);
@@ -86,6 +134,8 @@ export class DurableRaftLog {
     this.storage.compact(index, snapshotData);
     const ops: KvOp[] = [{ type: 'put', key: this.#keys.snapshot, value: codec.encode(this.storage.snapshot()) }];
     for (let i = before; i <= index; i++) ops.push({ type: 'del', key: this.#keys.entry(i) });
+    ops.push(...this.#deferredOps());
+    this.#deferredHardState = undefined;
     await this.#backend.batch(ops, { sync: true });
   }
 }

@@ -2,8 +2,10 @@
 // on the persistence layer and the group's state machine. Ticks come from an actor timer, peer
 // messages arrive as actor messages (in-process, over worker threads, over libp2p or the simulated
 // network alike), and each Ready is handled in the order the core requires: persist (synced) →
-// send → apply → answer. Proposals are answered only after their entry is committed and applied,
-// so an acknowledged write is on a quorum's disks.
+// send → apply → answer — except that a leader's appends go out before its own write (the core
+// marks such Readies), so followers write in parallel with it. Proposals are answered only after
+// their entry is committed and applied, so an acknowledged write is on a quorum's disks.
+// Linearizable reads are batched: all that arrive between two flushes share one ReadIndex round.
 import { defineActor, type ActorContext, type ActorRef, type Behavior, type DeferredReply, type Query } from '../actors/index.ts';
 import { UltraError } from '../errors.ts';
 import type { KvBackend } from '../persistence/store.ts';
@@ -12,6 +14,7 @@ import { DurableRaftLog } from './durable-raft-log.ts';
 import type { Entry } from './entry.ts';
 import type { Message as RaftMessage } from './messages.ts';
 import { RaftNode, type RaftStatus } from './raft-node.ts';
+import type { Ready } from './ready.ts';
 
 /** The replicated application. Deterministic: every replica applies the same entries in order. */
 export interface StateMachine {
@@ -45,7 +48,13 @@ export type RaftGroupMsg =
   | ({ readonly type: 'raft.propose'; readonly id: string; readonly data: Uint8Array } & Query<unknown>)
   /** Linearizable read barrier: answered with the applied index once a read at this point is safe. */
   | ({ readonly type: 'raft.read' } & Query<number>)
+  /** Starts a leadership transfer to `to` (this replica must lead: else Unavailable with the leader). */
   | ({ readonly type: 'raft.transfer'; readonly to: string } & Query<boolean>)
+  /**
+   * Snapshots the state machine at the applied index now and drops the log up to it (storage
+   * compaction on demand, e.g. etcd's Defragment); answered with the snapshot's index.
+   */
+  | ({ readonly type: 'raft.compact' } & Query<number>)
   | ({ readonly type: 'raft.status' } & Query<RaftGroupView>);
 
 export interface RaftGroupOptions {
@@ -70,9 +79,11 @@ interface GroupState {
   applied: number;
   /** Proposals waiting for their entry to apply: index → term and the asker. */
   readonly proposals: Map<number, { readonly term: number; readonly reply: DeferredReply<unknown> }>;
-  /** Reads waiting for leadership confirmation (by context id), then for the apply index. */
-  readonly reads: Map<string, DeferredReply<number>>;
-  readonly readsAwaitingApply: Array<{ readonly index: number; readonly reply: DeferredReply<number> }>;
+  /** Reads that arrived since the last flush: the flush starts one ReadIndex round for all of them. */
+  pendingReads: Array<DeferredReply<number>>;
+  /** Read rounds waiting for leadership confirmation (by context id), then for the apply index. */
+  readonly reads: Map<string, ReadonlyArray<DeferredReply<number>>>;
+  readonly readsAwaitingApply: Array<{ readonly index: number; readonly replies: ReadonlyArray<DeferredReply<number>> }>;
   readSeq: number;
   /** Ids of recently accepted proposals, oldest first (bounded by MAX_REMEMBERED_PROPOSALS). */
   readonly acceptedProposals: Set<string>;
@@ -98,7 +109,7 @@ export function raftGroupActor(options: RaftGroupOptions): Behavior<GroupState, 
       if (snapshot.index > 0) machine.restore(snapshot.data, snapshot.index);
       const node = new RaftNode({ ...options.raft, id: options.id, voters: options.voters, storage: log.storage, random: () => ctx.env.random(), applied: snapshot.index });
       ctx.timers.startPeriodic('tick', { type: 'raft.tick' }, tickMs);
-      return { node, log, machine, applied: snapshot.index, proposals: new Map(), reads: new Map(), readsAwaitingApply: [], readSeq: 0, acceptedProposals: new Set(), flushScheduled: false };
+      return { node, log, machine, applied: snapshot.index, proposals: new Map(), pendingReads: [], reads: new Map(), readsAwaitingApply: [], readSeq: 0, acceptedProposals: new Set(), flushScheduled: false };
     },
     receive(state, msg, ctx) {
       switch (msg.type) {
@@ -108,6 +119,7 @@ export function raftGroupActor(options: RaftGroupOptions): Behavior<GroupState, 
         case 'raft.flush':
           // The one asynchronous step: the actor takes no other message until the write is synced.
           state.flushScheduled = false;
+          startReadRound(state, options);
           return handleReadies(state, ctx, options, snapshotEvery).then(() => state);
         case 'raft.message':
           if (msg.message.to !== options.id || !options.voters.includes(msg.message.from)) {
@@ -131,28 +143,39 @@ export function raftGroupActor(options: RaftGroupOptions): Behavior<GroupState, 
           }
           break;
         }
-        case 'raft.read': {
-          const reply = ctx.deferReply(msg);
-          const id = `${options.id}:${++state.readSeq}`;
+        case 'raft.read':
+          // Answered by the next flush's ReadIndex round, with every read that arrives until then.
+          state.pendingReads.push(ctx.deferReply(msg));
+          break;
+        case 'raft.transfer':
           try {
-            state.node.readIndex(new TextEncoder().encode(id));
-            state.reads.set(id, reply);
+            state.node.transferLeadership(msg.to);
+            ctx.reply(msg, true);
           } catch (error) {
-            reply.error(UltraError.from(error));
+            ctx.replyError(msg, UltraError.from(error));
           }
           break;
+        case 'raft.compact': {
+          // Like a flush, the actor takes no other message until the snapshot is written.
+          const reply = ctx.deferReply(msg);
+          return compactLog(state).then(
+            (index) => {
+              reply.ok(index);
+              return state;
+            },
+            (error: unknown) => {
+              reply.error(UltraError.from(error));
+              return state;
+            },
+          );
         }
-        case 'raft.transfer':
-          state.node.transferLeadership(msg.to);
-          ctx.reply(msg, true);
-          break;
         case 'raft.status': {
           const s = state.node.status();
           ctx.reply(msg, { group: options.group, id: s.id, role: s.role, term: s.term, leader: s.leader, commit: s.commit, applied: state.applied, lastIndex: s.lastIndex });
           break;
         }
       }
-      if (!state.flushScheduled && state.node.hasReady()) {
+      if (!state.flushScheduled && (state.node.hasReady() || state.pendingReads.length > 0)) {
         state.flushScheduled = true;
         ctx.tell(ctx.self, { type: 'raft.flush' });
       }
@@ -161,29 +184,38 @@ export function raftGroupActor(options: RaftGroupOptions): Behavior<GroupState, 
     onStop(state) {
       const stopped = new UltraError('Unavailable', `raft group ${options.group} replica stopped`);
       for (const { reply } of state.proposals.values()) reply.error(stopped);
-      for (const reply of state.reads.values()) reply.error(stopped);
-      for (const { reply } of state.readsAwaitingApply) reply.error(stopped);
+      for (const reply of state.pendingReads) reply.error(stopped);
+      for (const replies of state.reads.values()) for (const reply of replies) reply.error(stopped);
+      for (const { replies } of state.readsAwaitingApply) for (const reply of replies) reply.error(stopped);
     },
   });
 }
 
 async function handleReadies(state: GroupState, ctx: ActorContext<RaftGroupMsg>, options: RaftGroupOptions, snapshotEvery: number): Promise<void> {
   const decoder = new TextDecoder();
+  const send = (ready: Ready): void => {
+    for (const message of ready.messages) ctx.tell(options.peer(message.to), { type: 'raft.message', message });
+  };
   while (state.node.hasReady()) {
     const ready = state.node.ready();
+    if (ready.sendBeforePersist === true) send(ready);
+    // Committed entries already on this replica's disk need not wait for this Ready's write (etcd
+    // applies concurrently with persisting): answering them now takes an fsync off every reply
+    // whose commit arrived together with newer proposals.
+    const applied = ready.snapshot === undefined ? applyDurable(state, ready) : 0;
     await state.log.persist(ready);
-    for (const message of ready.messages) ctx.tell(options.peer(message.to), { type: 'raft.message', message });
+    if (ready.sendBeforePersist !== true) send(ready);
     if (ready.snapshot !== undefined && ready.snapshot.index > state.applied) {
       state.machine.restore(ready.snapshot.data, ready.snapshot.index);
       state.applied = ready.snapshot.index;
     }
-    for (const entry of ready.committedEntries) applyEntry(state, entry);
+    for (let i = applied; i < ready.committedEntries.length; i++) applyEntry(state, ready.committedEntries[i]!);
     for (const read of ready.readStates) {
       const id = decoder.decode(read.context);
-      const reply = state.reads.get(id);
-      if (reply === undefined) continue;
+      const replies = state.reads.get(id);
+      if (replies === undefined) continue;
       state.reads.delete(id);
-      state.readsAwaitingApply.push({ index: read.index, reply });
+      state.readsAwaitingApply.push({ index: read.index, replies });
     }
     state.node.advance(ready);
     answerReads(state);
@@ -191,6 +223,27 @@ async function handleReadies(state: GroupState, ctx: ActorContext<RaftGroupMsg>,
       await state.log.compact(state.applied, state.machine.snapshot());
     }
   }
+}
+
+/**
+ * Applies the Ready's committed entries that earlier Readies already persisted (below this Ready's
+ * own entries, which may replace only uncommitted ones); returns how many it applied.
+ */
+function applyDurable(state: GroupState, ready: Ready): number {
+  const durable = Math.min(state.log.storage.lastIndex(), (ready.entries[0]?.index ?? Infinity) - 1);
+  let count = 0;
+  for (const entry of ready.committedEntries) {
+    if (entry.index > durable) break;
+    applyEntry(state, entry);
+    count++;
+  }
+  return count;
+}
+
+/** Snapshot at the applied index and log compaction up to it, unless the log starts there already. */
+async function compactLog(state: GroupState): Promise<number> {
+  if (state.applied >= state.log.storage.firstIndex()) await state.log.compact(state.applied, state.machine.snapshot());
+  return state.log.storage.firstIndex() - 1;
 }
 
 function applyEntry(state: GroupState, entry: Entry): void {
@@ -215,7 +268,26 @@ function answerReads(state: GroupState): void {
     const pending = state.readsAwaitingApply[i]!;
     if (pending.index <= state.applied) {
       state.readsAwaitingApply.splice(i, 1);
-      pending.reply.ok(state.applied);
+      for (const reply of pending.replies) reply.ok(state.applied);
     }
+  }
+}
+
+/**
+ * One ReadIndex request for every read that arrived since the last flush (etcd's linearizable
+ * read loop): a single heartbeat round confirms leadership for all of them, and each may be
+ * served at the commit index it returns, since they all arrived before it was taken.
+ */
+function startReadRound(state: GroupState, options: RaftGroupOptions): void {
+  if (state.pendingReads.length === 0) return;
+  const replies = state.pendingReads;
+  state.pendingReads = [];
+  const id = `${options.id}:${++state.readSeq}`;
+  try {
+    state.node.readIndex(new TextEncoder().encode(id));
+    state.reads.set(id, replies);
+  } catch (error) {
+    const refused = UltraError.from(error);
+    for (const reply of replies) reply.error(refused);
   }
 }

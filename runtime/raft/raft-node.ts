@@ -4,8 +4,9 @@
 // timeouts come from the injected `random`, so a simulation replays exactly.
 //
 // Implemented: elections with PreVote and CheckQuorum (leader stickiness), log replication with
-// fast backtracking, batching and bounded pipelining, snapshots for followers behind compaction,
-// ReadIndex reads, and leadership transfer, over a fixed set of voters.
+// fast backtracking, batching (one append per follower per Ready) and bounded pipelining, a
+// leader that replicates while it persists (its own copy counted once durable), snapshots for
+// followers behind compaction, ReadIndex reads, and leadership transfer, over a fixed set of voters.
 
 import { assert, UltraError } from '../errors.ts';
 import { resolveConfig, type RaftConfig, type ResolvedConfig } from './config.ts';
@@ -72,6 +73,14 @@ export class RaftNode {
   #readStates: ReadState[] = [];
   /** The hard state as of the last Ready, to emit only changes. */
   #persistedHardState: HardState;
+  /**
+   * New entries or a new commit index await sending to the followers. They go out when the next
+   * Ready is built, one append per follower for everything since, instead of one per proposal or
+   * acknowledgement: a burst of proposals costs each follower one message, one write, one answer.
+   */
+  #appendsDue = false;
+  /** The commit index each follower was last sent in an append (this term). */
+  #commitSent = new Map<string, number>();
   #readyOutstanding = false;
 
   constructor(config: RaftConfig) {
@@ -108,7 +117,7 @@ export class RaftNode {
       throw new UltraError('Unavailable', 'raft: leadership transfer in progress', { leader: this.#leader });
     }
     const index = this.#appendEntries([data]);
-    this.#broadcastAppend();
+    this.#appendsDue = true;
     return { index, term: this.#term };
   }
 
@@ -121,10 +130,12 @@ export class RaftNode {
    */
   readIndex(context: Uint8Array): void {
     this.#requireLeader();
-    if (this.#config.voters.length === 1) {
-      this.#readStates.push({ index: this.#log.committed, context });
-    } else if (this.#log.term(this.#log.committed) !== this.#term) {
+    if (this.#log.term(this.#log.committed) !== this.#term) {
+      // Until an entry of our term commits, the commit index may trail what earlier leaders (or
+      // we, before a restart that lost an unsynced commit index) acknowledged.
       this.#readsAwaitingCommit.push(context);
+    } else if (this.#config.voters.length === 1) {
+      this.#readStates.push({ index: this.#log.committed, context });
     } else {
       this.#startReads([context]);
     }
@@ -143,6 +154,16 @@ export class RaftNode {
     const progress = this.#progressOf(to);
     if (progress.match === this.#log.lastIndex()) this.#send({ type: 'timeoutNow', to, term: this.#term });
     else this.#sendAppend(to, true);
+  }
+
+  /**
+   * Starts an election now instead of after an election timeout (a no-op on the leader): for a
+   * group created by splitting another, whose replica on the old leader's node can take over at
+   * once rather than leave the new group leaderless for a timeout.
+   */
+  campaign(): void {
+    if (this.#role === 'leader') return;
+    this.#campaign(this.#config.preVote ? 'preVote' : 'vote', false);
   }
 
   /**
@@ -216,6 +237,7 @@ export class RaftNode {
       this.#log.unstable.snapshot !== undefined ||
       this.#messages.length > 0 ||
       this.#readStates.length > 0 ||
+      this.#appendsDue ||
       this.#log.hasNextCommittedEntries()
     );
   }
@@ -223,9 +245,14 @@ export class RaftNode {
   /** The next batch of work; handle it (see ready.ts) and call advance(ready) before the next ready(). */
   ready(): Ready {
     assert(!this.#readyOutstanding, 'ready() called again before advance()');
+    if (this.#appendsDue) this.#sendDueAppends();
     this.#readyOutstanding = true;
     const hardState = this.#hardState();
     const snapshot = this.#log.unstable.snapshot;
+    // A leader's messages promise nothing about this Ready being on its disk (its own entries
+    // count towards commit only after advance()), so they may go out while it persists (Raft
+    // thesis §10.2.1) — unless the Ready also changes term or vote, which messages may rely on.
+    const termAndVoteDurable = hardState.term === this.#persistedHardState.term && hardState.vote === this.#persistedHardState.vote;
     const ready: Ready = {
       ...(sameHardState(hardState, this.#persistedHardState) ? {} : { hardState }),
       entries: [...this.#log.unstable.entries],
@@ -233,6 +260,7 @@ export class RaftNode {
       committedEntries: this.#log.nextCommittedEntries(this.#config.maxCommittedBytesPerReady),
       messages: this.#messages,
       readStates: this.#readStates,
+      ...(this.#role === 'leader' && termAndVoteDurable && snapshot === undefined ? { sendBeforePersist: true } : {}),
     };
     this.#messages = [];
     this.#readStates = [];
@@ -250,6 +278,11 @@ export class RaftNode {
     const lastEntry = ready.entries.at(-1);
     if (lastEntry !== undefined) this.#log.unstable.stableTo(lastEntry.index, lastEntry.term);
     if (ready.snapshot !== undefined) this.#log.unstable.stableSnapshotTo(ready.snapshot.index);
+    // The leader's own copy counts towards commit only now that it is durable: a commit index it
+    // sends must never rest on entries it might still lose (etcd's self MsgAppResp on advance).
+    if (this.#role === 'leader' && lastEntry !== undefined && this.#progressOf(this.#config.id).maybeUpdate(this.#stableLastIndex())) {
+      if (this.#maybeCommit()) this.#appendsDue = true;
+    }
   }
 
   status(): RaftStatus {
@@ -291,10 +324,12 @@ export class RaftNode {
     this.#progress = new Map();
     for (const voter of this.#config.voters) {
       const self = voter === this.#config.id;
-      this.#progress.set(voter, new Progress(self ? lastIndex : 0, lastIndex + 1, this.#config.maxInflightMessages));
+      this.#progress.set(voter, new Progress(self ? this.#stableLastIndex() : 0, lastIndex + 1, this.#config.maxInflightMessages));
     }
     this.#readOnly.reset();
     this.#readsAwaitingCommit = [];
+    this.#appendsDue = false;
+    this.#commitSent = new Map();
   }
 
   #becomeFollower(term: number, leader: string | null): void {
@@ -557,7 +592,7 @@ export class RaftNode {
     } else if (progress.state === 'replicate') {
       progress.inflights.freeLE(message.index);
     }
-    if (this.#maybeCommit()) this.#broadcastAppend();
+    if (this.#maybeCommit()) this.#appendsDue = true;
     else if (wasPaused) this.#sendAppend(message.from, true);
     while (this.#sendAppend(message.from, false)) {
       // Fill the pipeline while the window and the log allow.
@@ -585,10 +620,14 @@ export class RaftNode {
   #appendEntries(data: readonly Uint8Array[]): number {
     const first = this.#log.lastIndex() + 1;
     const entries: Entry[] = data.map((d, k) => ({ index: first + k, term: this.#term, data: d }));
-    const lastIndex = this.#log.append(entries);
-    this.#progressOf(this.#config.id).maybeUpdate(lastIndex);
-    this.#maybeCommit();
-    return lastIndex;
+    // Our own match advances in advance(), once these entries are persisted.
+    return this.#log.append(entries);
+  }
+
+  /** The last index whose entry is on our disk and still part of our log (0 while a received snapshot is not). */
+  #stableLastIndex(): number {
+    if (this.#log.unstable.snapshot !== undefined) return 0;
+    return Math.min(this.#log.unstable.offset - 1, this.#log.lastIndex());
   }
 
   /** Commits what a quorum holds, if it is of our term; then serves reads that waited for that. */
@@ -614,6 +653,18 @@ export class RaftNode {
       this.#readOnly.recvAck(this.#config.id, context);
     }
     this.#broadcastHeartbeat();
+  }
+
+  /** Sends each follower the entries it lacks, or else the new commit index (see #appendsDue). */
+  #sendDueAppends(): void {
+    this.#appendsDue = false;
+    if (this.#role !== 'leader') return;
+    for (const voter of this.#config.voters) {
+      if (voter === this.#config.id) continue;
+      let sent = false;
+      while (this.#sendAppend(voter, false)) sent = true;
+      if (!sent && (this.#commitSent.get(voter) ?? -1) < this.#log.committed) this.#sendAppend(voter, true);
+    }
   }
 
   #broadcastAppend(): void {
@@ -645,6 +696,7 @@ export class RaftNode {
     if (prevLogTerm === undefined || entries === undefined) return this.#sendSnapshot(to, progress);
     if (entries.length === 0 && !sendIfEmpty) return false;
     this.#send({ type: 'append', to, term: this.#term, prevLogIndex, prevLogTerm, entries, commit: this.#log.committed });
+    this.#commitSent.set(to, this.#log.committed);
     const last = entries.at(-1);
     if (last !== undefined) {
       if (progress.state === 'replicate') {

@@ -1,7 +1,8 @@
 // The batch of work the core hands the application, etcd-style. The application handles a Ready
 // in this order, then calls advance(ready):
 //   1. persist `snapshot` (if any), then `entries`, then `hardState` (ideally in one atomic write);
-//   2. send `messages` — only now, since they may promise that step 1 is durable;
+//   2. send `messages` — only now, since they may promise that step 1 is durable (unless
+//      `sendBeforePersist` is set: then they may go before or during step 1);
 //   3. apply `snapshot` to the state machine, then `committedEntries`, in order;
 //   4. answer the reads in `readStates` once the state machine has applied up to their index.
 
@@ -23,4 +24,10 @@ export interface Ready {
   readonly committedEntries: readonly Entry[];
   readonly messages: readonly Message[];
   readonly readStates: readonly ReadState[];
+  /**
+   * Set when `messages` rest on nothing this Ready persists (a leader replicating its entries, its
+   * term and vote already durable): the owner may send them before or while it persists, so the
+   * followers' disk writes overlap the leader's. Absent: send only after persisting.
+   */
+  readonly sendBeforePersist?: true;
 }

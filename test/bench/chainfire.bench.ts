@@ -9,6 +9,9 @@
 // stores taking turns run by run after one short warm-up each.
 // Needs: apt-get install etcd-server (the `etcd` binary on PATH).
 // Run: npm run bench -- chainfire   (or: npx node test/bench/chainfire.bench.ts)
+// Before/after a change, in the same run: CHAINFIRE_BASELINE=DIR, a checkout of the earlier code
+// (e.g. `git archive HEAD | tar -x -C DIR`, with node_modules linked in), runs that build as a
+// third store taking turns with the other two; its rows are marked [baseline].
 import { Client, credentials, Metadata, status, type MethodDefinition, type ServiceDefinition, type ServiceError } from '@grpc/grpc-js';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -20,6 +23,8 @@ import { etcdServiceDefinitions } from '../../actors/chainfire/api/etcd-proto.ts
 import { median, percentile, report, type BenchRow } from './report.ts';
 
 const RUNS = Number(process.env.RUNS ?? 3);
+/** A checkout of earlier chainfire code to measure side by side (see the header). */
+const BASELINE = process.env.CHAINFIRE_BASELINE;
 const SEQUENTIAL_PUTS = 2_000;
 /** Puts per run by clients in flight; kept small enough for chainfire's 3-node run to take about a minute. */
 const CONCURRENT_PUTS: Readonly<Record<number, number>> = { 16: 5_000, 256: 10_000 };
@@ -98,6 +103,11 @@ class KvEndpoint {
   }
 
   /** [this member's id, the leader's id] ('0' while there is none). */
+  /** The Raft term this endpoint reports: a change across a measurement means the leader changed. */
+  async term(): Promise<string> {
+    return String((await this.call('Maintenance', 'Status', {})).raftTerm);
+  }
+
   async status(): Promise<[string, string]> {
     const s = await this.call('Maintenance', 'Status', {});
     return [String((s.header as Wire).member_id), String(s.leader)];
@@ -227,19 +237,19 @@ async function startEtcd(nodes: number, basePort: number, dir: string): Promise<
   };
 }
 
-async function startChainfire(nodes: number, basePort: number, dir: string): Promise<Store> {
+async function startChainfire(nodes: number, basePort: number, dir: string, ultracloud = cli, name = 'chainfire'): Promise<Store> {
   let dataDirs: string[];
   let grpcPorts: number[];
   if (nodes === 1) {
     dataDirs = [join(dir, 'node01')];
     grpcPorts = [basePort + 200];
-    await run(process.execPath, [cli, 'node', 'init', '--data-dir', dataDirs[0]!, '--components', 'chainfire', '--port', `chainfire-grpc=${grpcPorts[0]}`, '--port', `chainfire-http=${basePort + 300}`]);
+    await run(process.execPath, [ultracloud, 'node', 'init', '--data-dir', dataDirs[0]!, '--components', 'chainfire', '--port', `chainfire-grpc=${grpcPorts[0]}`, '--port', `chainfire-http=${basePort + 300}`]);
   } else {
-    await run(process.execPath, [cli, 'cluster', 'init', '--nodes', String(nodes), '--out', dir, '--base-port', String(basePort), '--components', 'chainfire']);
+    await run(process.execPath, [ultracloud, 'cluster', 'init', '--nodes', String(nodes), '--out', dir, '--base-port', String(basePort), '--components', 'chainfire']);
     dataDirs = Array.from({ length: nodes }, (_, i) => join(dir, `node${String(i + 1).padStart(2, '0')}`));
     grpcPorts = dataDirs.map((_, i) => basePort + 200 + i);
   }
-  const processes = dataDirs.map((d) => start(process.execPath, [cli, 'node', 'start', '--data-dir', d], { ULTRACLOUD_LOG_LEVEL: 'warn' }));
+  const processes = dataDirs.map((d) => start(process.execPath, [ultracloud, 'node', 'start', '--data-dir', d], { ULTRACLOUD_LOG_LEVEL: 'warn' }));
   const outputs = processes.map(collect);
   await Promise.all(
     processes.map((p, i) =>
@@ -250,9 +260,9 @@ async function startChainfire(nodes: number, basePort: number, dir: string): Pro
   const password = (await readFile(join(dataDirs[0]!, 'admin-token'), 'utf8')).trim();
   const endpoints = grpcPorts.map((port) => new KvEndpoint(`127.0.0.1:${port}`));
   await Promise.all(endpoints.map((e) => until('chainfire login', () => e.login('root', password).then(() => true), () => undefined)));
-  const leader = await findLeader(`chainfire ×${nodes}`, endpoints, processes, outputs);
+  const leader = await findLeader(`${name} ×${nodes}`, endpoints, processes, outputs);
   return {
-    name: 'chainfire',
+    name,
     leader,
     async stop() {
       leader.close();
@@ -326,40 +336,51 @@ async function topology(nodes: number, basePort: number): Promise<BenchRow[]> {
   try {
     stores.push(await startEtcd(nodes, basePort, join(dir, 'etcd')));
     stores.push(await startChainfire(nodes, basePort + 1000, join(dir, 'chainfire')));
-    const [etcd, chainfire] = stores as [Store, Store];
+    if (BASELINE !== undefined) stores.push(await startChainfire(nodes, basePort + 1500, join(dir, 'baseline'), join(BASELINE, 'runtime/cli/ultracloud.ts'), 'baseline'));
     for (const s of stores) await warmUp(s.leader);
-    const samples: Record<'etcd' | 'chainfire', Sample[]> = { etcd: [], chainfire: [] };
+    const samples: Record<string, Sample[]> = Object.fromEntries(stores.map((s) => [s.name, []]));
     for (let run = 0; run < RUNS; run++) {
-      // Taking turns, so that whatever else the machine does falls on both alike.
-      for (const s of run % 2 === 0 ? [etcd, chainfire] : [chainfire, etcd]) {
+      // Taking turns, so that whatever else the machine does falls on all alike.
+      const order = stores.map((_, i) => stores[(i + run) % stores.length]!);
+      for (const s of run % 2 === 0 ? order : order.reverse()) {
         const t0 = performance.now();
         const retriesBefore = s.leader.retries;
-        samples[s.name as 'etcd' | 'chainfire'].push(await measure(s.leader));
+        const termBefore = await s.leader.term();
+        samples[s.name]!.push(await measure(s.leader));
         const retried = s.leader.retries - retriesBefore;
-        process.stderr.write(`  ${nodes} node(s), run ${run + 1}/${RUNS}, ${s.name}: ${((performance.now() - t0) / 1000).toFixed(1)} s${retried > 0 ? `, ${retried} requests retried after UNAVAILABLE` : ''}\n`);
+        const termAfter = await s.leader.term();
+        const notes = [
+          ...(retried > 0 ? [`${retried} requests retried after UNAVAILABLE`] : []),
+          ...(termAfter !== termBefore ? [`Raft term ${termBefore} → ${termAfter}: the leader changed`] : []),
+        ];
+        process.stderr.write(`  ${nodes} node(s), run ${run + 1}/${RUNS}, ${s.name}: ${((performance.now() - t0) / 1000).toFixed(1)} s${notes.map((n) => `, ${n}`).join('')}\n`);
       }
     }
-    const m = (name: 'etcd' | 'chainfire', pick: (s: Sample) => number) => median(samples[name].map(pick));
+    const m = (name: string, pick: (s: Sample) => number) => median(samples[name]!.map(pick));
     const label = nodes === 1 ? '1 node' : `${nodes} nodes`;
-    const throughput = (metric: string, pick: (s: Sample) => number): BenchRow => {
-      const ours = m('chainfire', pick);
-      const peer = m('etcd', pick);
-      return { metric: `${label}: ${metric}`, ours, peer, peerName: 'etcd', ratio: ours / peer };
+    const rows = (name: string): BenchRow[] => {
+      const tag = name === 'chainfire' ? '' : ` [${name}]`;
+      const throughput = (metric: string, pick: (s: Sample) => number): BenchRow => {
+        const ours = m(name, pick);
+        const peer = m('etcd', pick);
+        return { metric: `${label}: ${metric}${tag}`, ours, peer, peerName: 'etcd', ratio: ours / peer };
+      };
+      const latency = (metric: string, q: number): BenchRow => {
+        const ours = m(name, (s) => percentile(s.latenciesMs, q));
+        const peer = m('etcd', (s) => percentile(s.latenciesMs, q));
+        return { metric: `${label}: ${metric}${tag}`, ours, peer, peerName: 'etcd', ratio: peer / ours };
+      };
+      return [
+        throughput('put, 1 client (puts/s)', (s) => s.put1),
+        throughput('put, 16 clients (puts/s)', (s) => s.put16),
+        throughput('put, 256 clients (puts/s)', (s) => s.put256),
+        latency('put latency p50, sequential (ms)', 50),
+        latency('put latency p99, sequential (ms)', 99),
+        throughput(`linearizable range, ${RANGE_CLIENTS} clients (reads/s)`, (s) => s.linearizable),
+        throughput(`serializable range, ${RANGE_CLIENTS} clients (reads/s)`, (s) => s.serializable),
+      ];
     };
-    const latency = (metric: string, q: number): BenchRow => {
-      const ours = m('chainfire', (s) => percentile(s.latenciesMs, q));
-      const peer = m('etcd', (s) => percentile(s.latenciesMs, q));
-      return { metric: `${label}: ${metric}`, ours, peer, peerName: 'etcd', ratio: peer / ours };
-    };
-    return [
-      throughput('put, 1 client (puts/s)', (s) => s.put1),
-      throughput('put, 16 clients (puts/s)', (s) => s.put16),
-      throughput('put, 256 clients (puts/s)', (s) => s.put256),
-      latency('put latency p50, sequential (ms)', 50),
-      latency('put latency p99, sequential (ms)', 99),
-      throughput(`linearizable range, ${RANGE_CLIENTS} clients (reads/s)`, (s) => s.linearizable),
-      throughput(`serializable range, ${RANGE_CLIENTS} clients (reads/s)`, (s) => s.serializable),
-    ];
+    return [...rows('chainfire'), ...(BASELINE === undefined ? [] : rows('baseline'))];
   } finally {
     for (const s of stores) await s.stop();
     await rm(dir, { recursive: true, force: true });

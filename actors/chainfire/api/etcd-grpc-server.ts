@@ -1,13 +1,16 @@
-// chainfire's etcd v3 gRPC API: KV, Watch, Lease, Cluster.MemberList, Maintenance.Status/Alarm and
-// Auth.Authenticate on etcd's wire format, so etcdctl and etcd client libraries work unmodified.
-// It translates requests into ChainfireService calls and answers with etcd's status codes and
-// messages; it never touches Raft. Every other etcd method answers UNIMPLEMENTED, naming itself.
+// chainfire's etcd v3 gRPC API: KV, Watch, Lease, Cluster.MemberList, Maintenance (Status, Alarm,
+// Snapshot, Hash, HashKV, Defragment, MoveLeader) and Auth.Authenticate on etcd's wire format, so
+// etcdctl and etcd client libraries work unmodified. It translates requests into ChainfireService
+// calls and answers with etcd's status codes and messages; it never touches Raft. Membership
+// changes answer UNIMPLEMENTED saying why (fixed membership); every other etcd method answers
+// UNIMPLEMENTED, naming itself.
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import type {
   Metadata,
   sendUnaryData,
   ServerDuplexStream,
   ServerUnaryCall,
+  ServerWritableStream,
   ServiceDefinition,
   UntypedHandleCall,
   UntypedServiceImplementation,
@@ -17,10 +20,11 @@ import type { Env } from '../../../runtime/env/env.ts';
 import { UltraError } from '../../../runtime/errors.ts';
 import type { Logger } from '../../../runtime/log/logger.ts';
 import { etcdError, etcdReason } from '../core/errors.ts';
+import type { AlarmAction, AlarmType } from '../core/types.ts';
 import { DEFAULT_MAX_REQUEST_BYTES } from '../core/limits.ts';
 import type { ChainfireService } from '../service.ts';
 import type { AuthCheck, ClusterCredential, EtcdAuthenticator } from './etcd-auth.ts';
-import { CredentialAuth, customCheck, openAccess } from './etcd-auth.ts';
+import { AUTH_UNAVAILABLE, CredentialAuth, customCheck, openAccess, PERMISSION_DENIED } from './etcd-auth.ts';
 import { ETCD_SERVICES, etcdServiceDefinitions } from './etcd-proto.ts';
 import type { EtcdServiceName } from './etcd-proto.ts';
 import type { GrpcError } from './grpc-errors.ts';
@@ -28,12 +32,14 @@ import {
   AUTH_FAILED,
   AUTH_NOT_ENABLED,
   INVALID_AUTH_TOKEN,
+  fixedMembership,
   toGrpcError,
   unimplemented,
   USER_EMPTY,
 } from './grpc-errors.ts';
 import { serveLeaseKeepAliveStream } from './lease-keep-alive-stream.ts';
-import { serveWatchStream } from './watch-stream.ts';
+import { serveSnapshotStream } from './snapshot-stream.ts';
+import { DEFAULT_PROGRESS_NOTIFY_MS, serveWatchStream } from './watch-stream.ts';
 import {
   compactionRequest,
   deleteRangeRequest,
@@ -63,10 +69,14 @@ export interface EtcdGrpcServerOptions {
   readonly credential?: ClusterCredential;
   /** Instead of a credential: accepts or refuses each call by its metadata. */
   readonly authenticate?: (metadata: Metadata) => boolean;
+  /** Instead of either: an authenticator of its own (a node's: iam logins, the access gate per call; etcd-auth.ts GateAuth). */
+  readonly authenticator?: EtcdAuthenticator;
   /** Largest write request (Put, DeleteRange, Txn) in bytes; default etcd's 1.5 MiB. */
   readonly maxRequestBytes?: number;
-  /** Randomness for auth tokens; default the real Env. */
-  readonly env?: Pick<Env, 'randomBytes'>;
+  /** Randomness for auth tokens, timers and jitter of watch progress notifications; default the real Env. */
+  readonly env?: Pick<Env, 'randomBytes' | 'random' | 'setTimer'>;
+  /** Interval of progress notifications to watches created with progress_notify; default etcd's 10 minutes. */
+  readonly progressNotifyMs?: number;
 }
 
 type Unary = (request: WireMessage) => Promise<unknown>;
@@ -78,6 +88,8 @@ export class EtcdGrpcServer {
   readonly #log: Logger;
   readonly #auth: EtcdAuthenticator;
   readonly #maxRequestBytes: number;
+  readonly #env: Pick<Env, 'randomBytes' | 'random' | 'setTimer'>;
+  readonly #progressNotifyMs: number;
   /** Encoded size of each write request, recorded by the deserializer (the handler only sees the decoded message). */
   readonly #requestBytes = new WeakMap<object, number>();
   #server: Server | undefined;
@@ -91,12 +103,15 @@ export class EtcdGrpcServer {
     this.#port = options.port ?? DEFAULT_ETCD_PORT;
     this.#log = options.log;
     this.#maxRequestBytes = options.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES;
+    this.#env = options.env ?? realEnv();
+    this.#progressNotifyMs = options.progressNotifyMs ?? DEFAULT_PROGRESS_NOTIFY_MS;
+    if (!(this.#progressNotifyMs > 0)) throw new UltraError('InvalidArgument', `etcd gRPC server: progressNotifyMs must be positive, got ${this.#progressNotifyMs}`);
     this.#auth =
-      options.credential !== undefined
-        ? new CredentialAuth(options.credential, options.env ?? realEnv())
+      options.authenticator ?? (options.credential !== undefined
+        ? new CredentialAuth(options.credential, this.#env)
         : options.authenticate !== undefined
           ? customCheck(options.authenticate)
-          : openAccess();
+          : openAccess());
   }
 
   /** Binds and serves; resolves with the bound port. */
@@ -133,6 +148,14 @@ export class EtcdGrpcServer {
     const withServerHeader = (response: { readonly header: { readonly revision: bigint } }): WireMessage =>
       withHeader(service.header(), response);
     const streamDeps = { service, log: this.#log, currentRevision: () => this.#currentRevision() };
+    const watchResponse = etcdServiceDefinitions().Watch['Watch']!;
+    const watchDeps = {
+      ...streamDeps,
+      maxResponseBytes: this.#maxRequestBytes,
+      encodedSize: (response: WireMessage) => watchResponse.responseSerialize(response).length,
+      progressNotifyMs: this.#progressNotifyMs,
+      env: this.#env,
+    };
     return {
       KV: {
         Range: this.#unary(async (w) => withServerHeader(await service.range(rangeRequest(w)))),
@@ -144,14 +167,14 @@ export class EtcdGrpcServer {
         Compact: this.#unary(async (w) => withServerHeader(await service.compact(compactionRequest(w)))),
       },
       Watch: {
-        Watch: this.#stream((call) => serveWatchStream(call, streamDeps)),
+        Watch: this.#stream((call) => serveWatchStream(call as ServerDuplexStream<WireMessage, WireMessage>, watchDeps)),
       },
       Lease: {
         LeaseGrant: this.#unary(async (w) =>
           withServerHeader(await service.leaseGrant({ TTL: int64(w['TTL'], 'TTL'), ID: int64(w['ID'], 'ID') })),
         ),
         LeaseRevoke: this.#unary(async (w) => withServerHeader(await service.leaseRevoke({ ID: int64(w['ID'], 'ID') }))),
-        LeaseKeepAlive: this.#stream((call) => serveLeaseKeepAliveStream(call, streamDeps)),
+        LeaseKeepAlive: this.#stream((call) => serveLeaseKeepAliveStream(call as ServerDuplexStream<WireMessage, WireMessage>, streamDeps)),
         LeaseTimeToLive: this.#unary(async (w) => {
           const ID = int64(w['ID'], 'ID');
           try {
@@ -169,6 +192,10 @@ export class EtcdGrpcServer {
           const members = await service.memberList();
           return { header: header(await this.#currentRevision()), members: toWire(members) };
         }),
+        MemberAdd: this.#refuse(fixedMembership('MemberAdd')),
+        MemberRemove: this.#refuse(fixedMembership('MemberRemove')),
+        MemberUpdate: this.#refuse(fixedMembership('MemberUpdate')),
+        MemberPromote: this.#refuse(fixedMembership('MemberPromote')),
       },
       Maintenance: {
         Status: this.#unary(async () => {
@@ -180,29 +207,38 @@ export class EtcdGrpcServer {
             dbSizeInUse: status.dbSize.toString(),
           };
         }),
-        Alarm: this.#unary(async (w) => {
-          if (w['action'] !== 'GET') {
-            throw new UltraError(
-              'FailedPrecondition',
-              'chainfire: alarms cannot be set or cleared by hand; NOSPACE clears itself once compaction frees space',
-            );
-          }
-          const status = await service.status();
-          const noSpace = status.errors.some((e) => e.includes('NOSPACE'));
-          const member_id = service.header().member_id.toString();
-          return {
-            header: header(await this.#currentRevision()),
-            alarms: noSpace ? [{ memberID: member_id, alarm: 'NOSPACE' }] : [],
-          };
+        Alarm: this.#unary(async (w) =>
+          withServerHeader(
+            await service.alarm({
+              action: enumOf<AlarmAction>(w['action']),
+              memberID: int64(w['memberID'], 'memberID'),
+              alarm: enumOf<AlarmType>(w['alarm']),
+            }),
+          ),
+        ),
+        Snapshot: this.#stream((call) => serveSnapshotStream(call as ServerWritableStream<WireMessage, WireMessage>, streamDeps)),
+        Hash: this.#unary(async () => withServerHeader(await service.hash())),
+        HashKV: this.#unary(async (w) => withServerHeader(await service.hashKV(int64(w['revision'], 'revision')))),
+        Defragment: this.#unary(async () => {
+          await service.defragment();
+          return { header: header(await this.#currentRevision()) };
+        }),
+        MoveLeader: this.#unary(async (w) => {
+          await service.moveLeader(int64(w['targetID'], 'targetID'));
+          return { header: header(await this.#currentRevision()) };
         }),
       },
       Auth: {
         Authenticate: (call: ServerUnaryCall<WireMessage, unknown>, callback: sendUnaryData<unknown>) => {
           if (!this.#auth.issuesTokens) return callback(AUTH_NOT_ENABLED);
-          const token = this.#auth.authenticate(String(call.request['name']), String(call.request['password']));
-          if (token === undefined) return callback(AUTH_FAILED);
-          this.#currentRevision().then(
-            (revision) => callback(null, { header: header(revision), token }),
+          Promise.resolve(this.#auth.authenticate(String(call.request['name']), String(call.request['password']))).then(
+            (token) => {
+              if (token === undefined) return callback(AUTH_FAILED);
+              this.#currentRevision().then(
+                (revision) => callback(null, { header: header(revision), token }),
+                (error: unknown) => callback(toGrpcError(error, this.#log)),
+              );
+            },
             (error: unknown) => callback(toGrpcError(error, this.#log)),
           );
         },
@@ -212,21 +248,38 @@ export class EtcdGrpcServer {
 
   #unary(handle: Unary): UntypedHandleCall {
     return (call: ServerUnaryCall<WireMessage, unknown>, callback: sendUnaryData<unknown>) => {
-      const refusal = authRefusal(this.#auth.check(call.metadata));
-      if (refusal !== undefined) return callback(refusal);
-      // Conversion errors throw synchronously inside handle's async body, so they reject too.
-      handle(call.request).then(
-        (response) => callback(null, response),
-        (error: unknown) => callback(toGrpcError(error, this.#log)),
-      );
+      this.#whenChecked(call, (refusal) => {
+        if (refusal !== undefined) return callback(refusal);
+        // Conversion errors throw synchronously inside handle's async body, so they reject too.
+        handle(call.request).then(
+          (response) => callback(null, response),
+          (error: unknown) => callback(toGrpcError(error, this.#log)),
+        );
+      });
     };
   }
 
-  #stream(serve: (call: ServerDuplexStream<WireMessage, WireMessage>) => void): UntypedHandleCall {
-    return (call: ServerDuplexStream<WireMessage, WireMessage>) => {
-      const refusal = authRefusal(this.#auth.check(call.metadata));
-      if (refusal !== undefined) call.emit('error', refusal);
-      else serve(call);
+  /** A streaming method (bidi or server-streaming): refused at once without a valid login. */
+  #stream(serve: (call: ServerDuplexStream<WireMessage, WireMessage> | ServerWritableStream<WireMessage, WireMessage>) => void): UntypedHandleCall {
+    return (call: ServerDuplexStream<WireMessage, WireMessage> | ServerWritableStream<WireMessage, WireMessage>) => {
+      this.#whenChecked(call, (refusal) => {
+        if (refusal !== undefined) call.emit('error', refusal);
+        else serve(call);
+      });
+    };
+  }
+
+  /** Runs `then` with the call's refusal (undefined: it may proceed); at once when the check is synchronous. */
+  #whenChecked(call: { readonly metadata: Metadata; getPath(): string }, then: (refusal: GrpcError | undefined) => void): void {
+    const check = this.#auth.check(call.metadata, call.getPath());
+    if (typeof check === 'string') return then(authRefusal(check));
+    check.then((c) => then(authRefusal(c)), (error: unknown) => then(toGrpcError(error, this.#log)));
+  }
+
+  /** A unary method that always answers `error` (after the login check, as every call). */
+  #refuse(error: GrpcError): UntypedHandleCall {
+    return (call: ServerUnaryCall<WireMessage, unknown>, callback: sendUnaryData<unknown>) => {
+      this.#whenChecked(call, (refusal) => callback(refusal ?? error));
     };
   }
 
@@ -259,6 +312,11 @@ export class EtcdGrpcServer {
   }
 }
 
+/** An enum field as proto-loader decodes it (its name); the service rejects names it does not know. */
+function enumOf<T extends string>(value: unknown): T | undefined {
+  return value == null ? undefined : (String(value) as T);
+}
+
 function authRefusal(check: AuthCheck): GrpcError | undefined {
   switch (check) {
     case 'ok':
@@ -267,6 +325,10 @@ function authRefusal(check: AuthCheck): GrpcError | undefined {
       return USER_EMPTY;
     case 'invalid':
       return INVALID_AUTH_TOKEN;
+    case 'denied':
+      return PERMISSION_DENIED;
+    case 'unavailable':
+      return AUTH_UNAVAILABLE;
   }
 }
 

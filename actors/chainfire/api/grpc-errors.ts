@@ -53,3 +53,15 @@ export const AUTH_NOT_ENABLED: GrpcError = {
 export function unimplemented(service: string, method: string): GrpcError {
   return { code: status.UNIMPLEMENTED, details: `chainfire: etcdserverpb.${service}/${method} is not implemented` };
 }
+
+/**
+ * Membership changes: chainfire's voters are fixed when the cluster is created (`ultracloud
+ * cluster init`, 1, 3 or 5 voters); changing them safely needs joint-consensus membership change,
+ * which chainfire does not implement.
+ */
+export function fixedMembership(method: string): GrpcError {
+  return {
+    code: status.UNIMPLEMENTED,
+    details: `chainfire: ${method} is not supported: membership is fixed when the cluster is created (ultracloud cluster init, 1, 3 or 5 voters), and chainfire does not implement joint-consensus membership change`,
+  };
+}

@@ -41,7 +41,13 @@ export type Command =
    * Proposed by a newly elected leader (etcd's lessor Promote): restarts every lease's TTL at
    * now_ms, so neither the failover gap nor clock skew between leaders expires a lease early.
    */
-  | { readonly type: 'lease-promote'; readonly now_ms: number };
+  | { readonly type: 'lease-promote'; readonly now_ms: number }
+  /**
+   * An operator's `alarm` ACTIVATE or DEACTIVATE of NOSPACE (etcd's Alarm through the log): the
+   * alarm is cluster state, since every member applies the same writes and crosses the quota at
+   * the same revision.
+   */
+  | { readonly type: 'alarm'; readonly action: 'ACTIVATE' | 'DEACTIVATE' };
 
 export type CommandType = Command['type'];
 
@@ -49,6 +55,12 @@ export interface LeaseExpireResponse {
   readonly header: ResponseHeader;
   /** False when the lease was already gone or had been kept alive meanwhile. */
   readonly expired: boolean;
+}
+
+export interface AlarmCommandResponse {
+  readonly header: ResponseHeader;
+  /** Whether the NOSPACE alarm was raised (ACTIVATE) or cleared (DEACTIVATE) by this command. */
+  readonly changed: boolean;
 }
 
 export interface CommandResponses {
@@ -61,6 +73,7 @@ export interface CommandResponses {
   readonly 'lease-keep-alive': LeaseKeepAliveResponse;
   readonly 'lease-expire': LeaseExpireResponse;
   readonly 'lease-promote': { readonly header: ResponseHeader };
+  readonly alarm: AlarmCommandResponse;
 }
 
 /**

@@ -19,6 +19,8 @@
 // | lease-not-found       | NotFound           | NotFound           | etcdserver: requested lease not found                    |
 // | lease-exists          | AlreadyExists      | FailedPrecondition | etcdserver: lease already exists                         |
 // | lease-ttl-too-large   | InvalidArgument    | OutOfRange         | etcdserver: too large lease TTL                          |
+// | bad-leader-transferee | FailedPrecondition | FailedPrecondition | etcdserver: bad leader transferee                        |
+// | leader-transfer-timeout | Unavailable      | Unavailable        | etcdserver: request timed out, leader transfer took too long |
 // | invalid-request       | InvalidArgument    | InvalidArgument    | (no etcd equivalent: pass the message through)           |
 //
 // A keep-alive for a missing lease (lease-not-found) is not an error on etcd's LeaseKeepAlive
@@ -59,6 +61,16 @@ export const ETCD_ERRORS = {
   'lease-not-found': { code: 'NotFound', grpc: 'NOT_FOUND', message: 'etcdserver: requested lease not found' },
   'lease-exists': { code: 'AlreadyExists', grpc: 'FAILED_PRECONDITION', message: 'etcdserver: lease already exists' },
   'lease-ttl-too-large': { code: 'InvalidArgument', grpc: 'OUT_OF_RANGE', message: 'etcdserver: too large lease TTL' },
+  'bad-leader-transferee': {
+    code: 'FailedPrecondition',
+    grpc: 'FAILED_PRECONDITION',
+    message: 'etcdserver: bad leader transferee',
+  },
+  'leader-transfer-timeout': {
+    code: 'Unavailable',
+    grpc: 'UNAVAILABLE',
+    message: 'etcdserver: request timed out, leader transfer took too long',
+  },
   'invalid-request': { code: 'InvalidArgument', grpc: 'INVALID_ARGUMENT', message: '' },
 } as const satisfies Record<string, { code: ErrorCode; grpc: string; message: string }>;
 

@@ -6,7 +6,9 @@
 import { UltraError } from '../../../runtime/errors.ts';
 import type { ApplyResult, Command, CommandResponses, CommandType } from './commands.ts';
 import { compareHolds } from './compare.ts';
+import { crc32c } from './crc32c.ts';
 import { etcdError } from './errors.ts';
+import { hashKv, type HashKvResult } from './hash-kv.ts';
 import { KeyHistory } from './key-history.ts';
 import type { KeyBounds } from './key-range.ts';
 import { keyBounds, toKeyString } from './key-range.ts';
@@ -172,6 +174,17 @@ export class MvccStore implements HistoryView {
         checkNowMs(command.now_ms);
         this.#leases.promote(command.now_ms);
         return { header: { revision: this.#revision } };
+      case 'alarm': {
+        if (command.action !== 'ACTIVATE' && command.action !== 'DEACTIVATE') {
+          throw etcdError('invalid-request', `alarm: action must be ACTIVATE or DEACTIVATE, got ${String(command.action)}`);
+        }
+        // Deactivating does not check the quota, as in etcd: a store still over it raises the
+        // alarm again on its next write.
+        const raise = command.action === 'ACTIVATE';
+        const changed = this.#noSpace !== raise;
+        this.#noSpace = raise;
+        return { header: { revision: this.#revision }, changed };
+      }
     }
   }
 
@@ -363,6 +376,16 @@ export class MvccStore implements HistoryView {
   range(r: RangeRequest): RangeResponse {
     checkRangeRequest(r);
     return this.#range(r, this.#revision);
+  }
+
+  /** etcd's HashKV: the hash of the history up to `rev` (0: now); see hash-kv.ts. */
+  hashKv(rev: bigint): HashKvResult {
+    return hashKv(this, rev);
+  }
+
+  /** etcd's Hash: a CRC-32C of the whole state (its snapshot encoding, equal for equal states). */
+  hash(): number {
+    return crc32c(this.snapshot());
   }
 
   /** Events at revision >= start within [key, range_end), for a watch starting in the past. */

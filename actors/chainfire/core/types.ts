@@ -204,3 +204,38 @@ export interface LeaseLeasesResponse {
   readonly header: ResponseHeader;
   readonly leases: readonly { readonly ID: bigint }[];
 }
+
+export const ALARM_ACTIONS = ['GET', 'ACTIVATE', 'DEACTIVATE'] as const;
+export type AlarmAction = (typeof ALARM_ACTIONS)[number];
+export const ALARM_TYPES = ['NONE', 'NOSPACE', 'CORRUPT'] as const;
+export type AlarmType = (typeof ALARM_TYPES)[number];
+
+/** etcd's AlarmRequest. memberID 0 means every member. */
+export interface AlarmRequest {
+  readonly action?: Opt<AlarmAction>;
+  readonly memberID?: Opt<bigint>;
+  readonly alarm?: Opt<AlarmType>;
+}
+
+export interface AlarmMember {
+  readonly memberID: bigint;
+  readonly alarm: AlarmType;
+}
+
+export interface AlarmResponse {
+  readonly header: ResponseHeader;
+  readonly alarms: readonly AlarmMember[];
+}
+
+export interface HashKVResponse {
+  readonly header: ResponseHeader;
+  /** CRC-32C of the history up to the requested revision (see hash-kv.ts). */
+  readonly hash: number;
+  readonly compact_revision: bigint;
+}
+
+export interface HashResponse {
+  readonly header: ResponseHeader;
+  /** CRC-32C of the member's whole store (its snapshot encoding). */
+  readonly hash: number;
+}

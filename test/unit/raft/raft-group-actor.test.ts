@@ -130,4 +130,47 @@ describe('raft group actor', () => {
     const follower = ids.find((id) => id !== leader)!;
     await expect(h.system.ask(peer(follower), { type: 'raft.read' }, { timeoutMs: 1_000 })).rejects.toMatchObject({ code: 'Unavailable' });
   });
+
+  it('answers a burst of reads with one ReadIndex round', async () => {
+    const h = setup(11);
+    let sends = 0;
+    const counting = (id: string): ActorRef<RaftGroupMsg> => {
+      sends++;
+      return peer(id);
+    };
+    for (const id of ids) h.system.spawn(raftGroupActor({ group: 'g1', id, voters: ids, peer: counting, backend: h.backends.get(id)!, stateMachine: listMachine(h.applied, id), tickMs: 10, raft: { heartbeatTicks: 5 } }), { name: `raft-${id}` });
+    await propose(h, 'r');
+    const leader = await leaderOf(h.system, h.advance);
+    await h.advance(100);
+    sends = 0;
+    const reads = Array.from({ length: 50 }, () => h.system.ask(peer(leader), { type: 'raft.read' }, { timeoutMs: 1_000 }));
+    await h.advance(20);
+    expect(new Set(await Promise.all(reads)).size).toBe(1);
+    // One heartbeat to each follower and their answers, not fifty rounds (a periodic heartbeat may add one).
+    expect(sends).toBeLessThanOrEqual(8);
+  });
+
+  it('compacts its log on demand, and refuses a transfer on a follower with the leader hint', async () => {
+    const h = setup(13);
+    const refs = new Map(ids.map((id) => [id, h.start(id)]));
+    for (const text of ['a', 'b', 'c']) await propose(h, text);
+    const leader = await leaderOf(h.system, h.advance);
+    await h.advance(200);
+    const snapshotIndex = await h.system.ask(peer(leader), { type: 'raft.compact' }, { timeoutMs: 1_000 });
+    expect(snapshotIndex).toBe((await h.system.ask(peer(leader), { type: 'raft.status' }, { timeoutMs: 1_000 })).applied);
+    expect(await h.system.ask(peer(leader), { type: 'raft.compact' }, { timeoutMs: 1_000 })).toBe(snapshotIndex);
+    // Restarted, the replica comes back from that snapshot.
+    await h.system.stop(refs.get(leader)!);
+    h.start(leader);
+    await propose(h, 'd');
+    await h.advance(500);
+    for (const id of ids) expect(h.applied.get(id)).toEqual(['a', 'b', 'c', 'd']);
+
+    const newLeader = await leaderOf(h.system, h.advance);
+    const follower = ids.find((id) => id !== newLeader)!;
+    await expect(h.system.ask(peer(follower), { type: 'raft.transfer', to: follower }, { timeoutMs: 1_000 })).rejects.toMatchObject({ code: 'Unavailable', details: { leader: newLeader } });
+    expect(await h.system.ask(peer(newLeader), { type: 'raft.transfer', to: follower }, { timeoutMs: 1_000 })).toBe(true);
+    await h.advance(500);
+    expect((await h.system.ask(peer(newLeader), { type: 'raft.status' }, { timeoutMs: 1_000 })).leader).toBe(follower);
+  });
 });
