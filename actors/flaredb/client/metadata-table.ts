@@ -137,6 +137,19 @@ export class MetadataTable<S extends TSchema, T = Static<S>> {
     }
   }
 
+  /** How many records there are under `prefix` (pages through the keys; for status and tests). */
+  async count(prefix = ''): Promise<number> {
+    const start = this.#prefix + prefix;
+    const end = prefixEnd(start);
+    let n = 0;
+    for (let from: string | undefined = start; from !== undefined; ) {
+      const page = await this.#kv.scan(this.#options.namespace, from, end, MAX_PAGE_SIZE);
+      n += page.entries.length;
+      from = page.nextKey;
+    }
+    return n;
+  }
+
   /** Changes to the table after the call; `onReset` means re-list (events may have been missed). */
   watch(onChange: (change: TableChange<T>) => void, onReset: () => void): Promise<ChangeFeed> {
     return this.#kv.watch(
