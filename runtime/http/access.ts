@@ -1,8 +1,10 @@
 // The access gate every component API asks before it acts: who is calling (authenticate a bearer
 // token) and may they do this (authorize an action on a resource). The node builds one gate and
-// hands it to every component; until iam runs it is the admin-token gate below, once iam runs it is
-// iam's gate (local JWT verification, cached decisions). APIs name an action per route
-// (`network:vpcs:create`) and the resource it touches; they never check tokens themselves.
+// hands it to every component: iam's gate (actors/iam/gate/iam-gate.ts: local JWT verification,
+// cached decisions, the admin credential as break-glass; with no iam in the cluster only the admin
+// credential works). The admin-token gate below is the same contract without iam, for tests and
+// tools. APIs name an action per route (`network:vpcs:create`) and the resource it touches; they
+// never check tokens themselves.
 import { UltraError } from '../errors.ts';
 import { tokenMatches } from '../node/admin-credential.ts';
 
@@ -12,6 +14,8 @@ export interface Caller {
   readonly principal: string;
   readonly org?: string;
   readonly project?: string;
+  /** The iam session the caller's token belongs to (absent for the admin credential): what logout revokes. */
+  readonly session?: string;
 }
 
 /** What is acted on: `org`/`project` place it in the tenant hierarchy; neither means a system resource. */

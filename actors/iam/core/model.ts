@@ -100,8 +100,12 @@ export const BUILTIN_ROLES: readonly Role[] = [
 /** Ids: short and free of `/` and `:`, so they embed in keys and paths unescaped. */
 const ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 
+export function isValidId(id: unknown): id is string {
+  return typeof id === 'string' && ID.test(id);
+}
+
 export function checkId(what: string, id: string): void {
-  if (!ID.test(id)) throw new UltraError('InvalidArgument', `invalid ${what} id ${JSON.stringify(id)}`);
+  if (!isValidId(id)) throw new UltraError('InvalidArgument', `invalid ${what} id ${JSON.stringify(id)}`);
 }
 
 export function checkScope(scope: Scope): void {

@@ -2,7 +2,7 @@
 // cost parameters travel inside the stored string, so they can be raised later without breaking
 // existing hashes: `scrypt$N$r$p$<salt b64url>$<hash b64url>`.
 
-import { scryptSync, timingSafeEqual } from 'node:crypto';
+import { scrypt, scryptSync, timingSafeEqual } from 'node:crypto';
 import { UltraError } from '../../../runtime/errors.ts';
 
 export interface ScryptParams {
@@ -31,20 +31,77 @@ function checkParams({ N, r, p }: ScryptParams): void {
   if (!ok) throw new UltraError('InvalidArgument', `invalid scrypt parameters N=${N} r=${r} p=${p}`);
 }
 
-function derive(password: string, salt: Uint8Array, params: ScryptParams, length: number): Buffer {
+function passwordBytes(password: string): Buffer {
+  if (typeof password !== 'string') throw new UltraError('InvalidArgument', 'password must be a string');
   if (password.length > MAX_PASSWORD_CHARS) {
     throw new UltraError('InvalidArgument', `password longer than ${MAX_PASSWORD_CHARS} characters`);
   }
   // NFC so the same password typed on different keyboards/OSes hashes the same.
-  const bytes = Buffer.from(password.normalize('NFC'), 'utf8');
-  return scryptSync(bytes, salt, length, { ...params, maxmem: 256 * params.N * params.r + 1024 * 1024 });
+  return Buffer.from(password.normalize('NFC'), 'utf8');
+}
+
+function scryptOptions(params: ScryptParams): { N: number; r: number; p: number; maxmem: number } {
+  return { ...params, maxmem: 256 * params.N * params.r + 1024 * 1024 };
+}
+
+function derive(password: string, salt: Uint8Array, params: ScryptParams, length: number): Buffer {
+  return scryptSync(passwordBytes(password), salt, length, scryptOptions(params));
+}
+
+function deriveAsync(password: string, salt: Uint8Array, params: ScryptParams, length: number): Promise<Buffer> {
+  const bytes = passwordBytes(password);
+  return new Promise((resolve, reject) => {
+    scrypt(bytes, salt, length, scryptOptions(params), (error, key) => (error === null ? resolve(key) : reject(new UltraError('Internal', `scrypt failed: ${error.message}`))));
+  });
+}
+
+function encode(params: ScryptParams, salt: Uint8Array, hash: Buffer): string {
+  return `scrypt$${params.N}$${params.r}$${params.p}$${Buffer.from(salt).toString('base64url')}$${hash.toString('base64url')}`;
+}
+
+function checkSalt(salt: Uint8Array): void {
+  if (salt.length < MIN_SALT_BYTES) throw new UltraError('InvalidArgument', `salt must be at least ${MIN_SALT_BYTES} bytes`);
+}
+
+/**
+ * How a service hashes and checks passwords. Picked by configuration: the thread-pool hasher in
+ * a real node (scrypt at 32 MiB takes tens of milliseconds, which must not stall the event loop
+ * every actor shares), the inline one under the simulator (the thread pool would be real I/O, and
+ * a replay needs every step on the virtual clock).
+ */
+export interface PasswordHasher {
+  hash(password: string, salt: Uint8Array): Promise<string>;
+  verify(password: string, encoded: string): Promise<boolean>;
+}
+
+/** scrypt on libuv's thread pool: the event loop keeps serving while a login is checked. */
+export function threadPoolHasher(params: ScryptParams = DEFAULT_SCRYPT_PARAMS): PasswordHasher {
+  checkParams(params);
+  return {
+    async hash(password, salt) {
+      checkSalt(salt);
+      return encode(params, salt, await deriveAsync(password, salt, params, KEY_LENGTH));
+    },
+    async verify(password, encoded) {
+      const parsed = parseHash(encoded);
+      return timingSafeEqual(await deriveAsync(password, parsed.salt, parsed.params, parsed.hash.length), parsed.hash);
+    },
+  };
+}
+
+/** scrypt on the caller's thread, for deterministic simulation; use small parameters there. */
+export function inlineHasher(params: ScryptParams = DEFAULT_SCRYPT_PARAMS): PasswordHasher {
+  checkParams(params);
+  return {
+    hash: (password, salt) => Promise.resolve().then(() => hashPassword(password, salt, params)),
+    verify: (password, encoded) => Promise.resolve().then(() => verifyPassword(password, encoded)),
+  };
 }
 
 export function hashPassword(password: string, salt: Uint8Array, params: ScryptParams = DEFAULT_SCRYPT_PARAMS): string {
   checkParams(params);
-  if (salt.length < MIN_SALT_BYTES) throw new UltraError('InvalidArgument', `salt must be at least ${MIN_SALT_BYTES} bytes`);
-  const hash = derive(password, salt, params, KEY_LENGTH);
-  return `scrypt$${params.N}$${params.r}$${params.p}$${Buffer.from(salt).toString('base64url')}$${hash.toString('base64url')}`;
+  checkSalt(salt);
+  return encode(params, salt, derive(password, salt, params, KEY_LENGTH));
 }
 
 interface ParsedHash {

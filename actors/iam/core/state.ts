@@ -84,6 +84,35 @@ export class IamState {
     return this.#bindingsOf.get(principalKey(principal)) ?? NO_IDS;
   }
 
+  // Iteration, for the checks a deletion makes (what still depends on an org, a project, a role).
+  orgs(): IterableIterator<Org> {
+    return this.#orgs.values();
+  }
+
+  projects(): IterableIterator<Project> {
+    return this.#projects.values();
+  }
+
+  users(): IterableIterator<User> {
+    return this.#users.values();
+  }
+
+  groups(): IterableIterator<Group> {
+    return this.#groups.values();
+  }
+
+  serviceAccounts(): IterableIterator<ServiceAccount> {
+    return this.#serviceAccounts.values();
+  }
+
+  customRoles(): IterableIterator<CompiledRole> {
+    return this.#customRoles.values();
+  }
+
+  bindings(): IterableIterator<RoleBinding> {
+    return this.#bindings.values();
+  }
+
   members(groupId: string): ReadonlySet<string> {
     return this.#members.get(groupId) ?? NO_IDS;
   }
@@ -146,6 +175,13 @@ export class IamState {
   }
 
   putRole(role: Role): void {
+    const compiled = this.checkPutRole(role);
+    this.#customRoles.set(role.name, compiled);
+    this.#bump();
+  }
+
+  /** The checks putRole makes, without changing anything: for validating a request before storing it. */
+  checkPutRole(role: Role): CompiledRole {
     checkId('role', role.name);
     if (BUILTINS.has(role.name) || role.builtIn) {
       throw new UltraError('InvalidArgument', `role ${role.name}: built-in roles cannot be defined or changed`);
@@ -161,8 +197,7 @@ export class IamState {
     for (const b of this.#bindings.values()) {
       if (b.role === role.name) this.#checkBindable(compiled.role, b);
     }
-    this.#customRoles.set(role.name, compiled);
-    this.#bump();
+    return compiled;
   }
 
   deleteRole(name: string): void {
@@ -172,8 +207,64 @@ export class IamState {
     if (this.#customRoles.delete(name)) this.#bump();
   }
 
+  // Removals. They never refuse: they mirror deletions already made in the store, whose order
+  // across records is not guaranteed, so a removal must not depend on its dependents being gone.
+  // What is left dangling grants nothing: the authorizer needs the actor, the role and (for group
+  // bindings) the membership, and removing a user or group also drops its memberships.
+
+  removeOrg(id: string): void {
+    if (this.#orgs.delete(id)) this.#bump();
+  }
+
+  removeProject(org: string, id: string): void {
+    if (this.#projects.delete(projectKey(org, id))) this.#bump();
+  }
+
+  removeUser(id: string): void {
+    if (!this.#users.delete(id)) return;
+    for (const group of this.#groupsOfUser.get(id) ?? []) removeFrom(this.#members, group, id);
+    this.#groupsOfUser.delete(id);
+    this.#bump();
+  }
+
+  removeGroup(id: string): void {
+    if (!this.#groups.delete(id)) return;
+    for (const user of this.#members.get(id) ?? []) removeFrom(this.#groupsOfUser, user, id);
+    this.#members.delete(id);
+    this.#bump();
+  }
+
+  removeServiceAccount(id: string): void {
+    if (this.#serviceAccounts.delete(id)) this.#bump();
+  }
+
+  removeRole(name: string): void {
+    if (this.#customRoles.delete(name)) this.#bump();
+  }
+
+  /** Replaces a group's members with `userIds` (the stored membership list); unknown users are skipped. */
+  setMembers(groupId: string, userIds: readonly string[]): void {
+    if (!this.#groups.has(groupId)) throw new UltraError('NotFound', `group ${groupId} not found`);
+    for (const user of this.#members.get(groupId) ?? []) removeFrom(this.#groupsOfUser, user, groupId);
+    this.#members.delete(groupId);
+    for (const user of userIds) {
+      if (!this.#users.has(user)) continue;
+      addTo(this.#members, groupId, user);
+      addTo(this.#groupsOfUser, user, groupId);
+    }
+    this.#bump();
+  }
+
   /** Adds a binding after checking it names things that exist and a scope the role may be bound at. */
   bind(binding: RoleBinding): void {
+    this.checkBind(binding);
+    this.#bindings.set(binding.id, binding);
+    addTo(this.#bindingsOf, principalKey(binding.principal), binding.id);
+    this.#bump();
+  }
+
+  /** The checks bind makes, without changing anything. */
+  checkBind(binding: RoleBinding): void {
     checkId('binding', binding.id);
     checkScope(binding.scope);
     if (this.#bindings.has(binding.id)) throw new UltraError('AlreadyExists', `binding ${binding.id} exists`);
@@ -190,9 +281,6 @@ export class IamState {
         throw new UltraError('InvalidArgument', `service account ${binding.principal.id} can only be bound in its own project`);
       }
     }
-    this.#bindings.set(binding.id, binding);
-    addTo(this.#bindingsOf, principalKey(binding.principal), binding.id);
-    this.#bump();
   }
 
   /** Revokes a binding; the epoch bump makes every cached decision that relied on it stale at once. */
