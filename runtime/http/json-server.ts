@@ -23,8 +23,17 @@ export interface JsonRequest {
   authorize(action: string, resource: AccessResource): Promise<void>;
 }
 
-/** A handler returns a JSON value (200), or `{ status, body }`, or text for non-JSON routes. */
-export type RouteResult = unknown | { readonly status: number; readonly body: unknown } | { readonly text: string; readonly contentType: string };
+/** A handler returns a JSON value (200), or `{ status, body }`, or text for non-JSON routes, or a stream. */
+export type RouteResult = unknown | { readonly status: number; readonly body: unknown } | { readonly text: string; readonly contentType: string } | StreamResult;
+
+/**
+ * A streamed 200 response (server-sent events, a log being followed): each chunk is written as the
+ * iterable yields it; the iterable is closed (`return()`) when the client goes away.
+ */
+export interface StreamResult {
+  readonly stream: AsyncIterable<string>;
+  readonly contentType: string;
+}
 
 interface RouteBase {
   readonly method: 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH';
@@ -41,7 +50,8 @@ export interface OpenRoute extends RouteBase {
 /** A route that needs an authenticated caller allowed to perform `action`. */
 export interface GuardedRoute extends RouteBase {
   readonly auth?: true;
-  readonly action: string;
+  /** The action, or a function of the request for routes whose verb is in the path (`…/vms/<id>/stop`). */
+  readonly action: string | ((request: Omit<JsonRequest, 'authorize'>) => string);
   /** The resource acted on (default: the action's resource kind in the caller's own org/project). */
   readonly resource?: (request: Omit<JsonRequest, 'authorize'>, caller: Caller) => AccessResource;
 }
@@ -102,10 +112,13 @@ export class JsonServer {
         return gate.authorize(caller, { action, resource, sourceIp, method: base.method, path: url.pathname });
       };
       if (route.auth !== false && caller !== undefined) {
-        await authorize(route.action, route.resource?.({ ...base, caller }, caller) ?? defaultResource(route.action, caller));
+        const action = typeof route.action === 'function' ? route.action({ ...base, caller }) : route.action;
+        await authorize(action, route.resource?.({ ...base, caller }, caller) ?? defaultResource(action, caller));
       }
       const result = await route.handle({ ...base, caller, authorize });
-      if (isText(result)) {
+      if (isStream(result)) {
+        await this.#stream(res, result);
+      } else if (isText(result)) {
         res.writeHead(200, { 'content-type': result.contentType }).end(result.text);
       } else if (isStatus(result)) {
         this.#json(res, result.status, result.body);
@@ -117,6 +130,27 @@ export class JsonServer {
       if (err.code === 'Internal') this.#options.log.error({ err: error, path: url.pathname }, 'request failed');
       this.#json(res, httpStatusOf(err.code), { error: err.toData() });
     }
+  }
+
+  async #stream(res: ServerResponse, result: StreamResult): Promise<void> {
+    const iterator = result.stream[Symbol.asyncIterator]();
+    let open = true;
+    res.on('close', () => {
+      open = false;
+      void iterator.return?.();
+    });
+    res.writeHead(200, { 'content-type': result.contentType, 'cache-control': 'no-cache' });
+    res.flushHeaders();
+    try {
+      while (open) {
+        const next = await iterator.next();
+        if (next.done === true || !open) break;
+        if (!res.write(next.value)) await new Promise((resolve) => res.once('drain', resolve).once('close', resolve));
+      }
+    } catch (error) {
+      this.#options.log.warn({ err: error }, 'stream ended with an error');
+    }
+    res.end();
   }
 
   async #readJson(req: IncomingMessage): Promise<unknown> {
@@ -149,6 +183,10 @@ function defaultResource(action: string, caller: Caller): AccessResource {
 
 function matches(routePath: string, path: string): boolean {
   return routePath.endsWith('/*') ? path.startsWith(routePath.slice(0, -1)) && path.length > routePath.length - 1 : routePath === path;
+}
+
+function isStream(result: unknown): result is StreamResult {
+  return typeof result === 'object' && result !== null && typeof (result as { contentType?: unknown }).contentType === 'string' && typeof (result as { stream?: { [Symbol.asyncIterator]?: unknown } }).stream?.[Symbol.asyncIterator] === 'function';
 }
 
 function isText(result: unknown): result is { text: string; contentType: string } {
