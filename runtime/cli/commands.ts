@@ -14,6 +14,11 @@ export const commands: readonly Command[] = [
     load: async () => (await import('./up-command.ts')).upCommand,
   },
   {
+    name: 'trial',
+    summary: 'the single-node trial smoke against a running `up`: tenant, network, VM, ping, teardown',
+    load: async () => (await import('./trial-command.ts')).trialCommand,
+  },
+  {
     name: 'node',
     summary: 'node init (write a node config) | node start (run a node daemon)',
     load: async () => (await import('./node-command.ts')).nodeCommand,
@@ -43,6 +48,10 @@ export const commands: readonly Command[] = [
     summary: 'ask TARGET PATH JSON: ask an actor and print its reply',
     load: async () => (await import('./actor-commands.ts')).askCommand,
   },
+  { name: 'login', summary: 'log in to iam and store the token for the CLI (--bootstrap, --admin)', load: async () => (await import('./login-command.ts')).loginCommand },
+  { name: 'iam', summary: 'iam: orgs, projects, users, groups, service accounts, API keys, roles, bindings, audit', load: async () => (await import('./iam-command.ts')).iamCommand },
+  { name: 'vm', summary: 'plasmavmc: VMs (create --wait, list, start, stop, reboot, migrate, delete, console, watch), images, workers', load: async () => (await import('./vm-command.ts')).vmCommand },
+  { name: 'net', summary: 'prismnet: VPCs, subnets, ports (bind, probe), security groups and rules, routers, service IPs', load: async () => (await import('./net-command.ts')).netCommand },
   {
     name: 'sim',
     summary: 'run deterministic simulation scenarios (--list, --scenario S --seed N, --seeds A..B)',

@@ -28,6 +28,10 @@ export const MATRIX_COMPONENTS = [
 
 const BUILT: Readonly<Record<string, () => Promise<ComponentDescriptor>>> = {
   chainfire: async () => (await import('../../actors/chainfire/descriptor.ts')).chainfireDescriptor,
+  flaredb: async () => (await import('../../actors/flaredb/descriptor.ts')).flaredbDescriptor,
+  iam: async () => (await import('../../actors/iam/descriptor.ts')).iamDescriptor,
+  prismnet: async () => (await import('../../actors/prismnet/descriptor.ts')).prismnetDescriptor,
+  plasmavmc: async () => (await import('../../actors/plasmavmc/descriptor.ts')).plasmavmcDescriptor,
 };
 
 /** Names of the components this build has. */

@@ -25,6 +25,8 @@ export const NodeConfigSchema = Type.Object(
     http: Type.Object({ host: Type.String({ minLength: 1 }), port: Type.Integer({ minimum: 0, maximum: 65535 }) }, { additionalProperties: false }),
     /** Component API ports by name (e.g. "chainfire-grpc": 2379); each has a default. */
     ports: Type.Optional(Type.Record(Type.String({ pattern: '^[a-z][a-z0-9-]{0,62}$' }), Type.Integer({ minimum: 0, maximum: 65535 }))),
+    /** Per-component settings by component name (e.g. "prismnet": { "driver": "ovs" }); each component validates its own. */
+    settings: Type.Optional(Type.Record(Type.String({ pattern: '^[a-z][a-z0-9-]{0,62}$' }), Type.Unknown())),
   },
   { additionalProperties: false },
 );

@@ -5,11 +5,21 @@ const suites: Record<string, () => Promise<void>> = {
   actors: async () => report('actor runtime', await (await import('./actors.bench.ts')).runActorBenches()),
   sim: async () => report('deterministic simulator', await (await import('./sim.bench.ts')).runSimBenches()),
   transport: async () => report('cluster transport', await (await import('./transport.bench.ts')).runTransportBenches()),
+  iam: async () => report('iam', await (await import('./iam.bench.ts')).runIamBenches()),
+  // Root, real host networking (namespaces, OVS); RUNS defaults to 3.
+  prismnet: async () => report('prismnet dataplanes', await (await import('./prismnet.bench.ts')).runPrismnetBenches()),
   // Slow (real processes, fsync): its RUNS defaults to 3, which reportChainfire puts in the heading.
   chainfire: async () => {
     const { runChainfireBenches, reportChainfire } = await import('./chainfire.bench.ts');
     reportChainfire(await runChainfireBenches());
   },
+  // Slow (real processes, fsync): RUNS defaults to 3; TOPOLOGY=1 or 3 runs one of the two.
+  flaredb: async () => {
+    const { runFlaredbBenches, reportFlaredb } = await import('./flaredb.bench.ts');
+    reportFlaredb(await runFlaredbBenches());
+  },
+  // Real QEMU (root; TCG unless ACCEL=kvm) and the fake driver; RUNS defaults to 3.
+  plasmavmc: async () => report('plasmavmc', await (await import('./plasmavmc.bench.ts')).runPlasmavmcBenches(), `median of ${process.env.RUNS ?? 3} runs`),
   // Real processes in network namespaces (root); TRIALS defaults to 10.
   ha: async () => {
     const { runHaBenches, reportHa } = await import('./ha.bench.ts');
