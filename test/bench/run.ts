@@ -20,6 +20,11 @@ const suites: Record<string, () => Promise<void>> = {
   },
   // Real QEMU (root; TCG unless ACCEL=kvm) and the fake driver; RUNS defaults to 3.
   plasmavmc: async () => report('plasmavmc', await (await import('./plasmavmc.bench.ts')).runPlasmavmcBenches(), `median of ${process.env.RUNS ?? 3} runs`),
+  // `ultracloud up` cold start and idle RSS against a single etcd (root, etcd-server).
+  up: async () => {
+    const { runUpBenches, reportUp } = await import('./up.bench.ts');
+    reportUp(await runUpBenches());
+  },
   // Real processes in network namespaces (root); TRIALS defaults to 10.
   ha: async () => {
     const { runHaBenches, reportHa } = await import('./ha.bench.ts');
