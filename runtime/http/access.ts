@@ -63,3 +63,17 @@ export function adminTokenGate(adminToken: string): AccessGate {
 export function bearerToken(header: string | undefined): string | undefined {
   return header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
 }
+
+/**
+ * The tenant (org and project) a request to a project-scoped API acts in: `?org_id=…&project_id=…`
+ * when given (a system or org admin naming a project), else the project the caller's token is
+ * scoped to. Whether the caller may act there is the gate's decision, not this function's.
+ */
+export function tenantScope(query: URLSearchParams, caller: Caller | undefined): { readonly org: string; readonly project: string } {
+  const org = query.get('org_id') ?? caller?.org;
+  const project = query.get('project_id') ?? caller?.project;
+  if (org === undefined || project === undefined) {
+    throw new UltraError('InvalidArgument', 'no tenant scope: pass ?org_id=…&project_id=… (your token is not scoped to a project)');
+  }
+  return { org, project };
+}

@@ -12,8 +12,7 @@ import { ActorSystem, defineActor } from '../../runtime/actors/index.ts';
 import type { MembershipMsg } from '../../runtime/cluster/membership-actor.ts';
 import { RECEPTIONIST_NAME, receptionist } from '../../runtime/cluster/receptionist.ts';
 import { realEnv } from '../../runtime/env/real-env.ts';
-import { UltraError } from '../../runtime/errors.ts';
-import type { AccessGate, AccessRequest, Caller } from '../../runtime/http/access.ts';
+import type { AccessRequest } from '../../runtime/http/access.ts';
 import { silentLogger } from '../../runtime/log/logger.ts';
 import { resolveComponents } from '../../runtime/node/component-registry.ts';
 import type { ComponentContext } from '../../runtime/node/component.ts';
@@ -24,6 +23,7 @@ import type { VmEventRecord } from '../../actors/plasmavmc/core/model.ts';
 import { MemoryNetworkPorts } from '../../sim/scenarios/plasmavmc-fakes.ts';
 import { MemoryStrongKv } from '../support/memory-strong-kv.ts';
 import { rejectionCode } from './harness.ts';
+import { tenantGate } from '../support/tenant-gate.ts';
 
 const cleanups: Array<() => Promise<unknown> | void> = [];
 afterEach(async () => {
@@ -35,19 +35,6 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => env.setTimer(ms,
 const timer = (ms: number, fn: () => void) => env.setTimer(ms, fn);
 
 const quietMembership = defineActor<null, MembershipMsg>({ init: () => null, receive: (s) => s });
-
-/** Tokens name callers; a tenant caller may act only in its own project (what iam enforces). */
-function tenantGate(decisions: AccessRequest[]): AccessGate {
-  const callers: Record<string, Caller> = { admin: { principal: 'system:admin' }, alice: { principal: 'user:alice', org: 'acme', project: 'web' }, bob: { principal: 'user:bob', org: 'other', project: 'app' } };
-  return {
-    authenticate: (token) => (token !== undefined && callers[token] !== undefined ? Promise.resolve(callers[token]!) : Promise.reject(new UltraError('Unauthenticated', 'bad token'))),
-    authorize: (caller, request) => {
-      decisions.push(request);
-      if (caller.org !== undefined && (request.resource.org !== caller.org || request.resource.project !== caller.project)) return Promise.reject(new UltraError('PermissionDenied', `${caller.principal} may not ${request.action} in ${request.resource.org}/${request.resource.project}`));
-      return Promise.resolve();
-    },
-  };
-}
 
 async function start() {
   const dataDir = mkdtempSync(join(tmpdir(), 'uc-pvmc-'));

@@ -3,30 +3,17 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ActorSystem } from '../../runtime/actors/index.ts';
 import { realEnv } from '../../runtime/env/real-env.ts';
-import { UltraError } from '../../runtime/errors.ts';
-import type { AccessGate, AccessRequest, Caller } from '../../runtime/http/access.ts';
+import type { AccessRequest } from '../../runtime/http/access.ts';
 import { JsonServer } from '../../runtime/http/json-server.ts';
 import { silentLogger } from '../../runtime/log/logger.ts';
 import { prismnetRoutes } from '../../actors/prismnet/api/rest-api.ts';
 import { serviceHarness } from './service-harness.ts';
+import { tenantGate } from '../support/tenant-gate.ts';
 
 const cleanups: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
-
-/** Tokens name callers; a tenant caller may act only in its own project (what iam enforces). */
-function tenantGate(decisions: AccessRequest[]): AccessGate {
-  const callers: Record<string, Caller> = { admin: { principal: 'system:admin' }, alice: { principal: 'user:alice', org: 'acme', project: 'web' }, bob: { principal: 'user:bob', org: 'other', project: 'app' } };
-  return {
-    authenticate: (token) => (token !== undefined && callers[token] !== undefined ? Promise.resolve(callers[token]!) : Promise.reject(new UltraError('Unauthenticated', 'bad token'))),
-    authorize: (caller, request) => {
-      decisions.push(request);
-      if (caller.org !== undefined && (request.resource.org !== caller.org || request.resource.project !== caller.project)) return Promise.reject(new UltraError('PermissionDenied', `${caller.principal} may not ${request.action} in ${request.resource.org}/${request.resource.project}`));
-      return Promise.resolve();
-    },
-  };
-}
 
 async function start() {
   const { service } = await serviceHarness();

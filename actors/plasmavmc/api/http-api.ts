@@ -18,7 +18,7 @@
 // watch), compute:workers:list|fence (system resources).
 import type { ActorSystem } from '../../../runtime/actors/index.ts';
 import { UltraError } from '../../../runtime/errors.ts';
-import type { Caller } from '../../../runtime/http/access.ts';
+import { tenantScope, type Caller } from '../../../runtime/http/access.ts';
 import type { JsonRequest, Route } from '../../../runtime/http/json-server.ts';
 import { EXPOSITION_CONTENT_TYPE } from '../../../runtime/metrics/exposition.ts';
 import type { TenantScope } from '../../prismnet/client/network-ports.ts';
@@ -35,10 +35,7 @@ type Req = Omit<JsonRequest, 'authorize'>;
 
 /** The tenant scope of a request: explicit query parameters, else the caller's own. */
 export function scopeOf(req: Req, caller: Caller | undefined): TenantScope {
-  const org = req.query.get('org_id') ?? caller?.org;
-  const project = req.query.get('project_id') ?? caller?.project;
-  if (org === undefined || project === undefined) throw new UltraError('InvalidArgument', 'no tenant scope: pass ?org_id=…&project_id=… (your token is not scoped to a project)');
-  return checkScope({ org, project });
+  return checkScope(tenantScope(req.query, caller));
 }
 
 function intParam(req: Req, name: string, fallback: number, min: number, max: number): number {

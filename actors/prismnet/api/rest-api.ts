@@ -14,7 +14,7 @@
 // action (`network:<kind>:<verb>`) and resource, and the gate authorizes it before the handler runs.
 import type { ActorSystem } from '../../../runtime/actors/index.ts';
 import { UltraError } from '../../../runtime/errors.ts';
-import type { Caller } from '../../../runtime/http/access.ts';
+import { tenantScope, type Caller } from '../../../runtime/http/access.ts';
 import type { JsonRequest, Route } from '../../../runtime/http/json-server.ts';
 import { EXPOSITION_CONTENT_TYPE } from '../../../runtime/metrics/exposition.ts';
 import type { TenantScope } from '../client/network-ports.ts';
@@ -28,12 +28,7 @@ type Req = Omit<JsonRequest, 'authorize'>;
 
 /** The tenant scope of a request: explicit query parameters, else the caller's own. */
 export function scopeOf(req: Req, caller: Caller | undefined): TenantScope {
-  const org = req.query.get('org_id') ?? caller?.org;
-  const project = req.query.get('project_id') ?? caller?.project;
-  if (org === undefined || project === undefined) {
-    throw new UltraError('InvalidArgument', 'no tenant scope: pass ?org_id=…&project_id=… (your token is not scoped to a project)');
-  }
-  return { org, project };
+  return tenantScope(req.query, caller);
 }
 
 function listOptions(req: Req): ListOptions {
