@@ -95,4 +95,12 @@ export function createPlasmavmcDescriptor(deps: PlasmavmcDependencies): Componen
   };
 }
 
-export const plasmavmcDescriptor: ComponentDescriptor = createPlasmavmcDescriptor({ kv: (ctx) => connectFlaredb(ctx), ports: (ctx) => connectPrismnet(ctx) });
+export const plasmavmcDescriptor: ComponentDescriptor = createPlasmavmcDescriptor({
+  kv: (ctx) => connectFlaredb(ctx),
+  ports: (ctx) => connectPrismnet(ctx),
+  // Lets the controller find ports a crash left behind for a VM (created, but not yet recorded on it).
+  portLookup: (ctx) => {
+    const prismnet = connectPrismnet(ctx);
+    return (scope, owner, id) => prismnet.listDevicePorts(scope, owner, id);
+  },
+});
