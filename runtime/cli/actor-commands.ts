@@ -147,7 +147,9 @@ export async function clusterCommand(argv: string[]): Promise<number> {
     return 0;
   }
   if (sub === 'init') return (await import('./cluster-init.ts')).clusterInit(rest);
-  throw new UsageError('usage: ultracloud cluster (init|members|status|admit) …');
+  if (sub === 'backup') return (await import('./backup-command.ts')).clusterBackup(rest);
+  if (sub === 'restore') return (await import('./backup-command.ts')).clusterRestore(rest);
+  throw new UsageError('usage: ultracloud cluster (init|members|status|admit|backup|restore) …');
 }
 
 interface RaftView {

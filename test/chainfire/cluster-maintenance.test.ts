@@ -8,9 +8,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { decodeSnapshotFile } from '../../actors/chainfire/core/snapshot-file.ts';
 import { E2eCluster, waitFor } from '../e2e/cluster-harness.ts';
 import { requireEtcdctl, sleep } from './etcdctl-harness.ts';
+import { PORT_WINDOWS } from '../support/port-windows.ts';
 
 const cluster = new E2eCluster('uc-chainfire-maint-');
-const basePort = 12_000 + (process.pid % 300) * 10;
+const basePort = PORT_WINDOWS.chainfireMaintenance;
 const names = ['node01', 'node02', 'node03'];
 const grpc = (i: number) => `127.0.0.1:${basePort + 200 + i}`;
 const all = [grpc(0), grpc(1), grpc(2)];

@@ -6,10 +6,11 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
 import { E2eCluster, waitFor } from './cluster-harness.ts';
+import { PORT_WINDOWS } from '../support/port-windows.ts';
 
 const cluster = new E2eCluster('uc-chainfire-');
 const out = cluster.dir;
-const basePort = 23_000 + (process.pid % 300) * 10;
+const basePort = PORT_WINDOWS.chainfireCluster;
 const names = ['node01', 'node02', 'node03'];
 
 const grpc = (i: number) => `127.0.0.1:${basePort + 200 + i}`;

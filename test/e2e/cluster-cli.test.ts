@@ -5,11 +5,12 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { E2eCluster, waitFor } from './cluster-harness.ts';
+import { PORT_WINDOWS } from '../support/port-windows.ts';
 
 const cluster = new E2eCluster('uc-cluster-');
 const out = cluster.dir;
 // A port range unlikely to collide with other suites running in parallel.
-const basePort = 21_000 + (process.pid % 400) * 10;
+const basePort = PORT_WINDOWS.clusterCli;
 const ultracloud = (...args: string[]) => cluster.ultracloud(...args);
 const startDaemon = (name: string) => cluster.start(name);
 

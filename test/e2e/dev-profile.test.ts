@@ -8,12 +8,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
+import { PORT_WINDOWS } from '../support/port-windows.ts';
 
 const cli = new URL('../../runtime/cli/ultracloud.ts', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'uc-dev-'));
 const dataDir = join(dir, 'data');
 // Ports of their own, so this test runs beside others (the defaults are the seed's 2379, 8081–8087).
-const base = 30_000 + (process.pid % 400) * 20;
+const base = PORT_WINDOWS.devProfile;
 const portFlags = ['--control-port', String(base), ...['chainfire-grpc', 'chainfire-http', 'flaredb-http', 'iam-http', 'plasmavmc-http', 'prismnet-http'].flatMap((name, i) => ['--port', `${name}=${base + 1 + i}`])];
 const env = { ULTRACLOUD_LOG_LEVEL: 'warn', ULTRACLOUD_CONFIG_DIR: join(dir, 'config') };
 let up: ResultPromise | undefined;

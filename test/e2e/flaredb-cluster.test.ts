@@ -6,10 +6,11 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { E2eCluster, waitFor } from './cluster-harness.ts';
+import { PORT_WINDOWS } from '../support/port-windows.ts';
 
 const cluster = new E2eCluster('uc-flaredb-');
 const out = cluster.dir;
-const basePort = 26_000 + (process.pid % 300) * 10;
+const basePort = PORT_WINDOWS.flaredbCluster;
 const names = ['node01', 'node02', 'node03'];
 const KEYS = 20_000;
 const CONCURRENCY = 64;

@@ -8,11 +8,12 @@ import { ADMIN_PASSWORD_FILE } from '../../actors/iam/bootstrap.ts';
 import { readEndpointFile } from '../../runtime/node/endpoint-file.ts';
 import { E2eCluster } from '../e2e/cluster-harness.ts';
 import { until } from './node-harness.ts';
+import { PORT_WINDOWS } from '../support/port-windows.ts';
 
 const cluster = new E2eCluster('uc-iam-cluster-');
 const names = ['node01', 'node02', 'node03'];
 const out = cluster.dir;
-const basePort = 22_000 + Math.floor((Number(process.pid) % 1000) * 10);
+const basePort = PORT_WINDOWS.iamCluster;
 const iamUrl = (name: string): string => readEndpointFile(join(out, name)).components['iam-http']!;
 const controlUrl = (name: string): string => readEndpointFile(join(out, name)).http;
 
