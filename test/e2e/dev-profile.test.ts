@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
+import { waitFor } from './cluster-harness.ts';
 import { PORT_WINDOWS } from '../support/port-windows.ts';
 
 const cli = new URL('../../runtime/cli/ultracloud.ts', import.meta.url).pathname;
@@ -91,6 +92,21 @@ describe('ultracloud up (single-node dev profile)', () => {
     const vmView = await get(`http://127.0.0.1:${base + 5}/api/v1/vms/${vm}?org_id=${org}&project_id=${project}`);
     expect(vmView.exitCode).toBe(0);
     expect((JSON.parse(vmView.stdout) as { state: string }).state).toBe('stopped');
+
+    // Leave the host as found: a kept network lives on (its namespace and dnsmasq) until its VPC goes.
+    const api = async (port: number, method: string, path: string) => {
+      const response = await fetch(`http://127.0.0.1:${port}${path}${path.includes('?') ? '&' : '?'}org_id=${org}&project_id=${project}`, { method, headers: { authorization: `Bearer ${token}` } });
+      return { status: response.status, body: (await response.json()) as { items?: Array<{ id: string }> } };
+    };
+    expect((await api(base + 5, 'DELETE', `/api/v1/vms/${vm}`)).status).toBe(202);
+    await waitFor('the VM deleted', async () => (await api(base + 5, 'GET', `/api/v1/vms/${vm}`)).status === 404);
+    for (const subnet of (await api(base + 6, 'GET', `/api/v1/subnets?vpc_id=${vpc}`)).body.items ?? []) expect((await api(base + 6, 'DELETE', `/api/v1/subnets/${subnet.id}`)).status).toBe(200);
+    const defaultGroup = ((await api(base + 6, 'GET', `/api/v1/vpcs/${vpc}`)).body as { defaultSecurityGroupId?: string }).defaultSecurityGroupId;
+    for (const group of (await api(base + 6, 'GET', `/api/v1/security-groups?vpc_id=${vpc}`)).body.items ?? []) {
+      if (group.id !== defaultGroup) expect((await api(base + 6, 'DELETE', `/api/v1/security-groups/${group.id}`)).status).toBe(200);
+    }
+    expect((await api(base + 6, 'DELETE', `/api/v1/vpcs/${vpc}`)).status).toBe(200);
+    await waitFor('the VPC namespace removed', async () => !(await execa('ip', ['netns', 'list'])).stdout.split('\n').some((line) => line.startsWith('pnv')));
     expect(await stopUp()).toBe(0);
   }, 600_000);
 });
