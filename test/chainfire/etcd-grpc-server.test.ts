@@ -145,6 +145,13 @@ describe('etcd gRPC server with etcdctl', () => {
     expect(errorLine(remove.stderr)).toContain('MemberRemove is not supported');
     expect((await t.etcdctl(['member', 'list'])).stdout.split('\n')).toHaveLength(1);
   });
+
+  it('answers UNIMPLEMENTED for etcd user and role management, pointing at iam', async () => {
+    const user = await t.etcdctl(['user', 'add', 'alice:pw']);
+    expect(user.exitCode).not.toBe(0);
+    expect(errorLine(user.stderr)).toContain('Auth.UserAdd is not served: users, roles and permissions are managed by iam');
+    expect(errorLine((await t.etcdctl(['role', 'list'])).stderr)).toContain('Auth.RoleList is not served');
+  });
 });
 
 describe('etcd gRPC server with a cluster credential', () => {

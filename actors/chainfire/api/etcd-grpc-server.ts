@@ -2,8 +2,9 @@
 // Snapshot, Hash, HashKV, Defragment, MoveLeader) and Auth.Authenticate on etcd's wire format, so
 // etcdctl and etcd client libraries work unmodified. It translates requests into ChainfireService
 // calls and answers with etcd's status codes and messages; it never touches Raft. Membership
-// changes answer UNIMPLEMENTED saying why (fixed membership); every other etcd method answers
-// UNIMPLEMENTED, naming itself.
+// changes and etcd's user/role management answer UNIMPLEMENTED saying why (fixed membership; iam
+// owns identities); a method of the protos not listed here (today only Maintenance.Downgrade,
+// meaningless with one chainfire version) answers UNIMPLEMENTED, naming itself.
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import type {
   Metadata,
@@ -33,6 +34,7 @@ import {
   AUTH_NOT_ENABLED,
   INVALID_AUTH_TOKEN,
   fixedMembership,
+  managedByIam,
   toGrpcError,
   unimplemented,
   USER_EMPTY,
@@ -242,6 +244,7 @@ export class EtcdGrpcServer {
             (error: unknown) => callback(toGrpcError(error, this.#log)),
           );
         },
+        ...Object.fromEntries(IAM_MANAGED_AUTH_METHODS.map((m) => [m, this.#refuse(managedByIam(m))])),
       },
     };
   }
@@ -316,6 +319,9 @@ export class EtcdGrpcServer {
 function enumOf<T extends string>(value: unknown): T | undefined {
   return value == null ? undefined : (String(value) as T);
 }
+
+/** etcd's Auth methods that manage users and roles: iam does that for all of UltraCloud. */
+const IAM_MANAGED_AUTH_METHODS = ['AuthEnable', 'AuthDisable', 'AuthStatus', 'UserAdd', 'UserGet', 'UserList', 'UserDelete', 'UserChangePassword', 'UserGrantRole', 'UserRevokeRole', 'RoleAdd', 'RoleGet', 'RoleList', 'RoleDelete', 'RoleGrantPermission', 'RoleRevokePermission'] as const;
 
 function authRefusal(check: AuthCheck): GrpcError | undefined {
   switch (check) {

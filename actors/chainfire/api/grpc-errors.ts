@@ -59,6 +59,14 @@ export function unimplemented(service: string, method: string): GrpcError {
  * cluster init`, 1, 3 or 5 voters); changing them safely needs joint-consensus membership change,
  * which chainfire does not implement.
  */
+/** etcd's user and role management: in UltraCloud, iam owns identities and roles for every API. */
+export function managedByIam(method: string): GrpcError {
+  return {
+    code: status.UNIMPLEMENTED,
+    details: `chainfire: Auth.${method} is not served: users, roles and permissions are managed by iam (ultracloud iam users|roles|bindings …); etcd clients log in with an iam user through Authenticate`,
+  };
+}
+
 export function fixedMembership(method: string): GrpcError {
   return {
     code: status.UNIMPLEMENTED,
