@@ -3,6 +3,8 @@
 // two at a split. A sorted key array next to a hash map: lookups are O(1), a new key costs a binary
 // search and a memmove of the tail — cheap because regions are split before they grow large.
 
+import { lowerBound } from '../../../runtime/collections/lower-bound.ts';
+
 export class SortedMap<V> {
   #keys: string[] = [];
   #values = new Map<string, V>();
@@ -24,21 +26,21 @@ export class SortedMap<V> {
       const last = this.#keys[this.#keys.length - 1];
       // Appending in order (bulk loads, monotonic ids) skips the search.
       if (last === undefined || last < key) this.#keys.push(key);
-      else this.#keys.splice(this.#lowerBound(key), 0, key);
+      else this.#keys.splice(lowerBound(this.#keys, key), 0, key);
     }
     this.#values.set(key, value);
   }
 
   delete(key: string): boolean {
     if (!this.#values.delete(key)) return false;
-    this.#keys.splice(this.#lowerBound(key), 1);
+    this.#keys.splice(lowerBound(this.#keys, key), 1);
     return true;
   }
 
   /** Entries with from <= key < to (to undefined: no upper bound), ascending, at most `limit`. */
   *range(from: string, to: string | undefined, limit = Infinity): Generator<[string, V]> {
     let count = 0;
-    for (let i = this.#lowerBound(from); i < this.#keys.length && count < limit; i++, count++) {
+    for (let i = lowerBound(this.#keys, from); i < this.#keys.length && count < limit; i++, count++) {
       const key = this.#keys[i]!;
       if (to !== undefined && key >= to) return;
       yield [key, this.#values.get(key)!];
@@ -47,8 +49,8 @@ export class SortedMap<V> {
 
   /** How many keys lie in [from, to). */
   countRange(from: string, to: string | undefined): number {
-    const hi = to === undefined ? this.#keys.length : this.#lowerBound(to);
-    return Math.max(0, hi - this.#lowerBound(from));
+    const hi = to === undefined ? this.#keys.length : lowerBound(this.#keys, to);
+    return Math.max(0, hi - lowerBound(this.#keys, from));
   }
 
   /** The key at position `index` in order (for picking a split key). */
@@ -58,7 +60,7 @@ export class SortedMap<V> {
 
   /** Removes and returns every entry with key >= `from` (a split hands them to the new region). */
   splitOff(from: string): SortedMap<V> {
-    const at = this.#lowerBound(from);
+    const at = lowerBound(this.#keys, from);
     const right = new SortedMap<V>();
     const moved = this.#keys.slice(at);
     this.#keys = this.#keys.slice(0, at);
@@ -72,16 +74,5 @@ export class SortedMap<V> {
 
   *entries(): Generator<[string, V]> {
     for (const key of this.#keys) yield [key, this.#values.get(key)!];
-  }
-
-  #lowerBound(key: string): number {
-    let lo = 0;
-    let hi = this.#keys.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (this.#keys[mid]! < key) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
   }
 }
