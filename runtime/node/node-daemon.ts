@@ -141,7 +141,10 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
           resource: () => ({ kind: 'status' }),
           handle: async () => {
             const view = await members();
-            return { self: identity.nodeId, members: view, components: await componentStatus(), nodes: await clusterStatus(view) };
+            const nodes = await clusterStatus(view);
+            // This node answered among the members; its entry is the components' status.
+            const own = nodes[identity.nodeId] as { components?: Record<string, unknown> } | undefined;
+            return { self: identity.nodeId, members: view, components: own?.components ?? (await componentStatus()), nodes };
           },
         },
         {
