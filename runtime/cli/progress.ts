@@ -1,13 +1,11 @@
 // Progress of a long operation, one line per item: redrawn in place on a terminal, printed as plain
 // lines when piped (CLI.md: "Long operations print progress on a terminal and plain lines otherwise").
-import type { WriteStream } from 'node:tty';
+export type ItemState = 'waiting' | 'starting' | 'ready' | 'failed';
 
-export type ItemState = 'waiting' | 'starting' | 'ready' | 'failed' | 'done' | 'running';
-
-const SYMBOL: Record<ItemState, string> = { waiting: '·', starting: '…', running: '…', ready: '✓', done: '✓', failed: '✗' };
+const SYMBOL: Record<ItemState, string> = { waiting: '·', starting: '…', ready: '✓', failed: '✗' };
 
 export class ProgressDisplay {
-  readonly #out: NodeJS.WriteStream | WriteStream;
+  readonly #out: NodeJS.WriteStream;
   readonly #tty: boolean;
   readonly #items = new Map<string, { state: ItemState; detail: string }>();
   #drawn = 0;
