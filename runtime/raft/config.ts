@@ -27,6 +27,12 @@ export interface RaftConfig {
   readonly checkQuorum?: boolean;
   /** The last index the application applied before a restart (defaults to the snapshot index). */
   readonly applied?: number;
+  /**
+   * A voter that lost its Raft state (its disk was replaced) and rejoins with an empty log: it
+   * neither votes nor campaigns until its log holds everything that may have been committed —
+   * its forgotten votes and acknowledgements must not help elect a leader that lacks them.
+   */
+  readonly recovering?: boolean;
 }
 
 export type ResolvedConfig = Required<Omit<RaftConfig, 'applied'>> & { readonly applied: number | undefined };
@@ -75,5 +81,6 @@ export function resolveConfig(config: RaftConfig): ResolvedConfig {
     preVote: config.preVote ?? true,
     checkQuorum: config.checkQuorum ?? true,
     applied: config.applied,
+    recovering: config.recovering ?? false,
   };
 }

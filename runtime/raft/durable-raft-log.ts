@@ -14,7 +14,10 @@ import type { HardState } from './storage.ts';
 const codec = new Codec();
 const encoder = new TextEncoder();
 
-/** Key layout under the group's prefix: `h` hard state, `s` snapshot, `e` + big-endian index entries. */
+/**
+ * Key layout under the group's prefix: `h` hard state, `s` snapshot, `e` + big-endian index
+ * entries, `r` present while the replica recovers (RaftConfig.recovering).
+ */
 function keys(group: string) {
   const prefix = encoder.encode(`raft/${group}/`);
   const withSuffix = (suffix: Uint8Array): Uint8Array => {
@@ -29,7 +32,13 @@ function keys(group: string) {
     new DataView(suffix.buffer).setBigUint64(1, BigInt(index));
     return withSuffix(suffix);
   };
-  return { hardState: withSuffix(encoder.encode('h')), snapshot: withSuffix(encoder.encode('s')), entry, entriesEnd: withSuffix(encoder.encode('f')) };
+  return {
+    hardState: withSuffix(encoder.encode('h')),
+    snapshot: withSuffix(encoder.encode('s')),
+    entry,
+    entriesEnd: withSuffix(encoder.encode('f')),
+    recovering: withSuffix(encoder.encode('r')),
+  };
 }
 
 export class DurableRaftLog {
@@ -41,14 +50,19 @@ export class DurableRaftLog {
    * next write (see mustSync), so moving the commit index costs no disk write of its own.
    */
   #deferredHardState: HardState | undefined;
+  #recovering = false;
 
   private constructor(backend: KvBackend, group: string) {
     this.#backend = backend;
     this.#keys = keys(group);
   }
 
-  /** Loads the group's hard state, snapshot and entries after it. */
-  static async open(backend: KvBackend, group: string): Promise<DurableRaftLog> {
+  /**
+   * Loads the group's hard state, snapshot and entries after it. `rejoining`: this node lost its
+   * state and rejoins its cluster (`ultracloud node reset`), so a group found empty starts
+   * recovering — durably, until endRecovery(): a crash meanwhile must not make it a voter again.
+   */
+  static async open(backend: KvBackend, group: string, options: { readonly rejoining?: boolean } = {}): Promise<DurableRaftLog> {
     const log = new DurableRaftLog(backend, group);
     const k = log.#keys;
     const snapshotBytes = await backend.get(k.snapshot);
@@ -60,7 +74,25 @@ export class DurableRaftLog {
     log.storage.append(entries);
     const hardBytes = await backend.get(k.hardState);
     if (hardBytes !== undefined) log.storage.setHardState(codec.decode(hardBytes) as HardState);
+    log.#recovering = (await backend.get(k.recovering)) !== undefined;
+    const empty = snapshotBytes === undefined && entries.length === 0 && hardBytes === undefined;
+    if (!log.#recovering && options.rejoining === true && empty) {
+      await backend.batch([{ type: 'put', key: k.recovering, value: new Uint8Array([1]) }], { sync: true });
+      log.#recovering = true;
+    }
     return log;
+  }
+
+  /** Whether the group was recovering when opened and has not finished (pass it to RaftConfig.recovering). */
+  get recovering(): boolean {
+    return this.#recovering;
+  }
+
+  /** Records that the replica caught up (RaftNode.recovering turned false). Losing this write only repeats the catch-up. */
+  async endRecovery(): Promise<void> {
+    if (!this.#recovering) return;
+    this.#recovering = false;
+    await this.#backend.batch([{ type: 'del', key: this.#keys.recovering }], { sync: false });
   }
 
   /**

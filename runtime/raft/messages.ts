@@ -42,6 +42,12 @@ export interface AppendResponse extends Envelope {
   readonly reject: boolean;
   readonly hintIndex: number;
   readonly hintTerm: number;
+  /**
+   * Set on rejections by a recovering follower (RaftConfig.recovering): it lost the log it once
+   * acknowledged, so the leader must forget the follower's match instead of taking the rejection
+   * for a stale one.
+   */
+  readonly lostLog?: boolean;
 }
 
 /** Heartbeats carry the context of the newest pending ReadIndex round, echoed in the response. */

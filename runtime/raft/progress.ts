@@ -82,6 +82,13 @@ export class Progress {
     return true;
   }
 
+  /** The follower lost its log (its disk was replaced): it holds at most `lastIndex` now. */
+  lostLogTo(lastIndex: number): void {
+    this.match = Math.min(this.match, lastIndex);
+    this.#reset('probe');
+    this.next = this.match + 1;
+  }
+
   /** Whether the leader must hold back appends to this follower for now. */
   isPaused(): boolean {
     switch (this.state) {

@@ -34,6 +34,8 @@ export interface RaftGroupView {
   readonly commit: number;
   readonly applied: number;
   readonly lastIndex: number;
+  /** Rejoined after losing its disk and still catching up: not voting (RaftConfig.recovering). */
+  readonly recovering: boolean;
 }
 
 export type RaftGroupMsg =
@@ -69,7 +71,9 @@ export interface RaftGroupOptions {
   readonly tickMs?: number;
   /** Take a snapshot and compact the log after this many applied entries. */
   readonly snapshotEveryEntries?: number;
-  readonly raft?: Partial<Omit<RaftConfig, 'id' | 'voters' | 'storage' | 'random'>>;
+  readonly raft?: Partial<Omit<RaftConfig, 'id' | 'voters' | 'storage' | 'random' | 'recovering'>>;
+  /** This node lost its state and rejoins (see DurableRaftLog.open): an empty group starts recovering. */
+  readonly rejoining?: boolean;
 }
 
 interface GroupState {
@@ -103,11 +107,12 @@ export function raftGroupActor(options: RaftGroupOptions): Behavior<GroupState, 
   const snapshotEvery = options.snapshotEveryEntries ?? 10_000;
   return defineActor<GroupState, RaftGroupMsg>({
     async init(ctx) {
-      const log = await DurableRaftLog.open(options.backend, options.group);
+      const log = await DurableRaftLog.open(options.backend, options.group, { rejoining: options.rejoining ?? false });
       const machine = options.stateMachine();
       const snapshot = log.storage.snapshot();
       if (snapshot.index > 0) machine.restore(snapshot.data, snapshot.index);
-      const node = new RaftNode({ ...options.raft, id: options.id, voters: options.voters, storage: log.storage, random: () => ctx.env.random(), applied: snapshot.index });
+      const node = new RaftNode({ ...options.raft, id: options.id, voters: options.voters, storage: log.storage, random: () => ctx.env.random(), applied: snapshot.index, recovering: log.recovering });
+      if (log.recovering) ctx.log.info({ group: options.group }, 'raft replica recovering: it will not vote until it has caught up with the leader');
       ctx.timers.startPeriodic('tick', { type: 'raft.tick' }, tickMs);
       return { node, log, machine, applied: snapshot.index, proposals: new Map(), pendingReads: [], reads: new Map(), readsAwaitingApply: [], readSeq: 0, acceptedProposals: new Set(), flushScheduled: false };
     },
@@ -171,7 +176,7 @@ export function raftGroupActor(options: RaftGroupOptions): Behavior<GroupState, 
         }
         case 'raft.status': {
           const s = state.node.status();
-          ctx.reply(msg, { group: options.group, id: s.id, role: s.role, term: s.term, leader: s.leader, commit: s.commit, applied: state.applied, lastIndex: s.lastIndex });
+          ctx.reply(msg, { group: options.group, id: s.id, role: s.role, term: s.term, leader: s.leader, commit: s.commit, applied: state.applied, lastIndex: s.lastIndex, recovering: s.recovering });
           break;
         }
       }
@@ -218,6 +223,10 @@ async function handleReadies(state: GroupState, ctx: ActorContext<RaftGroupMsg>,
       state.readsAwaitingApply.push({ index: read.index, replies });
     }
     state.node.advance(ready);
+    if (state.log.recovering && !state.node.recovering) {
+      await state.log.endRecovery();
+      ctx.log.info({ group: options.group, commit: state.node.status().commit }, 'raft replica caught up: voting again');
+    }
     answerReads(state);
     if (state.applied - state.log.storage.firstIndex() >= snapshotEvery) {
       await state.log.compact(state.applied, state.machine.snapshot());

@@ -6,7 +6,8 @@
 // Implemented: elections with PreVote and CheckQuorum (leader stickiness), log replication with
 // fast backtracking, batching (one append per follower per Ready) and bounded pipelining, a
 // leader that replicates while it persists (its own copy counted once durable), snapshots for
-// followers behind compaction, ReadIndex reads, and leadership transfer, over a fixed set of voters.
+// followers behind compaction, ReadIndex reads, and leadership transfer, over a fixed set of voters;
+// and a recovering mode for a voter that rejoins after losing its disk.
 
 import { assert, UltraError } from '../errors.ts';
 import { resolveConfig, type RaftConfig, type ResolvedConfig } from './config.ts';
@@ -38,6 +39,8 @@ export interface RaftStatus {
   readonly commit: number;
   readonly applied: number;
   readonly leadTransferee: string | null;
+  /** Rejoined after losing its state and not caught up yet: it neither votes nor campaigns (RaftConfig.recovering). */
+  readonly recovering: boolean;
   /** The leader's view of every voter's log; empty on other roles. */
   readonly progress: ReadonlyMap<string, ProgressStatus>;
 }
@@ -82,6 +85,13 @@ export class RaftNode {
   /** The commit index each follower was last sent in an append (this term). */
   #commitSent = new Map<string, number>();
   #readyOutstanding = false;
+  #recovering: boolean;
+  /**
+   * While recovering: the commit index carried by the first append of this term's leader. Every
+   * entry committed before our state was lost is at or below it, or below the leader's first entry
+   * of its own term (leader completeness) — so once our commit index reaches both, we hold them all.
+   */
+  #recoveryTarget: number | undefined;
 
   constructor(config: RaftConfig) {
     this.#config = resolveConfig(config);
@@ -94,7 +104,13 @@ export class RaftNode {
     this.#log.commitTo(hardState.commit);
     if (this.#config.applied !== undefined) this.#log.appliedTo(this.#config.applied);
     this.#persistedHardState = hardState;
+    this.#recovering = this.#config.recovering;
     this.#becomeFollower(this.#term, null);
+  }
+
+  /** See RaftStatus.recovering; the owner persists its end (DurableRaftLog.endRecovery). */
+  get recovering(): boolean {
+    return this.#recovering;
   }
 
   // ---- inputs -------------------------------------------------------------------------------
@@ -162,7 +178,7 @@ export class RaftNode {
    * once rather than leave the new group leaderless for a timeout.
    */
   campaign(): void {
-    if (this.#role === 'leader') return;
+    if (this.#role === 'leader' || this.#recovering) return;
     this.#campaign(this.#config.preVote ? 'preVote' : 'vote', false);
   }
 
@@ -301,6 +317,7 @@ export class RaftNode {
       commit: this.#log.committed,
       applied: this.#log.applied,
       leadTransferee: this.#leadTransferee,
+      recovering: this.#recovering,
       progress,
     };
   }
@@ -311,6 +328,7 @@ export class RaftNode {
     if (term !== this.#term) {
       this.#term = term;
       this.#vote = null;
+      this.#recoveryTarget = undefined;
     }
     this.#leader = null;
     this.#electionElapsed = 0;
@@ -370,7 +388,7 @@ export class RaftNode {
     this.#electionElapsed++;
     if (this.#electionElapsed >= this.#randomizedElectionTicks) {
       this.#electionElapsed = 0;
-      this.#campaign(this.#config.preVote ? 'preVote' : 'vote', false);
+      if (!this.#recovering) this.#campaign(this.#config.preVote ? 'preVote' : 'vote', false);
     }
   }
 
@@ -439,9 +457,10 @@ export class RaftNode {
   #handleVoteRequest(message: VoteRequest): void {
     const responseType = message.type === 'vote' ? 'voteResponse' : 'preVoteResponse';
     const canVote =
-      this.#vote === message.from ||
+      !this.#recovering &&
+      (this.#vote === message.from ||
       (this.#vote === null && this.#leader === null) ||
-      (message.type === 'preVote' && message.term > this.#term);
+      (message.type === 'preVote' && message.term > this.#term));
     if (canVote && this.#log.isUpToDate(message.lastLogIndex, message.lastLogTerm)) {
       this.#send({ type: responseType, to: message.from, term: message.term, reject: false });
       if (message.type === 'vote') {
@@ -468,7 +487,7 @@ export class RaftNode {
         this.#handleSnapshot(message);
         return;
       case 'timeoutNow':
-        this.#campaign('vote', true);
+        if (!this.#recovering) this.#campaign('vote', true);
         return;
       default:
         // Responses meant for a leader or candidate we no longer are.
@@ -532,6 +551,12 @@ export class RaftNode {
   }
 
   #handleAppend(message: Append): void {
+    if (this.#recovering) this.#recoveryTarget ??= message.commit;
+    this.#handleAppendEntries(message);
+    this.#maybeEndRecovery();
+  }
+
+  #handleAppendEntries(message: Append): void {
     const reply = { type: 'appendResponse', to: message.from, term: this.#term, hintIndex: 0, hintTerm: 0 } as const;
     if (message.prevLogIndex < this.#log.committed) {
       // Everything up to our commit index already matches the leader's log.
@@ -544,17 +569,33 @@ export class RaftNode {
       return;
     }
     const hint = this.#log.findConflictByTerm(message.prevLogIndex, message.prevLogTerm);
-    this.#send({ ...reply, index: message.prevLogIndex, reject: true, hintIndex: hint.index, hintTerm: hint.term });
+    this.#send({ ...reply, index: message.prevLogIndex, reject: true, hintIndex: hint.index, hintTerm: hint.term, ...(this.#recovering ? { lostLog: true } : {}) });
   }
 
   #handleHeartbeat(message: Heartbeat): void {
-    this.#log.commitTo(message.commit);
+    // The leader may still believe a recovering follower holds what it held before its disk was
+    // replaced; the follower's own log bounds what it may commit (elsewhere that is corruption).
+    const lastIndex = this.#log.lastIndex();
+    if (this.#recovering && message.commit > lastIndex) {
+      // An idle leader sends no appends to a follower it believes current: say what we lost.
+      this.#send({ type: 'appendResponse', to: message.from, term: this.#term, index: message.commit, reject: true, hintIndex: lastIndex, hintTerm: 0, lostLog: true });
+    }
+    this.#log.commitTo(this.#recovering ? Math.min(message.commit, lastIndex) : message.commit);
+    this.#maybeEndRecovery();
     this.#send({ type: 'heartbeatResponse', to: message.from, term: this.#term, context: message.context });
   }
 
   #handleSnapshot(message: InstallSnapshot): void {
     const index = this.#restore(message.snapshot) ? this.#log.lastIndex() : this.#log.committed;
+    this.#maybeEndRecovery();
     this.#send({ type: 'appendResponse', to: message.from, term: this.#term, index, reject: false, hintIndex: 0, hintTerm: 0 });
+  }
+
+  /** A recovering voter holds everything committed before it lost its state: it may vote again. */
+  #maybeEndRecovery(): void {
+    if (!this.#recovering || this.#recoveryTarget === undefined) return;
+    const committed = this.#log.committed;
+    if (committed >= this.#recoveryTarget && this.#log.term(committed) === this.#term) this.#recovering = false;
   }
 
   /** Installs a leader's snapshot unless our log already covers it; true if installed. */
@@ -573,6 +614,11 @@ export class RaftNode {
     const progress = this.#progressOf(message.from);
     progress.recentActive = true;
     if (message.reject) {
+      if (message.lostLog === true && progress.match > message.hintIndex) {
+        progress.lostLogTo(message.hintIndex);
+        this.#sendAppend(message.from, true);
+        return;
+      }
       const hint =
         message.hintTerm > 0 ? this.#log.findConflictByTerm(message.hintIndex, message.hintTerm).index : message.hintIndex;
       if (progress.maybeDecrTo(message.index, hint)) {

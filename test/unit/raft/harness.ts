@@ -49,6 +49,8 @@ export class Cluster {
   readonly appliedAt = new Map<number, { key: string; term: number }>();
   /** Handle each node's Ready right after every input; off, Readies wait for processReady (so a crash loses them). */
   autoReady = true;
+  /** Nodes that lost their state and have not caught up: durable, as DurableRaftLog's recovering flag. */
+  readonly recovering = new Set<string>();
 
   constructor(count: number, seed: number, options: NodeOptions = {}) {
     this.ids = Array.from({ length: count }, (_, k) => `n${k + 1}`);
@@ -70,8 +72,19 @@ export class Cluster {
   start(id: string): void {
     const storage = this.storages.get(id)!;
     const random = this.prng.fork(`random-${id}`);
-    this.nodes.set(id, new RaftNode({ ...this.#options, id, voters: this.ids, storage, random: () => random.next() }));
+    this.nodes.set(id, new RaftNode({ ...this.#options, id, voters: this.ids, storage, random: () => random.next(), recovering: this.recovering.has(id) }));
     this.machines.set(id, restoreMachine(storage.snapshot().index, storage.snapshot().data));
+  }
+
+  /**
+   * Replaces a down node's disk: it restarts with empty storage, forgetting its log, votes and
+   * acknowledgements — recovering (`ultracloud node reset`) unless `recovering` is false.
+   */
+  wipe(id: string, recovering = true): void {
+    expect(this.nodes.get(id), `${id} must be down to lose its disk`).toBeUndefined();
+    this.storages.set(id, new MemoryRaftStorage());
+    if (recovering) this.recovering.add(id);
+    this.start(id);
   }
 
   crash(id: string): void {
@@ -155,6 +168,7 @@ export class Cluster {
       }
       this.readStates.set(id, [...(this.readStates.get(id) ?? []), ...ready.readStates]);
       node.advance(ready);
+      if (!node.recovering) this.recovering.delete(id);
     }
     this.checkElectionSafety(id);
     this.#checkLeaderCompleteness(id);

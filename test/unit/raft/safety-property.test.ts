@@ -1,6 +1,6 @@
 // Randomized runs: seeded schedules of message delivery (reordered, dropped, duplicated), ticks,
 // proposals, reads, transfers, partitions, compactions and crash-restarts (a crash loses every
-// unhandled Ready), with Raft's safety invariants checked at every step; then, after healing,
+// unhandled Ready; some restarts come back with a replaced, empty disk, recovering), with Raft's safety invariants checked at every step; then, after healing,
 // liveness: a leader is elected and new proposals commit everywhere within a bound.
 import { describe, expect, it } from 'vitest';
 import { isUltraError } from '../../../runtime/errors.ts';
@@ -57,7 +57,9 @@ function runSchedule(seed: number): void {
       if (id !== undefined) cluster.crash(id);
     } else if (roll < 0.96) {
       const id = pick(down);
-      if (id !== undefined) cluster.start(id);
+      // One lost disk at a time: a quorum that lost its state has lost committed entries for good.
+      if (id !== undefined && random.next() < 0.3 && cluster.recovering.size === 0) cluster.wipe(id);
+      else if (id !== undefined) cluster.start(id);
     } else if (roll < 0.98) {
       cluster.heal();
       const shuffled = [...cluster.ids].sort(() => random.next() - 0.5);
