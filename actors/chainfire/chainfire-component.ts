@@ -24,6 +24,8 @@ export interface ChainfireOptions {
   readonly store?: MvccStoreOptions;
   readonly clientUrls?: (member: string) => string[];
   readonly requestTimeoutMs?: number;
+  /** This node lost its state and rejoins: its replica recovers before it votes (runtime/node/rejoin.ts). */
+  readonly rejoining?: boolean;
 }
 
 export interface Chainfire {
@@ -75,6 +77,7 @@ export function startChainfire(system: ActorSystem, options: ChainfireOptions): 
           stateMachine: () => replica.stateMachine(),
           tickMs: options.tickMs ?? 100,
           snapshotEveryEntries: options.snapshotEveryEntries ?? 10_000,
+          rejoining: options.rejoining ?? false,
         }),
         { name: 'raft' },
       );

@@ -28,6 +28,7 @@ export const chainfireDescriptor: ComponentDescriptor = {
       nodeId: ctx.nodeId,
       voters: ctx.voters,
       backend,
+      rejoining: ctx.rejoining,
       clientUrls: (member) => (member === ctx.nodeId && grpcAddress !== '' ? [`http://${grpcAddress}`] : []),
     });
     const server = new EtcdGrpcServer({ service: chainfire.service, host: ctx.host, port, log: ctx.log.child({ component: 'chainfire' }), authenticator: new GateAuth({ gate: ctx.gate, adminToken: ctx.adminToken, login: async (name, password) => (await iamPasswordLogin(ctx, name, password)).access_token }), env: ctx.system.env });
@@ -52,8 +53,9 @@ export const chainfireDescriptor: ComponentDescriptor = {
       endpoints: { 'chainfire-grpc': grpcAddress, 'chainfire-http': `http://${ctx.host}:${restPort}` },
       status: async () => {
         const raft = await chainfire.service.raftStatus();
-        return { raft: { group: raft.group, role: raft.role, term: raft.term, leader: raft.leader, commit: raft.commit, applied: raft.applied, lastIndex: raft.lastIndex } };
+        return { raft: { group: raft.group, role: raft.role, term: raft.term, leader: raft.leader, commit: raft.commit, applied: raft.applied, lastIndex: raft.lastIndex, recovering: raft.recovering } };
       },
+      caughtUp: async () => !(await chainfire.service.raftStatus()).recovering,
       stopServing: async () => {
         await rest.close();
         await server.close();

@@ -8,6 +8,7 @@ import { JsonServer } from '../../runtime/http/json-server.ts';
 import { LevelBackend } from '../../runtime/persistence/level-backend.ts';
 import { flaredbRoutes } from './api/http-api.ts';
 import { startFlaredb } from './flaredb-component.ts';
+import { regionGroupName } from './store/store-actor.ts';
 
 export const DEFAULT_FLAREDB_HTTP_PORT = 8082;
 
@@ -17,7 +18,7 @@ export const flaredbDescriptor: ComponentDescriptor = {
   async start(ctx) {
     const backend = await LevelBackend.open(join(ctx.config.dataDir, 'flaredb'));
     const log = ctx.log.child({ component: 'flaredb' });
-    const flaredb = startFlaredb(ctx.system, { nodeId: ctx.nodeId, voters: ctx.voters, backend, receptionist: ctx.receptionist });
+    const flaredb = startFlaredb(ctx.system, { nodeId: ctx.nodeId, voters: ctx.voters, backend, receptionist: ctx.receptionist, rejoining: ctx.rejoining });
     const server = new JsonServer({ routes: flaredbRoutes({ client: flaredb.client, system: ctx.system, nodeId: ctx.nodeId }), gate: ctx.gate, log });
     let port: number;
     try {
@@ -40,8 +41,15 @@ export const flaredbDescriptor: ComponentDescriptor = {
           ...(pd === undefined ? {} : { pd: { role: pd.role, term: pd.term, leader: pd.leader } }),
           eventualKeys: status.eventualKeys,
           // Each Raft group's view (the first 100), for `ultracloud cluster status`.
-          groups: status.groups.slice(0, 100).map((g) => ({ group: g.group, role: g.role, term: g.term, leader: g.leader, commit: g.commit, applied: g.applied, lastIndex: g.lastIndex, ...(g.progress === undefined ? {} : { progress: g.progress }) })),
+          groups: status.groups.slice(0, 100).map((g) => ({ group: g.group, role: g.role, term: g.term, leader: g.leader, commit: g.commit, applied: g.applied, lastIndex: g.lastIndex, recovering: g.recovering, ...(g.progress === undefined ? {} : { progress: g.progress }) })),
         };
+      },
+      // Caught up: no replica here is recovering, and the PD knows of no region with a replica on
+      // this node that the node does not hold yet (the leaders' traffic creates them).
+      caughtUp: async () => {
+        const [status, regions] = await Promise.all([flaredb.client.storeStatus(ctx.nodeId), flaredb.client.regions()]);
+        const held = new Set(status.groups.filter((g) => g.initialized && !g.recovering).map((g) => g.group));
+        return status.groups.every((g) => !g.recovering) && regions.every((r) => !r.peers.includes(ctx.nodeId) || held.has(regionGroupName(r.id)));
       },
       stopServing: () => server.close(),
       release: () => backend.close(),

@@ -159,6 +159,8 @@ interface RaftView {
   readonly leader: string | null;
   readonly commit: number;
   readonly applied: number;
+  /** Rejoined after a reset and not caught up: shown as the role "recovering" (it does not vote). */
+  readonly recovering?: boolean;
 }
 
 interface ClusterStatus {
@@ -182,5 +184,5 @@ function raftRows(status: ClusterStatus): unknown[][] {
   const short = (id: string | null): string => (id === null ? '-' : id.length > 16 ? `…${id.slice(-8)}` : id);
   return views
     .sort((a, b) => a.group.localeCompare(b.group) || a.node.localeCompare(b.node))
-    .map(({ group, node, view }) => [group, short(node), view.role, view.term, short(view.leader), view.commit, view.applied, (highest.get(group) ?? 0) - view.applied]);
+    .map(({ group, node, view }) => [group, short(node), view.recovering === true ? 'recovering' : view.role, view.term, short(view.leader), view.commit, view.applied, (highest.get(group) ?? 0) - view.applied]);
 }

@@ -11,12 +11,14 @@ import { UsageError } from './usage-error.ts';
 
 const INIT_USAGE = 'usage: ultracloud node init --data-dir D [--listen MULTIADDR] [--join MULTIADDR]... [--cluster-key F] [--components a,b] [--http-port P] [--http-host H] [--port NAME=P]...   (e.g. --port chainfire-grpc=2379)';
 const START_USAGE = 'usage: ultracloud node start (--data-dir D | --config F) [--http-port P] [--listen MULTIADDR]';
+const RESET_USAGE = 'usage: ultracloud node reset (--data-dir D | --config F) --yes   (after a lost or replaced disk: clears the stopped node\'s replicated state, keeps its identity; it rejoins and catches up before it votes)';
 
 export async function nodeCommand(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
   if (sub === 'init') return nodeInit(rest);
   if (sub === 'start') return nodeStart(rest);
-  throw new UsageError(`expected 'init' or 'start'\n${INIT_USAGE}\n${START_USAGE}`);
+  if (sub === 'reset') return nodeReset(rest);
+  throw new UsageError(`expected 'init', 'start' or 'reset'\n${INIT_USAGE}\n${START_USAGE}\n${RESET_USAGE}`);
 }
 
 async function nodeInit(argv: string[]): Promise<number> {
@@ -89,6 +91,20 @@ async function nodeStart(argv: string[]): Promise<number> {
   process.stdout.write(`node ${node.nodeId} ready\n  control API:    ${node.endpoint.http}\n  cluster:        ${node.endpoint.addresses.join(' ')}${components}\n  admin token:    ${join(config.dataDir, 'admin-token')}\n`);
   installShutdownSignals(node.system, { deadlineMs: 10_000, log: node.log, stop: (ms) => node.stop(ms) });
   return new Promise<number>(() => {});
+}
+
+async function nodeReset(argv: string[]): Promise<number> {
+  const { values } = parse(argv, { 'data-dir': { type: 'string' }, config: { type: 'string' }, yes: { type: 'boolean' } }, RESET_USAGE);
+  if (values['data-dir'] !== undefined && values.config !== undefined) throw new UsageError(`give --data-dir or --config, not both\n${RESET_USAGE}`);
+  const config = loadNodeConfig(values.config ?? values['data-dir'] ?? DEFAULT_DATA_DIR);
+  if (values.yes !== true) {
+    throw new UsageError(`this deletes every component's data in ${config.dataDir} (keeping node.json, node-key, the cluster key and credentials); the node then copies it back from its peers. Add --yes to go ahead.\n${RESET_USAGE}`);
+  }
+  const { resetNodeState } = await import('../node/rejoin.ts');
+  const removed = resetNodeState(config);
+  process.stdout.write(`removed ${removed.length === 0 ? 'nothing (no state was left)' : removed.join(', ')} from ${config.dataDir}\n`);
+  process.stdout.write(`marked as rejoining: start it with \`ultracloud node start --data-dir ${config.dataDir}\`; it catches up from its peers and votes again once \`ultracloud cluster status\` no longer shows it recovering\n`);
+  return 0;
 }
 
 /** `--port chainfire-grpc=2379` flags as a ports map. */

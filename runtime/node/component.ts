@@ -25,6 +25,11 @@ export interface ComponentContext {
    */
   readonly receptionist: ActorRef<ReceptionistMsg>;
   readonly log: Logger;
+  /**
+   * The node lost its state and rejoins its cluster (runtime/node/rejoin.ts): replicas created
+   * with an empty log must recover before they vote (RaftConfig.recovering).
+   */
+  readonly rejoining: boolean;
 }
 
 export interface RunningComponent {
@@ -36,6 +41,11 @@ export interface RunningComponent {
   stopServing(): Promise<void>;
   /** Releases storage; runs after the actors stopped. */
   release(): Promise<void>;
+  /**
+   * For components with Raft replicas, after a rejoin: whether every replica this node should
+   * hold exists and has caught up, so the rejoin marker may go.
+   */
+  caughtUp?(): Promise<boolean>;
 }
 
 export interface ComponentDescriptor {

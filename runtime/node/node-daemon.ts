@@ -23,6 +23,7 @@ import { controlRoutes } from './control-api.ts';
 import { NODE_STATUS_NAME, NODE_STATUS_PATH, nodeStatusActor, type NodeStatusMsg } from './node-status-actor.ts';
 import { resolveComponents } from './component-registry.ts';
 import { lockDataDir, type DataDirLock } from './data-dir-lock.ts';
+import { isRejoining, watchRejoin } from './rejoin.ts';
 import { ENDPOINT_FILE, type NodeEndpoint } from './endpoint-file.ts';
 import type { RunningComponent } from './component.ts';
 import type { NodeConfig } from './node-config.ts';
@@ -86,6 +87,8 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
     const receptionistRef = system.spawnSystem(receptionist({ membership }), { name: RECEPTIONIST_NAME });
 
     const token = ensureAdminToken(config.dataDir, env);
+    const rejoining = isRejoining(config.dataDir);
+    if (rejoining) log.warn('rejoining after a reset: replicas recover before they vote (docs/operations.md, node replacement)');
     const voters = [...new Set([identity.nodeId, ...config.join.map((address) => address.slice(address.lastIndexOf('/p2p/') + 5))])].sort();
     const gate = createNodeGate({ system, receptionist: receptionistRef, adminToken: token });
     const running = new Map<string, RunningComponent>();
@@ -94,7 +97,7 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
       const startMs = env.now();
       let component: RunningComponent;
       try {
-        component = await descriptor.start({ system, nodeId: identity.nodeId, config, voters, host: config.http.host, adminToken: token, gate, receptionist: receptionistRef, log });
+        component = await descriptor.start({ system, nodeId: identity.nodeId, config, voters, host: config.http.host, adminToken: token, gate, receptionist: receptionistRef, log, rejoining });
       } catch (error) {
         options.onProgress?.({ component: descriptor.name, phase: 'failed', error: UltraError.from(error).message });
         throw error;
@@ -176,6 +179,7 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
     writeFileSync(endpointFile, `${JSON.stringify(endpoint, null, 2)}\n`);
     cleanups.unshift(() => rmSync(endpointFile, { force: true }));
     log.info({ http: endpoint.http, addresses, components: config.components }, 'node started');
+    if (rejoining) cleanups.unshift(watchRejoin(env, log, config.dataDir, [...running.values()]));
 
     let stopping: Promise<boolean> | undefined;
     return {

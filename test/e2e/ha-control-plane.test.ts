@@ -2,7 +2,7 @@
 // own address, as separate hosts): `cluster init --profile ha --hosts …`, three `node start`s, then
 // formation, a SIGKILLed leader, a partitioned node, and a rolling restart under a client load
 // whose history is checked for linearizability with the same checker the simulator uses.
-import { readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -147,4 +147,40 @@ describe('3-node HA control plane on separate hosts', () => {
     const result = checkOperations(kvModel, ops, { maxSteps: 5_000_000 });
     expect(result.result, result.result === 'illegal' ? result.explanation : '').toBe('ok');
   }, 120_000);
+
+  it('replaces a node\'s disk: `node reset`, it catches up by snapshot while not voting, then votes again', async () => {
+    let leader: number | undefined;
+    await waitFor('a leader', async () => (leader = await leaderIndex([0, 1, 2])) !== undefined);
+    const victim = [0, 1, 2].find((i) => i !== leader)!;
+    const third = [0, 1, 2].find((i) => i !== leader && i !== victim)!;
+    const dir = join(out, names[victim]!);
+    for (let k = 0; k < 30; k++) expect((await etcdctl([grpc(leader!)], 'put', `disk-${k}`, String(k))).exitCode).toBe(0);
+    // Compact every Raft log (etcd's defrag), so the new disk is filled by a snapshot.
+    expect((await etcdctl([0, 1, 2].map(grpc), 'defrag')).exitCode).toBe(0);
+
+    await cluster.stop(names[victim]!);
+    // The disk is gone: only what the operator kept from provisioning comes back.
+    const kept = ['node.json', 'node-key', 'admin-token'].map((f) => [f, readFileSync(join(dir, f))] as const);
+    rmSync(dir, { recursive: true });
+    mkdirSync(dir, { mode: 0o700 });
+    for (const [f, bytes] of kept) writeFileSync(join(dir, f), bytes, { mode: 0o600 });
+    const unconfirmed = await cluster.ultracloud('node', 'reset', '--data-dir', dir);
+    expect(unconfirmed.exitCode).toBe(2);
+    expect(unconfirmed.stderr).toContain('--yes');
+    const reset = await cluster.ultracloud('node', 'reset', '--data-dir', dir, '--yes');
+    expect(reset.exitCode, reset.stderr).toBe(0);
+    expect(existsSync(join(dir, 'rejoining'))).toBe(true);
+    for (let k = 30; k < 40; k++) expect((await etcdctl([grpc(leader!)], 'put', `disk-${k}`, String(k))).exitCode).toBe(0);
+
+    await cluster.start(names[victim]!, lab.exec(victim));
+    await waitFor('the replaced node caught up and voting', async () => !existsSync(join(dir, 'rejoining')), 60_000);
+    const view = await raftOf(victim);
+    expect(view?.role).toBe('follower');
+    for (const k of [0, 29, 39]) expect((await etcdctl([grpc(victim)], 'get', `disk-${k}`, '--print-value-only', '--consistency=s')).stdout.trim()).toBe(String(k));
+    // It votes again: with the leader killed, the other two elect a leader only with its vote.
+    await cluster.kill(names[leader!]!);
+    await waitFor('a write through the replaced node and the third', async () => (await etcdctl([victim, third].map(grpc), 'put', 'after-replace', 'ok')).exitCode === 0, 20_000);
+    await cluster.start(names[leader!]!, lab.exec(leader!));
+    await waitFor('old leader back', async () => (await etcdctl([grpc(leader!)], 'get', 'after-replace', '--print-value-only', '--consistency=s')).stdout.trim() === 'ok', 20_000);
+  }, 150_000);
 });

@@ -75,6 +75,8 @@ export interface GroupStatus {
   readonly applied: number;
   readonly lastIndex: number;
   readonly initialized: boolean;
+  /** Rejoined after a lost disk and not caught up yet: not voting (RaftConfig.recovering). */
+  readonly recovering: boolean;
   /** On the leader: each voter's replication progress (match index, next index, state). */
   readonly progress?: Readonly<Record<string, { readonly match: number; readonly next: number; readonly state: string }>>;
   readonly region?: RegionMeta;

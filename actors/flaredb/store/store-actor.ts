@@ -92,6 +92,12 @@ export interface StoreOptions {
   /** Whether the PD leader spreads region leaderships over the stores (default true). */
   readonly balanceLeaders?: boolean;
   readonly requestTimeoutMs?: number;
+  /**
+   * This node lost its state and rejoins (`ultracloud node reset`): every replica it creates with
+   * an empty log — the PD's, the first region's, those the leaders' traffic creates — starts
+   * recovering and votes only once caught up (RaftConfig.recovering).
+   */
+  readonly rejoining?: boolean;
 }
 
 interface PendingRead {
@@ -225,7 +231,8 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
   const backend = options.backend;
 
   const newNode = (ctx: ActorContext<StoreMsg>, log: DurableRaftLog, peers: readonly string[]): RaftNode =>
-    new RaftNode({ ...options.raft, id: options.nodeId, voters: peers, storage: log.storage, random: () => ctx.env.random(), applied: log.storage.snapshot().index });
+    new RaftNode({ ...options.raft, id: options.nodeId, voters: peers, storage: log.storage, random: () => ctx.env.random(), applied: log.storage.snapshot().index, recovering: log.recovering });
+  const openLog = (group: string): Promise<DurableRaftLog> => DurableRaftLog.open(backend, group, { rejoining: options.rejoining ?? false });
 
   const newGroup = (name: string, regionId: number, node: RaftNode, log: DurableRaftLog, peers: readonly string[], region: RegionMachine | undefined, pd: PdMachine | undefined): Group => {
     const s = node.status();
@@ -246,7 +253,7 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
     const name = regionGroupName(meta.id);
     const existing = state.groups.get(name);
     if (existing?.region !== undefined) return;
-    const log = existing?.log ?? (await DurableRaftLog.open(backend, name));
+    const log = existing?.log ?? (await openLog(name));
     if (log.storage.snapshot().index >= INIT_INDEX) return;
     const hard = log.storage.hardState();
     const snapshot: Snapshot = { index: INIT_INDEX, term: INIT_TERM, data: machine.snapshot() };
@@ -762,6 +769,10 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
           group.readsAwaitingApply.push({ index: read.index, reads });
         }
         group.node.advance(ready);
+        if (group.log.recovering && !group.node.recovering) {
+          await group.log.endRecovery();
+          state.ctx.log.info({ group: group.name }, 'replica caught up after a rejoin: voting again');
+        }
         answerReads(group);
         observeRole(state, group);
       }
@@ -809,7 +820,7 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
         if (!item.group.startsWith('r') || !Array.isArray(item.peers) || !item.peers.includes(options.nodeId) || !isLeaderTraffic(item.message.type)) continue;
         const regionId = Number(item.group.slice(1));
         if (!Number.isSafeInteger(regionId) || regionId <= 0) continue;
-        const log = await DurableRaftLog.open(backend, item.group);
+        const log = await openLog(item.group);
         group = newGroup(item.group, regionId, newNode(state.ctx, log, item.peers), log, item.peers, undefined, undefined);
         state.groups.set(item.group, group);
       }
@@ -1131,7 +1142,7 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
       };
       // The placement driver's replica, on the control-plane voters.
       if (isVoter) {
-        const log = await DurableRaftLog.open(backend, PD_GROUP);
+        const log = await openLog(PD_GROUP);
         const pd = new PdMachine(options.voters);
         const snapshot = log.storage.snapshot();
         if (snapshot.index > 0) pd.restore(snapshot.data);
@@ -1142,7 +1153,7 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
       for await (const [, value] of backend.iterate(prefixRange(META_PREFIX))) metas.push(codec.decode(value) as RegionMeta);
       for (const meta of metas) {
         const name = regionGroupName(meta.id);
-        const log = await DurableRaftLog.open(backend, name);
+        const log = await openLog(name);
         const snapshot = log.storage.snapshot();
         if (snapshot.index === 0) continue;
         const machine = RegionMachine.restore(snapshot.data);
@@ -1267,7 +1278,7 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
           const groups: GroupStatus[] = [...state.groups.values()].map((g) => {
             const s = g.node.status();
             const progress = s.role === 'leader' ? { progress: Object.fromEntries([...s.progress].map(([peer, p]) => [peer, { match: p.match, next: p.next, state: p.state }])) } : {};
-            const base = { group: g.name, role: s.role, term: s.term, leader: s.leader, commit: s.commit, applied: g.applied, lastIndex: s.lastIndex, initialized: g.region !== undefined || g.pd !== undefined, ...progress };
+            const base = { group: g.name, role: s.role, term: s.term, leader: s.leader, commit: s.commit, applied: g.applied, lastIndex: s.lastIndex, initialized: g.region !== undefined || g.pd !== undefined, recovering: s.recovering, ...progress };
             return g.region === undefined ? base : { ...base, region: g.region.meta, keys: g.region.keyCount, bytes: g.region.sizeBytes };
           });
           ctx.reply(msg, { node: options.nodeId, groups, eventualKeys: state.eventual.size, watchers: state.watchers.size });
