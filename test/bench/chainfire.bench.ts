@@ -12,14 +12,13 @@
 // Before/after a change, in the same run: CHAINFIRE_BASELINE=DIR, a checkout of the earlier code
 // (e.g. `git archive HEAD | tar -x -C DIR`, with node_modules linked in), runs that build as a
 // third store taking turns with the other two; its rows are marked [baseline].
-import { Client, credentials, Metadata, status, type MethodDefinition, type ServiceDefinition, type ServiceError } from '@grpc/grpc-js';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { etcdServiceDefinitions } from '../../actors/chainfire/api/etcd-proto.ts';
+import { closedLoop, KvEndpoint } from './etcd-kv-client.ts';
 import { median, percentile, report, type BenchRow } from './report.ts';
 
 const RUNS = Number(process.env.RUNS ?? 3);
@@ -33,90 +32,11 @@ const RANGE_CLIENTS = 64;
 const VALUE_BYTES = 100;
 /** Keys written and read: k0000 … k0999. */
 const KEYS = 1_000;
-/** Connections (HTTP/2 channels) per endpoint; a client in flight uses channel (index mod CHANNELS). */
-const CHANNELS = 8;
-const CALL_TIMEOUT_MS = 30_000;
-const MAX_ATTEMPTS = 5;
 const STARTUP_TIMEOUT_MS = 60_000;
 
 const cli = new URL('../../runtime/cli/ultracloud.ts', import.meta.url).pathname;
 const value = randomBytes(VALUE_BYTES);
 const keys = Array.from({ length: KEYS }, (_, i) => Buffer.from(`k${String(i).padStart(4, '0')}`));
-
-type Wire = Record<string, unknown>;
-
-// ── A KV client for both stores ────────────────────────────────────────────
-
-/** Unary calls to one endpoint over CHANNELS separate connections, optionally logged in (etcd's `token` metadata). */
-class KvEndpoint {
-  readonly address: string;
-  readonly #channels: Client[];
-  readonly #defs = etcdServiceDefinitions();
-  #metadata = new Metadata();
-
-  constructor(address: string) {
-    this.address = address;
-    // A local subchannel pool: otherwise grpc-js shares one connection among clients of the same target.
-    this.#channels = Array.from({ length: CHANNELS }, () => new Client(address, credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 }));
-  }
-
-  /** Requests answered UNAVAILABLE (a leader change) and sent again, as clientv3 does. */
-  retries = 0;
-
-  async call(service: keyof ReturnType<typeof etcdServiceDefinitions>, method: string, request: Wire, channel = 0): Promise<Wire> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await this.#once(service, method, request, channel);
-      } catch (error) {
-        if ((error as ServiceError).code !== status.UNAVAILABLE || attempt >= MAX_ATTEMPTS) {
-          throw new Error(`${this.address} ${service}.${method}: ${(error as Error).message}`);
-        }
-        this.retries++;
-        await new Promise((r) => setTimeout(r, 50 * attempt));
-      }
-    }
-  }
-
-  #once(service: keyof ReturnType<typeof etcdServiceDefinitions>, method: string, request: Wire, channel: number): Promise<Wire> {
-    const definition = (this.#defs[service] as ServiceDefinition)[method] as MethodDefinition<Wire, Wire>;
-    const client = this.#channels[channel % CHANNELS]!;
-    return new Promise((resolve, reject) => {
-      client.makeUnaryRequest(definition.path, definition.requestSerialize, definition.responseDeserialize, request, this.#metadata, { deadline: Date.now() + CALL_TIMEOUT_MS }, (error, response) => {
-        if (error) reject(error);
-        else resolve(response!);
-      });
-    });
-  }
-
-  async login(user: string, password: string): Promise<void> {
-    const { token } = await this.call('Auth', 'Authenticate', { name: user, password });
-    this.#metadata = new Metadata();
-    this.#metadata.set('token', String(token));
-  }
-
-  put(key: Buffer, channel: number): Promise<Wire> {
-    return this.call('KV', 'Put', { key, value }, channel);
-  }
-
-  range(key: Buffer, serializable: boolean, channel: number): Promise<Wire> {
-    return this.call('KV', 'Range', { key, serializable }, channel);
-  }
-
-  /** [this member's id, the leader's id] ('0' while there is none). */
-  /** The Raft term this endpoint reports: a change across a measurement means the leader changed. */
-  async term(): Promise<string> {
-    return String((await this.call('Maintenance', 'Status', {})).raftTerm);
-  }
-
-  async status(): Promise<[string, string]> {
-    const s = await this.call('Maintenance', 'Status', {});
-    return [String((s.header as Wire).member_id), String(s.leader)];
-  }
-
-  close(): void {
-    for (const channel of this.#channels) channel.close();
-  }
-}
 
 // ── Processes ──────────────────────────────────────────────────────────────
 
@@ -225,7 +145,7 @@ async function startEtcd(nodes: number, basePort: number, dir: string): Promise<
     ]),
   );
   const outputs = processes.map(collect);
-  const endpoints = names.map((_, i) => new KvEndpoint(`127.0.0.1:${clientPort(i)}`));
+  const endpoints = names.map((_, i) => new KvEndpoint(`127.0.0.1:${clientPort(i)}`, value));
   const leader = await findLeader(`etcd ×${nodes}`, endpoints, processes, outputs);
   return {
     name: 'etcd',
@@ -258,7 +178,7 @@ async function startChainfire(nodes: number, basePort: number, dir: string, ultr
   );
   // The admin token exists once the first node started (cluster init wrote the same one everywhere).
   const password = (await readFile(join(dataDirs[0]!, 'admin-token'), 'utf8')).trim();
-  const endpoints = grpcPorts.map((port) => new KvEndpoint(`127.0.0.1:${port}`));
+  const endpoints = grpcPorts.map((port) => new KvEndpoint(`127.0.0.1:${port}`, value));
   await Promise.all(endpoints.map((e) => until('chainfire login', () => e.login('root', password).then(() => true), () => undefined)));
   const leader = await findLeader(`${name} ×${nodes}`, endpoints, processes, outputs);
   return {
@@ -272,18 +192,6 @@ async function startChainfire(nodes: number, basePort: number, dir: string, ultr
 }
 
 // ── Workloads ──────────────────────────────────────────────────────────────
-
-/** `total` requests from `clients` loops, each one request in flight; requests/s. */
-async function closedLoop(clients: number, total: number, request: (i: number, channel: number) => Promise<unknown>): Promise<number> {
-  let next = 0;
-  const t0 = performance.now();
-  await Promise.all(
-    Array.from({ length: clients }, async (_, c) => {
-      for (let i = next++; i < total; i = next++) await request(i, c);
-    }),
-  );
-  return total / ((performance.now() - t0) / 1000);
-}
 
 async function sequentialPuts(kv: KvEndpoint): Promise<{ rate: number; latenciesMs: number[] }> {
   const latenciesMs: number[] = [];

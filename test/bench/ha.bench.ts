@@ -1,26 +1,49 @@
-// Failover of the 3-node HA control plane against a 3-node etcd cluster, side by side in one run
-// and in the same network namespaces (each node its own address, as separate hosts; see
-// test/e2e/netns-lab.ts). A trial: find the leader, SIGKILL it, and time until a write through
-// the two survivors succeeds; then restart the victim and wait until it serves again. Both stores
-// are driven by the same client (Debian's etcdctl, one process per attempt, with a 250 ms command
-// timeout while it waits for the new leader: the figures' resolution), so the client's own cost is
-// the same on both sides.
-// Needs root, etcd-server and etcd-client. Run: npm run bench -- ha   (TRIALS=10 by default)
+// The 3-node HA control plane against a 3-node etcd cluster, in the same network namespaces (each
+// node its own address, as separate hosts; see test/e2e/netns-lab.ts): the UltraCloud nodes from
+// `ultracloud cluster init --profile ha --hosts …`, etcd as three processes in the same namespaces.
+// Only one cluster runs at a time.
+//
+// Failover (HA_PART=failover): a trial finds the leader, SIGKILLs it, and times until a write
+// through the two survivors succeeds; then restarts the victim and waits until it serves again.
+// Both stores are driven by the same client (Debian's etcdctl, one process per attempt, with a
+// 250 ms command timeout while it waits for the new leader: the figures' resolution), so the
+// client's own cost is the same on both sides. TRIALS defaults to 10.
+//
+// Write throughput (HA_PART=throughput): put throughput with 1, 16 and 256 clients in flight
+// (100-byte values) and put latency p50/p99 of the sequential run, against each cluster's leader,
+// through the same grpc-js etcd v3 client (etcd-kv-client.ts; chainfire's etcd API logged in as
+// root with the cluster's admin token). Each run starts a fresh cluster, warms it up and measures
+// it; the two take turns run by run (RUNS, default 3), and each figure is the median of the runs.
+//
+// Needs root, etcd-server and etcd-client. Run: npm run bench -- ha   (HA_PART=all by default)
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { NetnsLab } from '../e2e/netns-lab.ts';
+import { closedLoop, KvEndpoint } from './etcd-kv-client.ts';
 import { median, percentile, report, type BenchRow } from './report.ts';
 
 const TRIALS = Number(process.env.TRIALS ?? 10);
+const RUNS = Number(process.env.RUNS ?? 3);
+const PART = process.env.HA_PART ?? 'all';
+const SEQUENTIAL_PUTS = 2_000;
+/** Puts per run by clients in flight, as in chainfire.bench.ts. */
+const CONCURRENT_PUTS: Readonly<Record<number, number>> = { 16: 5_000, 256: 10_000 };
+const VALUE_BYTES = 100;
+/** Keys written: k0000 … k0999. */
+const KEYS = 1_000;
+const value = randomBytes(VALUE_BYTES);
+const keys = Array.from({ length: KEYS }, (_, i) => Buffer.from(`k${String(i).padStart(4, '0')}`));
 const cli = new URL('../../runtime/cli/ultracloud.ts', import.meta.url).pathname;
 
 interface Cluster {
   readonly name: string;
   readonly endpoint: (i: number) => string;
-  readonly auth: string[];
+  /** etcd's `root` user's password where the store needs a login (chainfire: the cluster's admin token). */
+  readonly rootPassword?: string;
   start(i: number): Promise<void>;
   kill(i: number): Promise<void>;
   stopAll(): Promise<void>;
@@ -28,13 +51,15 @@ interface Cluster {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+const auth = (cluster: Cluster) => (cluster.rootPassword === undefined ? [] : ['--user', `root:${cluster.rootPassword}`]);
+
 function etcdctl(cluster: Cluster, nodes: number[], ...args: string[]) {
-  return execa('etcdctl', ['--endpoints', nodes.map(cluster.endpoint).join(','), ...cluster.auth, '--dial-timeout', '1s', '--command-timeout', '1s', ...args], { reject: false, env: { ETCDCTL_API: '3' } });
+  return execa('etcdctl', ['--endpoints', nodes.map(cluster.endpoint).join(','), ...auth(cluster), '--dial-timeout', '1s', '--command-timeout', '1s', ...args], { reject: false, env: { ETCDCTL_API: '3' } });
 }
 
 /** One write with a short timeout, so the wait for a new leader is sampled finely. */
 function quickPut(cluster: Cluster, nodes: number[], key: string) {
-  return execa('etcdctl', ['--endpoints', nodes.map(cluster.endpoint).join(','), ...cluster.auth, '--dial-timeout', '250ms', '--command-timeout', '250ms', 'put', key, 'x'], { reject: false, env: { ETCDCTL_API: '3' } });
+  return execa('etcdctl', ['--endpoints', nodes.map(cluster.endpoint).join(','), ...auth(cluster), '--dial-timeout', '250ms', '--command-timeout', '250ms', 'put', key, 'x'], { reject: false, env: { ETCDCTL_API: '3' } });
 }
 
 async function until(what: string, check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
@@ -102,7 +127,7 @@ async function ultracloudCluster(lab: NetnsLab, dir: string): Promise<Cluster> {
   return {
     name: 'ultracloud',
     endpoint: (i) => `${lab.address(i)}:2379`,
-    auth: ['--user', `root:${password}`],
+    rootPassword: password,
     start,
     kill: (i) => killProcess(children[i]),
     stopAll: async () => {
@@ -122,7 +147,6 @@ async function etcdCluster(lab: NetnsLab, dir: string): Promise<Cluster> {
   return {
     name: 'etcd',
     endpoint: (i) => `${lab.address(i)}:2379`,
-    auth: [],
     start,
     kill: (i) => killProcess(children[i]),
     stopAll: async () => {
@@ -131,29 +155,41 @@ async function etcdCluster(lab: NetnsLab, dir: string): Promise<Cluster> {
   };
 }
 
-async function measure(make: (lab: NetnsLab, dir: string) => Promise<Cluster>): Promise<number[]> {
+type MakeCluster = (lab: NetnsLab, dir: string) => Promise<Cluster>;
+
+/** Runs `fn` on a fresh cluster in fresh namespaces, once it took a first write; removes everything after. */
+async function withCluster<T>(make: MakeCluster, fn: (cluster: Cluster) => Promise<T>): Promise<T> {
   const lab = new NetnsLab('hb', 3);
   const dir = await mkdtemp(join(tmpdir(), 'uc-ha-bench-'));
   await lab.create();
-  const cluster = await make(lab, dir);
+  let cluster: Cluster | undefined;
   try {
-    await until(`${cluster.name} first write`, async () => (await etcdctl(cluster, [0, 1, 2], 'put', 'warm', 'up')).exitCode === 0);
+    cluster = await make(lab, dir);
+    const started = cluster;
+    await until(`${started.name} first write`, async () => (await etcdctl(started, [0, 1, 2], 'put', 'warm', 'up')).exitCode === 0);
+    return await fn(started);
+  } finally {
+    await cluster?.stopAll();
+    await lab.cleanup();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+// ── Failover ───────────────────────────────────────────────────────────────
+
+const failoverTrials = (make: MakeCluster) =>
+  withCluster(make, async (cluster) => {
     const times: number[] = [];
     for (let n = 0; n < TRIALS; n++) {
       times.push(await trial(cluster, n));
       process.stderr.write(`${cluster.name} trial ${n + 1}/${TRIALS}: ${times.at(-1)!.toFixed(0)} ms\n`);
     }
     return times;
-  } finally {
-    await cluster.stopAll();
-    await lab.cleanup();
-    await rm(dir, { recursive: true, force: true });
-  }
-}
+  });
 
-export async function runHaBenches(): Promise<BenchRow[]> {
-  const ours = await measure(ultracloudCluster);
-  const etcd = await measure(etcdCluster);
+async function failoverRows(): Promise<BenchRow[]> {
+  const ours = await failoverTrials(ultracloudCluster);
+  const etcd = await failoverTrials(etcdCluster);
   return [
     { metric: `failover: leader SIGKILL → first acknowledged write, median of ${TRIALS} (ms)`, ours: median(ours), peer: median(etcd), peerName: 'etcd 3.4', ratio: median(etcd) / median(ours), goal: '< 2000 ms' },
     { metric: `failover, worst of ${TRIALS} (ms)`, ours: Math.max(...ours), peer: Math.max(...etcd), peerName: 'etcd 3.4', ratio: Math.max(...etcd) / Math.max(...ours) },
@@ -161,6 +197,100 @@ export async function runHaBenches(): Promise<BenchRow[]> {
   ];
 }
 
-export function reportHa(rows: readonly BenchRow[]): void {
-  report('3-node HA control plane failover, separate network namespaces', rows, `${TRIALS} trials each`);
+// ── Write throughput ───────────────────────────────────────────────────────
+
+interface Sample {
+  put1: number;
+  latenciesMs: number[];
+  put16: number;
+  put256: number;
+}
+
+async function measureWrites(kv: KvEndpoint): Promise<Sample> {
+  const latenciesMs: number[] = [];
+  const put1 = await closedLoop(1, SEQUENTIAL_PUTS, async (i) => {
+    const s = performance.now();
+    await kv.put(keys[i % KEYS]!, 0);
+    latenciesMs.push(performance.now() - s);
+  });
+  const concurrent = (clients: number) => closedLoop(clients, CONCURRENT_PUTS[clients]!, (i, c) => kv.put(keys[i % KEYS]!, c));
+  return { put1, latenciesMs, put16: await concurrent(16), put256: await concurrent(256) };
+}
+
+/** One run on a fresh cluster: a warm-up that writes every key, then the measured puts against the leader. */
+const throughputRun = (make: MakeCluster) =>
+  withCluster(make, async (cluster) => {
+    const t0 = performance.now();
+    const leader = await leaderOf(cluster);
+    const kv = new KvEndpoint(cluster.endpoint(leader), value);
+    try {
+      if (cluster.rootPassword !== undefined) await kv.login('root', cluster.rootPassword);
+      // Fresh processes: this also runs their JIT in on both the sequential and the concurrent paths.
+      await closedLoop(16, 2 * KEYS, (i, c) => kv.put(keys[i % KEYS]!, c));
+      await closedLoop(256, 2 * KEYS, (i, c) => kv.put(keys[i % KEYS]!, c));
+      const termBefore = await kv.term();
+      const sample = await measureWrites(kv);
+      const termAfter = await kv.term();
+      const notes = [
+        ...(kv.retries > 0 ? [`${kv.retries} requests retried after UNAVAILABLE`] : []),
+        ...(termAfter !== termBefore ? [`Raft term ${termBefore} → ${termAfter}: the leader changed`] : []),
+      ];
+      process.stderr.write(
+        `${cluster.name} (leader node ${leader}): ${sample.put1.toFixed(0)}/${sample.put16.toFixed(0)}/${sample.put256.toFixed(0)} puts/s at 1/16/256 clients, ` +
+          `p50/p99 ${percentile(sample.latenciesMs, 50).toFixed(2)}/${percentile(sample.latenciesMs, 99).toFixed(2)} ms, ${((performance.now() - t0) / 1000).toFixed(1)} s${notes.map((n) => `, ${n}`).join('')}\n`,
+      );
+      return sample;
+    } finally {
+      kv.close();
+    }
+  });
+
+async function throughputRows(): Promise<BenchRow[]> {
+  const clusters = [
+    { make: ultracloudCluster, samples: [] as Sample[] },
+    { make: etcdCluster, samples: [] as Sample[] },
+  ];
+  for (let run = 0; run < RUNS; run++) {
+    process.stderr.write(`write throughput, run ${run + 1}/${RUNS}\n`);
+    // Taking turns, so that whatever else the machine does falls on both alike.
+    for (const c of run % 2 === 0 ? clusters : [...clusters].reverse()) c.samples.push(await throughputRun(c.make));
+  }
+  const [ours, etcd] = clusters.map((c) => c.samples) as [Sample[], Sample[]];
+  const throughput = (metric: string, pick: (s: Sample) => number): BenchRow => {
+    const o = median(ours.map(pick));
+    const p = median(etcd.map(pick));
+    return { metric, ours: o, peer: p, peerName: 'etcd 3.4', ratio: o / p };
+  };
+  const latency = (metric: string, q: number): BenchRow => {
+    const o = median(ours.map((s) => percentile(s.latenciesMs, q)));
+    const p = median(etcd.map((s) => percentile(s.latenciesMs, q)));
+    return { metric, ours: o, peer: p, peerName: 'etcd 3.4', ratio: p / o };
+  };
+  return [
+    throughput('3 nodes: put, 1 client (puts/s)', (s) => s.put1),
+    throughput('3 nodes: put, 16 clients (puts/s)', (s) => s.put16),
+    throughput('3 nodes: put, 256 clients (puts/s)', (s) => s.put256),
+    latency('3 nodes: put latency p50, sequential (ms)', 50),
+    latency('3 nodes: put latency p99, sequential (ms)', 99),
+  ];
+}
+
+// ── Entry ──────────────────────────────────────────────────────────────────
+
+export interface HaResults {
+  readonly failover?: BenchRow[];
+  readonly throughput?: BenchRow[];
+}
+
+export async function runHaBenches(): Promise<HaResults> {
+  if (!['all', 'failover', 'throughput'].includes(PART)) throw new Error(`HA_PART must be all, failover or throughput, got '${PART}'`);
+  return {
+    ...(PART === 'throughput' ? {} : { failover: await failoverRows() }),
+    ...(PART === 'failover' ? {} : { throughput: await throughputRows() }),
+  };
+}
+
+export function reportHa(results: HaResults): void {
+  if (results.failover !== undefined) report('3-node HA control plane failover, separate network namespaces', results.failover, `${TRIALS} trials each`);
+  if (results.throughput !== undefined) report('3-node HA control plane write throughput, separate network namespaces', results.throughput, `median of ${RUNS} runs`);
 }
