@@ -7,6 +7,8 @@
 //   hear peerDown, the disk loses what was not synced, and the ActorSystem is abandoned as is — no
 //   onStop runs, no actor gets to say goodbye, its in-flight work never completes.
 // - restart: a fresh incarnation on the same id and disk (new Env random stream, so new actor uids).
+// - disk loss (of a crashed node): the disk comes back empty and the node rejoining, as after an
+//   operator's `ultracloud node reset` on a replaced disk.
 // - pause: stop-the-world; its timers and deliveries wait until resume (see NodeEnv).
 //
 // With the `membership` option every incarnation also runs the gossip membership actor at
@@ -68,6 +70,8 @@ export interface SimNode {
   /** The membership actor, when the cluster runs membership. */
   readonly membership: ActorRef<MembershipMsg> | undefined;
   readonly disk: SimDisk;
+  /** Its disk was lost and replaced since the cluster formed: its replicas must recover before they vote. */
+  readonly rejoining: boolean;
 }
 
 interface Machine {
@@ -77,6 +81,7 @@ interface Machine {
   readonly disk: SimDisk;
   current: SimNode;
   up: boolean;
+  rejoining: boolean;
 }
 
 export interface CrashRecord {
@@ -113,7 +118,7 @@ export class SimCluster {
         readFailure: plan.diskReadFailure,
         slowFsync: plan.slowFsync,
       });
-      const machine: Machine = { id, clockOffsetMs, driftPpm, disk, up: true, current: this.#incarnate(id, 1, clockOffsetMs, driftPpm, disk) };
+      const machine: Machine = { id, clockOffsetMs, driftPpm, disk, up: true, rejoining: false, current: this.#incarnate(id, 1, clockOffsetMs, driftPpm, disk, false) };
       this.#machines.set(id, machine);
     }
     // Every node exists before any boots, so a boot may look at the others.
@@ -159,11 +164,20 @@ export class SimCluster {
     machine.disk.crash();
   }
 
+  /** A crashed node's disk is replaced by an empty one; it restarts rejoining. */
+  loseDisk(id: string): void {
+    const machine = this.#machine(id);
+    if (machine.up) throw new UltraError('FailedPrecondition', `node ${id} is up; crash it before its disk is lost`);
+    this.#deps.counters.inc(faultCounter('disk-loss'));
+    machine.disk.wipe();
+    machine.rejoining = true;
+  }
+
   restart(id: string): void {
     const machine = this.#machine(id);
     if (machine.up) throw new UltraError('FailedPrecondition', `node ${id} is up; crash it before restarting it`);
     machine.up = true;
-    machine.current = this.#incarnate(id, machine.current.incarnation + 1, machine.clockOffsetMs, machine.driftPpm, machine.disk);
+    machine.current = this.#incarnate(id, machine.current.incarnation + 1, machine.clockOffsetMs, machine.driftPpm, machine.disk, machine.rejoining);
     this.#boot(machine.current);
   }
 
@@ -198,7 +212,7 @@ export class SimCluster {
     }
   }
 
-  #incarnate(id: string, incarnation: number, clockOffsetMs: number, driftPpm: number, disk: SimDisk): SimNode {
+  #incarnate(id: string, incarnation: number, clockOffsetMs: number, driftPpm: number, disk: SimDisk, rejoining: boolean): SimNode {
     const { scheduler, plan, counters } = this.#deps;
     const env = new NodeEnv(
       scheduler,
@@ -236,7 +250,7 @@ export class SimCluster {
             }),
             { name: MEMBERSHIP_NAME },
           );
-    return { id, incarnation, env, system, router, transport, peers, membership, disk };
+    return { id, incarnation, env, system, router, transport, peers, membership, disk, rejoining };
   }
 
   #machine(id: string): Machine {

@@ -91,6 +91,14 @@ export class SimDisk implements KvBackend {
     this.#live = new Map(this.#durable);
   }
 
+  /** The disk is replaced by an empty one (only while nothing has it open: after a crash). */
+  wipe(): void {
+    if (this.#env !== undefined) throw new UltraError('FailedPrecondition', `disk ${this.name} is in use`);
+    this.#durable = new Map();
+    this.#live = new Map();
+    this.#volatile = [];
+  }
+
   async get(key: Uint8Array): Promise<Uint8Array | undefined> {
     this.#mounted();
     this.#maybeFailRead('get');

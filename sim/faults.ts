@@ -20,6 +20,7 @@ export const FAULT_KINDS = [
   'disk-read-failure',
   'slow-fsync',
   'buggify',
+  'disk-loss',
 ] as const;
 
 export type FaultKind = (typeof FAULT_KINDS)[number];
@@ -61,7 +62,15 @@ export interface FaultPlan {
   readonly slowFsync: number;
   /** How often an enabled BUGGIFY site fires. */
   readonly buggifyFireProbability: number;
+  /**
+   * How often a crash also destroys the node's disk (it restarts empty, rejoining: see
+   * runtime/node/rejoin.ts); only where the scenario allows it (NodeFaultTargets.loseDisk).
+   */
+  readonly diskLoss: number;
 }
+
+/** Kinds added after seeds were recorded draw their coin after everything else, so older seeds keep their plans. */
+const LATER_KINDS: readonly FaultKind[] = ['disk-loss'];
 
 /** Draws the fault mix for `seed` from the kinds a scenario allows. */
 export function drawFaultPlan(seed: number, allowed: readonly FaultKind[], mode: SimMode): FaultPlan {
@@ -69,7 +78,7 @@ export function drawFaultPlan(seed: number, allowed: readonly FaultKind[], mode:
   const on = new Set<FaultKind>();
   // Each allowed kind is a coin flip, drawn in a fixed order so a seed's mix never depends on the
   // order a scenario lists its kinds in.
-  for (const kind of FAULT_KINDS) if (prng.next() < 0.5 && allowed.includes(kind)) on.add(kind);
+  for (const kind of FAULT_KINDS) if (!LATER_KINDS.includes(kind) && prng.next() < 0.5 && allowed.includes(kind)) on.add(kind);
   const between = (lo: number, hi: number): number => lo + (hi - lo) * prng.next();
   const rate = (kind: FaultKind, lo: number, hi: number): number => {
     const r = between(lo, hi);
@@ -79,9 +88,8 @@ export function drawFaultPlan(seed: number, allowed: readonly FaultKind[], mode:
     meanIntervalMs: between(interval[0], interval[1]),
     meanDurationMs: between(duration[0], duration[1]),
   });
-  return {
+  const plan = {
     mode,
-    enabled: FAULT_KINDS.filter((k) => on.has(k)),
     loss: rate('loss', 0.01, 0.05),
     duplicate: rate('duplicate', 0.005, 0.05),
     reorder: rate('reorder', 0.05, 0.3),
@@ -97,6 +105,9 @@ export function drawFaultPlan(seed: number, allowed: readonly FaultKind[], mode:
     slowFsync: rate('slow-fsync', 0.05, 0.3),
     buggifyFireProbability: rate('buggify', 0.03, 0.15),
   };
+  // A disk is lost in a crash: without crashes the kind could never fire.
+  for (const kind of LATER_KINDS) if (prng.next() < 0.5 && allowed.includes(kind) && (kind !== 'disk-loss' || on.has('crash'))) on.add(kind);
+  return { ...plan, enabled: FAULT_KINDS.filter((k) => on.has(k)), diskLoss: rate('disk-loss', 0.5, 0.9) };
 }
 
 /** The counter a fault kind bumps each time it fires. */

@@ -131,6 +131,11 @@ export class Nemesis {
     const victim = this.#pick(up);
     this.#note(`crash ${victim}#${cluster.node(victim).incarnation}`);
     cluster.crash(victim);
+    const { loseDisk } = this.#targets;
+    if (this.#plan.diskLoss > 0 && this.#prng.next() < this.#plan.diskLoss && loseDisk !== undefined && loseDisk(victim)) {
+      this.#note(`disk of ${victim} lost: it restarts empty, rejoining`);
+      cluster.loseDisk(victim);
+    }
     return () => {
       if (cluster.isUp(victim)) return;
       cluster.restart(victim);

@@ -33,6 +33,11 @@ export interface NodeFaultTargets {
   readonly pausable: readonly string[];
   /** At most this many crashable nodes down at once (default 1). */
   readonly maxDown?: number;
+  /**
+   * With the disk-loss fault: whether the crashed `node` may lose its disk now (the scenario
+   * records it when it says yes). Without it, disks are never lost.
+   */
+  readonly loseDisk?: (node: string) => boolean;
 }
 
 export interface ScenarioContext {

@@ -88,11 +88,15 @@ export class DurableRaftLog {
     return this.#recovering;
   }
 
-  /** Records that the replica caught up (RaftNode.recovering turned false). Losing this write only repeats the catch-up. */
+  /**
+   * Records that the replica caught up (RaftNode.recovering turned false), synced: once the node
+   * counts as a voter again, another node may lose its disk — if this one then came back from a
+   * crash recovering again, neither could vote and the group could never elect a leader.
+   */
   async endRecovery(): Promise<void> {
     if (!this.#recovering) return;
     this.#recovering = false;
-    await this.#backend.batch([{ type: 'del', key: this.#keys.recovering }], { sync: false });
+    await this.#backend.batch([{ type: 'del', key: this.#keys.recovering }], { sync: true });
   }
 
   /**

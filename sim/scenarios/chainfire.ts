@@ -4,7 +4,10 @@
 // "absent", then put) and delete, recorded and checked for linearizability.
 //
 // A crash loses what the node had not synced, and a restart runs startChainfire again on the same
-// disk, as the daemon does: Raft must rebuild the replica from its durable log alone. Clients are
+// disk, as the daemon does: Raft must rebuild the replica from its durable log alone. With the
+// disk-loss fault a crash may also destroy the disk: the node restarts empty and rejoining (as
+// after `ultracloud node reset`), one such node at a time until it has caught up — two at once
+// in a group of three could hold the only copies of committed entries. Clients are
 // bound to a node (the etcd endpoint they dial) and move to another running node when a request
 // fails. What a client records:
 // - ok with the output on success;
@@ -48,6 +51,7 @@ const CHECK_MAX_STEPS = 2_000_000;
 const COVERAGE = {
   leaderChanged: 'a leader changed',
   caughtUp: 'a crashed replica restarted and caught up',
+  recovered: 'a replica that lost its disk caught up and votes again',
   checked: 'the linearizability check finished',
 } as const;
 
@@ -59,7 +63,7 @@ type Result = { readonly ok: true; readonly output: KvOutput; readonly incarnati
 export const chainfire: Scenario = {
   name: 'chainfire',
   description: 'chainfire (etcd KV over Raft) on 3 or 5 voters on simulated disks, under partitions, crashes, pauses, skewed clocks, slow fsyncs and a lossy network; the client history is linearizable and there is one leader per term',
-  faults: ['loss', 'duplicate', 'reorder', 'partition', 'one-way-partition', 'slow-link', 'crash', 'pause', 'clock-skew', 'clock-drift', 'slow-fsync'],
+  faults: ['loss', 'duplicate', 'reorder', 'partition', 'one-way-partition', 'slow-link', 'crash', 'pause', 'clock-skew', 'clock-drift', 'slow-fsync', 'disk-loss'],
   durationMs: 6_000,
   livenessBoundMs: 3_000,
   run,
@@ -69,17 +73,31 @@ async function run(ctx: ScenarioContext): Promise<ScenarioVerdict> {
   const voters: readonly string[] = NODE_IDS.slice(0, ctx.random.next() < 0.3 ? 5 : 3);
   /** Each node's current chainfire incarnation: what a client dialling that node reaches. */
   const members = new Map<string, { readonly incarnation: number; readonly service: RaftChainfireService }>();
+  /**
+   * Nodes whose disk was lost and whose replica has not caught up since (the status probe
+   * watches), with the incarnation that crashed: only a later one's status counts.
+   */
+  const lostDisks = new Map<string, number>();
   const cluster = ctx.cluster(
     {
       nodes: voters,
       network: { detectionTimeoutMs: 800, minLatencyMs: 0.5, maxLatencyMs: 5 },
       boot: (node) => {
-        const { service } = startChainfire(node.system, { nodeId: node.id, voters, backend: node.disk, tickMs: TICK_MS, leaseCheckMs: 500, requestTimeoutMs: REQUEST_TIMEOUT_MS });
+        const { service } = startChainfire(node.system, { nodeId: node.id, voters, backend: node.disk, tickMs: TICK_MS, leaseCheckMs: 500, requestTimeoutMs: REQUEST_TIMEOUT_MS, rejoining: node.rejoining });
         members.set(node.id, { incarnation: node.incarnation, service });
       },
     },
     // Up to a majority down at once: quorum loss, and every replica's unsynced tail lost, included.
-    { crashable: voters, pausable: voters, maxDown: Math.floor(voters.length / 2) + 1 },
+    {
+      crashable: voters,
+      pausable: voters,
+      maxDown: Math.floor(voters.length / 2) + 1,
+      loseDisk: (node) => {
+        if ([...lostDisks.keys()].some((other) => other !== node)) return false;
+        lostDisks.set(node, cluster.node(node).incarnation);
+        return true;
+      },
+    },
   );
   for (const name of Object.values(COVERAGE)) ctx.sometimes(name, false);
 
@@ -197,6 +215,11 @@ async function run(ctx: ScenarioContext): Promise<ScenarioVerdict> {
       cluster.onNode(id, (node) => {
         members.get(node.id)!.service.raftStatus().then(
           (view) => {
+            const lostAt = lostDisks.get(node.id);
+            if (lostAt !== undefined && node.incarnation > lostAt && !view.recovering) {
+              lostDisks.delete(node.id);
+              ctx.sometimes(COVERAGE.recovered, true);
+            }
             if (view.role !== 'leader') return;
             const other = leaderOfTerm.get(view.term);
             if (other === undefined) leaderOfTerm.set(view.term, view.id);

@@ -6,6 +6,13 @@
 // committed, so a CAS could be applied twice (safety seeds 11, 26, 43; replay with
 // `npx ultracloud sim --scenario chainfire --seed 43 --timeline`). Writes are now re-sent only when
 // they provably did not take effect.
+//
+// With the disk-loss fault (a crashed node restarts on an empty disk, rejoining): safety seed 90
+// found a replica that caught up, counted as a voter again, then came back from a crash recovering
+// once more — its "caught up" record had not been synced — while another node had lost its disk:
+// neither could vote, and no leader could ever be elected. DurableRaftLog.endRecovery now syncs.
+// Without the recovering mode at all (rejoining: false), seed 22 reads a value that a lost disk's
+// vote let a stale leader forget.
 import { describe, expect, it } from 'vitest';
 import { runScenario, type RunResult } from '../../sim/runner.ts';
 import { findScenario } from '../../sim/scenarios/index.ts';
