@@ -18,13 +18,18 @@ export class AskTable {
   readonly #pending = new Map<number, Pending>();
   /** [deadline, id] by deadline; entries of settled asks are skipped lazily. */
   readonly #heap = new MinHeap<readonly [number, number]>((a, b) => a[0] < b[0]);
-  #nextId = 1;
+  #nextId: number;
   #timer: Timer | undefined;
   #armedFor = Infinity;
   #idleCheckQueued = false;
 
   constructor(env: Env) {
     this.#env = env;
+    // A reply addresses its ask by node and id only, and may arrive after the node restarted: ids
+    // from 1 in every process would hand an earlier process's late reply to an unrelated new ask
+    // (the flaredb simulation caught a split's answer resolving a status ask). A random start
+    // makes ids of different processes collide with negligible odds.
+    this.#nextId = 1 + env.randomInt(2 ** 48);
   }
 
   get size(): number {

@@ -52,6 +52,18 @@ describe('tell and ask', () => {
     expect(await system.ask(copy, { type: 'get' }, { timeoutMs: 100 })).toBe(3);
   });
 
+  it('does not take a reply meant for an earlier process of the same node: ask ids do not restart at 1', async () => {
+    // A restarted node's first asks would otherwise carry the ids its previous process used, and a
+    // peer's late reply to one of those would settle an unrelated new ask.
+    const { system, advance } = virtualSystem(7, { nodeId: 'n' });
+    const silent = system.spawn(defineActor<null, { type: 'get' } & Query<number>>({ init: () => null, receive: (state) => state }));
+    const asked = system.ask(silent, { type: 'get' }, { timeoutMs: 50 });
+    const outcome = expect(asked).rejects.toMatchObject({ code: 'DeadlineExceeded' });
+    for (let id = 1; id <= 3; id++) system.deliverReply(id, { ok: true, value: 'a reply from the previous process' });
+    await advance(100);
+    await outcome;
+  });
+
   it('rejects an ask with the error the actor replied', async () => {
     const { system } = virtualSystem();
     const ref = system.spawn(counter);
