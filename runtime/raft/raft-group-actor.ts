@@ -85,8 +85,8 @@ interface GroupState {
   readonly reads: Map<string, ReadonlyArray<DeferredReply<number>>>;
   readonly readsAwaitingApply: Array<{ readonly index: number; readonly replies: ReadonlyArray<DeferredReply<number>> }>;
   readSeq: number;
-  /** Ids of recently accepted proposals, oldest first (bounded by MAX_REMEMBERED_PROPOSALS). */
-  readonly acceptedProposals: Set<string>;
+  /** Ids of recently accepted proposals (the last MAX_REMEMBERED_PROPOSALS). */
+  readonly acceptedProposals: RecentIds;
   /**
    * Group commit: a message that leaves work for the core queues one `raft.flush` behind whatever
    * is already in the mailbox, so every proposal and Raft message that arrived meanwhile lands in
@@ -109,7 +109,7 @@ export function raftGroupActor(options: RaftGroupOptions): Behavior<GroupState, 
       if (snapshot.index > 0) machine.restore(snapshot.data, snapshot.index);
       const node = new RaftNode({ ...options.raft, id: options.id, voters: options.voters, storage: log.storage, random: () => ctx.env.random(), applied: snapshot.index });
       ctx.timers.startPeriodic('tick', { type: 'raft.tick' }, tickMs);
-      return { node, log, machine, applied: snapshot.index, proposals: new Map(), pendingReads: [], reads: new Map(), readsAwaitingApply: [], readSeq: 0, acceptedProposals: new Set(), flushScheduled: false };
+      return { node, log, machine, applied: snapshot.index, proposals: new Map(), pendingReads: [], reads: new Map(), readsAwaitingApply: [], readSeq: 0, acceptedProposals: new RecentIds(MAX_REMEMBERED_PROPOSALS), flushScheduled: false };
     },
     receive(state, msg, ctx) {
       switch (msg.type) {
@@ -137,7 +137,7 @@ export function raftGroupActor(options: RaftGroupOptions): Behavior<GroupState, 
           try {
             const { index, term } = state.node.propose(msg.data);
             state.proposals.set(index, { term, reply });
-            remember(state.acceptedProposals, msg.id);
+            state.acceptedProposals.add(msg.id);
           } catch (error) {
             reply.error(UltraError.from(error));
           }
@@ -258,9 +258,31 @@ function applyEntry(state: GroupState, entry: Entry): void {
   else proposal.reply.error(new UltraError('Aborted', 'proposal lost to a leader change; retry', { index: entry.index }));
 }
 
-function remember(ids: Set<string>, id: string): void {
-  ids.add(id);
-  if (ids.size > MAX_REMEMBERED_PROPOSALS) ids.delete(ids.values().next().value!);
+/**
+ * The last `capacity` ids added. The oldest is found in a ring rather than as the Set's first
+ * element: V8 keeps deleted Set slots until it rehashes, so finding the first live one after many
+ * deletions from the front walks them all, on every proposal.
+ */
+class RecentIds {
+  readonly #ids = new Set<string>();
+  readonly #ring: string[];
+  #next = 0;
+
+  constructor(capacity: number) {
+    this.#ring = new Array<string>(capacity);
+  }
+
+  has(id: string): boolean {
+    return this.#ids.has(id);
+  }
+
+  add(id: string): void {
+    const oldest = this.#ring[this.#next];
+    if (oldest !== undefined) this.#ids.delete(oldest);
+    this.#ring[this.#next] = id;
+    this.#next = (this.#next + 1) % this.#ring.length;
+    this.#ids.add(id);
+  }
 }
 
 function answerReads(state: GroupState): void {
