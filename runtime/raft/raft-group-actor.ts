@@ -95,6 +95,10 @@ interface GroupState {
   flushScheduled: boolean;
 }
 
+/** Read-round ids as bytes: one coder each for the module, not one per flush. */
+const textEncoder = new TextEncoder();
+const textDecoder = new TextDecoder();
+
 /** How many accepted proposal ids a replica remembers to drop duplicate deliveries. */
 const MAX_REMEMBERED_PROPOSALS = 10_000;
 
@@ -192,7 +196,6 @@ export function raftGroupActor(options: RaftGroupOptions): Behavior<GroupState, 
 }
 
 async function handleReadies(state: GroupState, ctx: ActorContext<RaftGroupMsg>, options: RaftGroupOptions, snapshotEvery: number): Promise<void> {
-  const decoder = new TextDecoder();
   const send = (ready: Ready): void => {
     for (const message of ready.messages) ctx.tell(options.peer(message.to), { type: 'raft.message', message });
   };
@@ -211,7 +214,7 @@ async function handleReadies(state: GroupState, ctx: ActorContext<RaftGroupMsg>,
     }
     for (let i = applied; i < ready.committedEntries.length; i++) applyEntry(state, ready.committedEntries[i]!);
     for (const read of ready.readStates) {
-      const id = decoder.decode(read.context);
+      const id = textDecoder.decode(read.context);
       const replies = state.reads.get(id);
       if (replies === undefined) continue;
       state.reads.delete(id);
@@ -306,7 +309,7 @@ function startReadRound(state: GroupState, options: RaftGroupOptions): void {
   state.pendingReads = [];
   const id = `${options.id}:${++state.readSeq}`;
   try {
-    state.node.readIndex(new TextEncoder().encode(id));
+    state.node.readIndex(textEncoder.encode(id));
     state.reads.set(id, replies);
   } catch (error) {
     const refused = UltraError.from(error);
