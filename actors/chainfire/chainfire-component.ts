@@ -16,10 +16,10 @@ import { Replica } from './replica.ts';
 /**
  * Entries between two snapshots of the store (which then compact the Raft log): etcd's default
  * --snapshot-count. A snapshot encodes the whole store, history included, and stalls this
- * replica's writes while it is taken and written (0.2–0.6 s for 2–12 MB stores in the UC-04
- * bench, where every 10,000 entries made that a tenth to a fifth of the put throughput). The
- * price is memory: the log since the last snapshot stays in memory too (about 30 MB at 100,000
- * small writes), and a restart replays up to that many entries.
+ * replica's writes while it is taken and written (0.2–0.6 s for 2–12 MB stores under the UC-04
+ * bench's load; every 10,000 entries that was an estimated tenth to fifth of the put
+ * throughput). The price is memory: the log since the last snapshot stays in memory too (an
+ * estimated 30 MB at 100,000 small writes), and a restart replays up to that many entries.
  */
 export const DEFAULT_SNAPSHOT_EVERY_ENTRIES = 100_000;
 
