@@ -52,10 +52,10 @@ export class MemoryRaftStorage implements RaftStorage {
     const first = entries[0];
     if (first === undefined) return;
     assert(first.index <= this.lastIndex() + 1, `append at ${first.index} leaves a gap after ${this.lastIndex()}`);
-    const fresh = entries.filter((entry) => entry.index > this.#snapshot.index);
-    const start = fresh[0];
-    if (start === undefined) return;
-    this.#entries = this.#entries.slice(0, start.index - this.#snapshot.index - 1).concat(fresh);
+    // In place: the log holds up to a snapshot interval of entries, and copying it on every Ready
+    // made each append cost (and allocate) in proportion to the whole log.
+    this.#entries.length = Math.max(0, first.index - this.#snapshot.index - 1);
+    for (const entry of entries) if (entry.index > this.#snapshot.index) this.#entries.push(entry);
   }
 
   /** Replaces the whole log with a snapshot received from the leader. */

@@ -89,8 +89,8 @@ interface GroupState {
   readonly reads: Map<string, ReadonlyArray<DeferredReply<number>>>;
   readonly readsAwaitingApply: Array<{ readonly index: number; readonly replies: ReadonlyArray<DeferredReply<number>> }>;
   readSeq: number;
-  /** Ids of recently accepted proposals, oldest first (bounded by MAX_REMEMBERED_PROPOSALS). */
-  readonly acceptedProposals: Set<string>;
+  /** Ids of recently accepted proposals (the last MAX_REMEMBERED_PROPOSALS). */
+  readonly acceptedProposals: RecentIds;
   /**
    * Group commit: a message that leaves work for the core queues one `raft.flush` behind whatever
    * is already in the mailbox, so every proposal and Raft message that arrived meanwhile lands in
@@ -98,6 +98,10 @@ interface GroupState {
    */
   flushScheduled: boolean;
 }
+
+/** Read-round ids as bytes: one coder each for the module, not one per flush. */
+const textEncoder = new TextEncoder();
+const textDecoder = new TextDecoder();
 
 /** How many accepted proposal ids a replica remembers to drop duplicate deliveries. */
 const MAX_REMEMBERED_PROPOSALS = 10_000;
@@ -114,7 +118,7 @@ export function raftGroupActor(options: RaftGroupOptions): Behavior<GroupState, 
       const node = new RaftNode({ ...options.raft, id: options.id, voters: options.voters, storage: log.storage, random: () => ctx.env.random(), applied: snapshot.index, recovering: log.recovering });
       if (log.recovering) ctx.log.info({ group: options.group }, 'raft replica recovering: it will not vote until it has caught up with the leader');
       ctx.timers.startPeriodic('tick', { type: 'raft.tick' }, tickMs);
-      return { node, log, machine, applied: snapshot.index, proposals: new Map(), pendingReads: [], reads: new Map(), readsAwaitingApply: [], readSeq: 0, acceptedProposals: new Set(), flushScheduled: false };
+      return { node, log, machine, applied: snapshot.index, proposals: new Map(), pendingReads: [], reads: new Map(), readsAwaitingApply: [], readSeq: 0, acceptedProposals: new RecentIds(MAX_REMEMBERED_PROPOSALS), flushScheduled: false };
     },
     receive(state, msg, ctx) {
       switch (msg.type) {
@@ -142,7 +146,7 @@ export function raftGroupActor(options: RaftGroupOptions): Behavior<GroupState, 
           try {
             const { index, term } = state.node.propose(msg.data);
             state.proposals.set(index, { term, reply });
-            remember(state.acceptedProposals, msg.id);
+            state.acceptedProposals.add(msg.id);
           } catch (error) {
             reply.error(UltraError.from(error));
           }
@@ -197,7 +201,6 @@ export function raftGroupActor(options: RaftGroupOptions): Behavior<GroupState, 
 }
 
 async function handleReadies(state: GroupState, ctx: ActorContext<RaftGroupMsg>, options: RaftGroupOptions, snapshotEvery: number): Promise<void> {
-  const decoder = new TextDecoder();
   const send = (ready: Ready): void => {
     for (const message of ready.messages) ctx.tell(options.peer(message.to), { type: 'raft.message', message });
   };
@@ -216,7 +219,7 @@ async function handleReadies(state: GroupState, ctx: ActorContext<RaftGroupMsg>,
     }
     for (let i = applied; i < ready.committedEntries.length; i++) applyEntry(state, ready.committedEntries[i]!);
     for (const read of ready.readStates) {
-      const id = decoder.decode(read.context);
+      const id = textDecoder.decode(read.context);
       const replies = state.reads.get(id);
       if (replies === undefined) continue;
       state.reads.delete(id);
@@ -267,9 +270,31 @@ function applyEntry(state: GroupState, entry: Entry): void {
   else proposal.reply.error(new UltraError('Aborted', 'proposal lost to a leader change; retry', { index: entry.index }));
 }
 
-function remember(ids: Set<string>, id: string): void {
-  ids.add(id);
-  if (ids.size > MAX_REMEMBERED_PROPOSALS) ids.delete(ids.values().next().value!);
+/**
+ * The last `capacity` ids added. The oldest is found in a ring rather than as the Set's first
+ * element: V8 keeps deleted Set slots until it rehashes, so finding the first live one after many
+ * deletions from the front walks them all, on every proposal.
+ */
+class RecentIds {
+  readonly #ids = new Set<string>();
+  readonly #ring: string[];
+  #next = 0;
+
+  constructor(capacity: number) {
+    this.#ring = new Array<string>(capacity);
+  }
+
+  has(id: string): boolean {
+    return this.#ids.has(id);
+  }
+
+  add(id: string): void {
+    const oldest = this.#ring[this.#next];
+    if (oldest !== undefined) this.#ids.delete(oldest);
+    this.#ring[this.#next] = id;
+    this.#next = (this.#next + 1) % this.#ring.length;
+    this.#ids.add(id);
+  }
 }
 
 function answerReads(state: GroupState): void {
@@ -293,7 +318,7 @@ function startReadRound(state: GroupState, options: RaftGroupOptions): void {
   state.pendingReads = [];
   const id = `${options.id}:${++state.readSeq}`;
   try {
-    state.node.readIndex(new TextEncoder().encode(id));
+    state.node.readIndex(textEncoder.encode(id));
     state.reads.set(id, replies);
   } catch (error) {
     const refused = UltraError.from(error);

@@ -83,6 +83,9 @@ export interface EtcdGrpcServerOptions {
 
 type Unary = (request: WireMessage) => Promise<unknown>;
 
+/** Marks a decoded write request whose encoding exceeded the size limit (see #measuringWrites). */
+const TOO_LARGE = Symbol('too large');
+
 export class EtcdGrpcServer {
   readonly #service: ChainfireService;
   readonly #host: string;
@@ -92,8 +95,6 @@ export class EtcdGrpcServer {
   readonly #maxRequestBytes: number;
   readonly #env: Pick<Env, 'randomBytes' | 'random' | 'setTimer'>;
   readonly #progressNotifyMs: number;
-  /** Encoded size of each write request, recorded by the deserializer (the handler only sees the decoded message). */
-  readonly #requestBytes = new WeakMap<object, number>();
   #server: Server | undefined;
 
   constructor(options: EtcdGrpcServerOptions) {
@@ -287,11 +288,15 @@ export class EtcdGrpcServer {
   }
 
   #checkSize(w: WireMessage): WireMessage {
-    if ((this.#requestBytes.get(w) ?? 0) > this.#maxRequestBytes) throw etcdError('request-too-large');
+    if ((w as { [TOO_LARGE]?: true })[TOO_LARGE] === true) throw etcdError('request-too-large');
     return w;
   }
 
-  /** KV with deserializers that record each write request's encoded size. */
+  /**
+   * KV with deserializers that mark a write request over the size limit (the handler only sees the
+   * decoded message, and refuses a marked one with etcd's error). A mark on the rare oversized
+   * message rather than a size kept per request: a WeakMap entry for every write cost measurably.
+   */
   #measuringWrites(kv: ServiceDefinition): ServiceDefinition {
     const measured = { ...kv };
     for (const method of ['Put', 'DeleteRange', 'Txn']) {
@@ -299,8 +304,8 @@ export class EtcdGrpcServer {
       measured[method] = {
         ...definition,
         requestDeserialize: (buffer: Buffer) => {
-          const message = definition.requestDeserialize(buffer) as object;
-          this.#requestBytes.set(message, buffer.length);
+          const message = definition.requestDeserialize(buffer) as { [TOO_LARGE]?: true };
+          if (buffer.length > this.#maxRequestBytes) message[TOO_LARGE] = true;
           return message;
         },
       };
