@@ -13,6 +13,10 @@
 //   the new region's replica from its own right half, with no data transfer.
 // - Eventual namespaces are written to this store at once (LWW by hybrid TSO timestamps) and
 //   pushed to the region's other replicas in the background until they acknowledge.
+// - Replica moves are Raft membership changes (runtime/raft/conf-change.ts): the PD leader keeps
+//   each move's operator and asks the region's leader for its next step — add the target as a
+//   learner, promote it once caught up, hand leadership away if the source leads, remove the
+//   source — and tells the source's store to destroy its replica once the region no longer has it.
 import type { ActorContext, ActorRef, ActorSystem, Behavior, DeferredReply } from '../../../runtime/actors/index.ts';
 import { defineActor } from '../../../runtime/actors/index.ts';
 import type { ReceptionistMsg } from '../../../runtime/cluster/receptionist.ts';
@@ -21,6 +25,7 @@ import { UltraError, isUltraError } from '../../../runtime/errors.ts';
 import type { Counter } from '../../../runtime/metrics/counter.ts';
 import type { KvBackend, KvOp } from '../../../runtime/persistence/store.ts';
 import type { RaftConfig } from '../../../runtime/raft/config.ts';
+import { decodeConfChange, type ConfChange, type ConfState } from '../../../runtime/raft/conf-change.ts';
 import { DurableRaftLog } from '../../../runtime/raft/durable-raft-log.ts';
 import type { Entry, Snapshot } from '../../../runtime/raft/entry.ts';
 import { RaftNode, type RaftRole } from '../../../runtime/raft/raft-node.ts';
@@ -30,7 +35,7 @@ import { EventualStore, type EventualRecord } from '../core/eventual-store.ts';
 import { internalKey, namespaceRange, userKey } from '../core/keyspace.ts';
 import { DEFAULT_SPLIT_KEYS, DEFAULT_SPLIT_SIZE_BYTES } from '../core/limits.ts';
 import { encodePdCommand, firstRegion, PdMachine, type NamespaceInfo, type PdCommand, type PdResult } from '../core/pd-machine.ts';
-import { regionContains, regionError, regionIntersects, regionsOverlap, sameEpoch, type RegionMeta } from '../core/region.ts';
+import { normalizeRegion, regionContains, regionError, regionIntersects, regionMembers, regionsOverlap, sameEpoch, type RegionMeta } from '../core/region.ts';
 import { encodeRegionCommand, RegionMachine, type KeyEvent, type RegionApplyResult, type RegionCommand } from '../core/region-machine.ts';
 import { HybridClock, MAX_TSO_BATCH, TimestampOracle } from '../core/tso.ts';
 import type { ConsistencyMode } from '../core/validate.ts';
@@ -48,6 +53,7 @@ import {
   type RegionInfo,
   type Routed,
   type StoreMsg,
+  type MoveView,
   type StoreView,
   type WatchMsg,
 } from './messages.ts';
@@ -71,6 +77,15 @@ const EVENTUAL_RETRANSMIT_MS = 1_000;
 const STORE_DOWN_AFTER_MS = 10_000;
 /** Flush rounds per flush message before yielding to the mailbox. */
 const MAX_FLUSH_ROUNDS = 8;
+/** A learner within this many entries of the leader's last index counts as caught up (promotable). */
+const CATCH_UP_ENTRIES = 32;
+/** A replica move not finished after this long is abandoned (the balancer may start another). */
+const MOVE_TIMEOUT_MS = 120_000;
+/** Beats between a leaderless replica's checks with the PD whether it was removed from its region. */
+const STALE_CHECK_BEATS = 3;
+/** Eventual records per message when handing a new replica the records of its range. */
+const EVENTUAL_SYNC_BATCH = 1_000;
+const NO_MEMBERS: ConfState = { voters: [], learners: [] };
 
 export interface StoreOptions {
   readonly nodeId: string;
@@ -91,6 +106,12 @@ export interface StoreOptions {
   readonly heartbeatTicks?: number;
   /** Whether the PD leader spreads region leaderships over the stores (default true). */
   readonly balanceLeaders?: boolean;
+  /**
+   * Whether the PD leader moves region replicas from the store holding the most to the one holding
+   * the fewest when they differ by 2 or more (default false: a change feed is served by one store,
+   * which must hold every region of the watched range — see docs/flaredb.md).
+   */
+  readonly balanceReplicas?: boolean;
   readonly requestTimeoutMs?: number;
 }
 
@@ -113,7 +134,8 @@ interface Group {
   /** The region's data; undefined while the replica waits for its first snapshot (uninitialized). */
   region: RegionMachine | undefined;
   readonly pd: PdMachine | undefined;
-  readonly peers: readonly string[];
+  /** Every store holding a replica (voters and learners), as of the applied membership. */
+  peers: readonly string[];
   applied: number;
   readonly proposals: Map<number, PendingProposal>;
   readonly accepted: Set<string>;
@@ -131,6 +153,14 @@ interface Group {
    * region on the receiver, which must refuse it.
    */
   compactNow: boolean;
+}
+
+/** A replica move the PD leader drives (soft state: a new PD leader starts without it). */
+interface Move {
+  readonly region: number;
+  readonly from: string;
+  readonly to: string;
+  readonly startedMs: number;
 }
 
 interface Watcher {
@@ -177,6 +207,11 @@ interface State {
   splitsToCreate: Array<{ readonly meta: RegionMeta; readonly machine: RegionMachine; readonly campaign: boolean }>;
   /** Admin split requests waiting for their split to apply, by region. */
   readonly splitReplies: Map<number, DeferredReply<{ left: RegionMeta; right: RegionMeta }>>;
+  /** PD leader: the replica moves in progress, by region. */
+  readonly moves: Map<number, Move>;
+  /** Replicas removed from their region, destroyed at the end of the flush that applied the removal. */
+  readonly toDestroy: Set<string>;
+  beats: number;
   readonly pdClient: PdClient;
   readonly metrics: StoreMetrics;
 }
@@ -186,6 +221,9 @@ interface StoreMetrics {
   readonly raftMessages: Counter;
   readonly syncs: Counter;
   readonly splits: Counter;
+  readonly confChanges: Counter;
+  readonly destroyed: Counter;
+  readonly moves: Counter;
 }
 
 function storeMetrics(system: ActorSystem): StoreMetrics {
@@ -195,6 +233,9 @@ function storeMetrics(system: ActorSystem): StoreMetrics {
     raftMessages: m.counter({ name: 'ultracloud_flaredb_raft_messages_sent_total', help: 'Raft messages sent, summed over every region this store hosts.' }),
     syncs: m.counter({ name: 'ultracloud_flaredb_synced_writes_total', help: 'Synced backend writes: one per flush round, for every region and eventual write of the round.' }),
     splits: m.counter({ name: 'ultracloud_flaredb_region_splits_total', help: 'Region splits applied by this store.' }),
+    confChanges: m.counter({ name: 'ultracloud_flaredb_region_conf_changes_total', help: 'Region membership changes (learner added, promoted, replica removed) applied by this store.' }),
+    destroyed: m.counter({ name: 'ultracloud_flaredb_replicas_destroyed_total', help: 'Region replicas this store destroyed after they were removed from their region.' }),
+    moves: m.counter({ name: 'ultracloud_flaredb_replica_moves_total', help: 'Replica moves the PD leader finished.' }),
   };
 }
 
@@ -221,11 +262,15 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
   const splitBytes = options.splitBytes ?? DEFAULT_SPLIT_SIZE_BYTES;
   const heartbeatTicks = options.heartbeatTicks ?? 10;
   const balanceLeaders = options.balanceLeaders ?? true;
+  const balanceReplicas = options.balanceReplicas ?? false;
+  /** Voters per region: the first region's (the control-plane voters). */
+  const replicationFactor = options.voters.length;
   const isVoter = options.voters.includes(options.nodeId);
   const backend = options.backend;
 
-  const newNode = (ctx: ActorContext<StoreMsg>, log: DurableRaftLog, peers: readonly string[]): RaftNode =>
-    new RaftNode({ ...options.raft, id: options.nodeId, voters: peers, storage: log.storage, random: () => ctx.env.random(), applied: log.storage.snapshot().index });
+  /** A group member; `conf` is its membership unless its snapshot carries one (an uninitialized replica: none). */
+  const newNode = (ctx: ActorContext<StoreMsg>, log: DurableRaftLog, conf: ConfState): RaftNode =>
+    new RaftNode({ ...options.raft, id: options.nodeId, voters: conf.voters, learners: conf.learners, storage: log.storage, random: () => ctx.env.random(), applied: log.storage.snapshot().index });
 
   const newGroup = (name: string, regionId: number, node: RaftNode, log: DurableRaftLog, peers: readonly string[], region: RegionMachine | undefined, pd: PdMachine | undefined): Group => {
     const s = node.status();
@@ -249,7 +294,7 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
     const log = existing?.log ?? (await DurableRaftLog.open(backend, name));
     if (log.storage.snapshot().index >= INIT_INDEX) return;
     const hard = log.storage.hardState();
-    const snapshot: Snapshot = { index: INIT_INDEX, term: INIT_TERM, data: machine.snapshot() };
+    const snapshot: Snapshot = { index: INIT_INDEX, term: INIT_TERM, data: machine.snapshot(), conf: machine.confState() };
     const ready: Ready = {
       hardState: { term: Math.max(hard.term, INIT_TERM), vote: hard.term > INIT_TERM ? hard.vote : null, commit: INIT_INDEX },
       entries: [],
@@ -262,7 +307,7 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
     ops.push({ type: 'put', key: metaKey(meta.id), value: codec.encode(meta) });
     await backend.batch(ops, { sync: true });
     log.markPersisted(ready);
-    const group = newGroup(name, meta.id, newNode(state.ctx, log, meta.peers), log, meta.peers, machine, undefined);
+    const group = newGroup(name, meta.id, newNode(state.ctx, log, machine.confState()), log, regionMembers(meta), machine, undefined);
     state.groups.set(name, group);
     if (campaign) group.node.campaign();
     state.ctx.log.info({ region: machine.describe() }, 'region replica created');
@@ -356,8 +401,10 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
     const stats = state.regionStats.get(meta.id);
     const local = state.groups.get(regionGroupName(meta.id));
     const leader = stats?.leader ?? (local?.role === 'leader' ? options.nodeId : (local?.leader ?? null));
+    const move = state.moves.get(meta.id);
     return {
       ...meta,
+      ...(move === undefined ? {} : { move: { from: move.from, to: move.to } }),
       leader,
       term: stats?.term ?? local?.term ?? 0,
       approximateKeys: stats?.keys ?? local?.region?.keyCount ?? 0,
@@ -462,6 +509,7 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
       group.splitting = false;
     }
     if (group.regionId === PD_REGION_ID) {
+      state.moves.clear();
       state.regionStats.clear();
       state.storeBeats.clear();
       state.pendingRegionPuts.clear();
@@ -486,9 +534,13 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
   const reportOf = (group: Group): RegionReport => ({ region: group.region!.meta, term: group.term, keys: group.region!.keyCount, bytes: group.region!.sizeBytes });
 
   const reportRegions = (state: State, reports: RegionReport[]): void => {
+    if (reports.length === 0) return;
     const target = pdLeaderNode(state);
-    if (target === undefined || reports.length === 0) return;
-    state.ctx.tell(storeRef(target), { type: 'pd.region-heartbeat', leader: options.nodeId, reports });
+    if (target !== undefined) state.ctx.tell(storeRef(target), { type: 'pd.region-heartbeat', leader: options.nodeId, reports });
+    else if (!isVoter) {
+      // Not a PD member (a store that leads regions moved to it): only the PD leader listens.
+      for (const voter of options.voters) state.ctx.tell(storeRef(voter), { type: 'pd.region-heartbeat', leader: options.nodeId, reports });
+    }
   };
 
   const heartbeatRegion = (state: State, group: Group): void => {
@@ -502,6 +554,7 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
       // Not a PD member: reach the PD through the voters (only its leader listens).
       for (const voter of options.voters) state.ctx.tell(storeRef(voter), { type: 'pd.store-heartbeat', store: options.nodeId });
     }
+    if (++state.beats % STALE_CHECK_BEATS === 0) checkStaleReplicas(state);
     const reports: RegionReport[] = [];
     for (const group of state.groups.values()) {
       if (group.role !== 'leader' || group.region === undefined) continue;
@@ -536,6 +589,192 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
       // Counted as moved now, so the next round does not pick the same region before the report arrives.
       state.regionStats.set(region.id, { ...state.regionStats.get(region.id)!, leader: idle });
       return;
+    }
+  };
+
+  // ---- replica moves ------------------------------------------------------------------------
+
+  const storeUp = (state: State, id: string): boolean => id === options.nodeId || state.ctx.env.now() - (state.storeBeats.get(id) ?? -Infinity) < STORE_DOWN_AFTER_MS;
+
+  const moveView = (move: Move): MoveView => ({ region: move.region, from: move.from, to: move.to, startedMs: move.startedMs });
+
+  const startMove = (state: State, region: number, from: string, to: string): Move => {
+    const move: Move = { region, from, to, startedMs: state.ctx.env.now() };
+    state.moves.set(region, move);
+    state.ctx.log.info({ region, from, to }, 'replica move started');
+    return move;
+  };
+
+  /**
+   * PD leader: every move in progress gets its region leader told to take the next step; a move
+   * whose region now has `to` as a voter and not `from` is finished, and `from`'s store is told
+   * to destroy its replica (it may never apply its own removal: the leader stops sending to it).
+   */
+  const driveMoves = (state: State): void => {
+    const group = state.groups.get(PD_GROUP);
+    if (group?.role !== 'leader' || group.pd === undefined || state.moves.size === 0) return;
+    const now = state.ctx.env.now();
+    for (const move of [...state.moves.values()]) {
+      const meta = group.pd.regions.get(move.region);
+      const members = meta === undefined ? [] : regionMembers(meta);
+      if (meta !== undefined && meta.peers.includes(move.to) && !members.includes(move.from)) {
+        state.moves.delete(move.region);
+        state.metrics.moves.inc();
+        state.ctx.log.info({ region: move.region, from: move.from, to: move.to, ms: now - move.startedMs }, 'replica move finished');
+        state.ctx.tell(storeRef(move.from), { type: 'region.destroy', region: meta });
+        continue;
+      }
+      if (meta === undefined || now - move.startedMs > MOVE_TIMEOUT_MS || (!members.includes(move.from) && !members.includes(move.to))) {
+        state.moves.delete(move.region);
+        state.ctx.log.warn({ region: move.region, from: move.from, to: move.to }, 'replica move abandoned (timed out, or the region changed under it)');
+        continue;
+      }
+      const leader = state.regionStats.get(move.region)?.leader;
+      if (leader !== undefined) state.ctx.tell(storeRef(leader), { type: 'region.move-step', region: move.region, from: move.from, to: move.to });
+    }
+  };
+
+  /**
+   * On the region's leader: one step of moving its replica from `from` to `to`, decided from the
+   * applied membership (so a step repeated, or asked of a new leader, does the right thing):
+   * add `to` as a learner; promote it once it is caught up; if `from` leads, hand leadership to
+   * `to`; remove `from`. Nothing while a membership change is still being applied.
+   */
+  const moveStep = (state: State, region: number, from: string, to: string): void => {
+    const group = state.groups.get(regionGroupName(region));
+    if (group?.region === undefined || group.role !== 'leader' || group.node.hasPendingConfChange()) return;
+    const meta = group.region.meta;
+    const members = regionMembers(meta);
+    let change: ConfChange;
+    if (!members.includes(to)) {
+      change = { type: 'addLearner', node: to };
+    } else if (meta.learners.includes(to)) {
+      const status = group.node.status();
+      const progress = status.progress.get(to);
+      // Caught up: it installed a snapshot or acknowledged entries, and trails by at most a few.
+      if (progress === undefined || progress.state !== 'replicate' || progress.match === 0 || progress.match + CATCH_UP_ENTRIES < status.lastIndex) return;
+      change = { type: 'addVoter', node: to };
+    } else if (members.includes(from)) {
+      if (from === options.nodeId) {
+        // The leader does not remove itself (RaftNode refuses): the new voter takes over first.
+        if (group.node.status().leadTransferee === null) {
+          state.ctx.log.info({ region, to }, 'replica move: handing leadership to the new replica');
+          group.node.transferLeadership(to);
+          scheduleFlush(state);
+        }
+        return;
+      }
+      change = { type: 'remove', node: from };
+    } else {
+      return;
+    }
+    try {
+      group.node.proposeConfChange(change);
+      state.ctx.log.info({ region, change: `${change.type} ${change.node}` }, 'replica move: membership change proposed');
+      scheduleFlush(state);
+    } catch (error) {
+      // Handing over leadership, or a change raced this one: the PD asks again.
+      state.ctx.log.debug({ region, err: UltraError.from(error).message }, 'replica move step refused');
+    }
+  };
+
+  /**
+   * PD leader's replica balancer: when a live store holds at least two region replicas more than
+   * another, move one of its voter replicas there — one move at a time in the whole cluster.
+   */
+  const balanceReplicaCounts = (state: State): void => {
+    const group = state.groups.get(PD_GROUP);
+    if (group?.role !== 'leader' || group.pd === undefined || state.moves.size > 0) return;
+    const pd = group.pd;
+    const live = [...pd.stores.keys()].filter((id) => storeUp(state, id)).sort();
+    if (live.length < 2) return;
+    const counts = new Map(live.map((id) => [id, 0]));
+    for (const region of pd.regions.values()) for (const member of regionMembers(region)) if (counts.has(member)) counts.set(member, counts.get(member)! + 1);
+    const byLoad = [...counts.entries()].sort((a, b) => b[1] - a[1]);
+    const [busiest, most] = byLoad[0]!;
+    const [idlest, fewest] = byLoad.at(-1)!;
+    if (most - fewest < 2) return;
+    const region = pd.sortedRegions().find((r) => r.peers.includes(busiest) && !regionMembers(r).includes(idlest) && r.learners.length === 0 && state.regionStats.has(r.id));
+    if (region !== undefined) startMove(state, region.id, busiest, idlest);
+  };
+
+  /**
+   * PD leader's replica checker: a region that split off while its parent was mid-move inherits
+   * the move's state without its operator — a learner, or one voter too many (the target promoted,
+   * the source not removed yet). Each such region gets an operator that finishes the job: promote
+   * the learner and drop a voter from the busiest store, or just drop that voter.
+   */
+  const checkReplicas = (state: State): void => {
+    const group = state.groups.get(PD_GROUP);
+    if (group?.role !== 'leader' || group.pd === undefined) return;
+    const load = new Map<string, number>();
+    for (const region of group.pd.regions.values()) for (const member of regionMembers(region)) load.set(member, (load.get(member) ?? 0) + 1);
+    for (const region of group.pd.regions.values()) {
+      if (state.moves.has(region.id) || !state.regionStats.has(region.id)) continue;
+      const learner = region.learners[0];
+      if (learner === undefined && region.peers.length <= replicationFactor) continue;
+      const leader = state.regionStats.get(region.id)!.leader;
+      // Drop a voter from the busiest store, preferring one that does not lead (no handover needed).
+      const voters = region.peers.filter((p) => p !== learner).sort((x, y) => (load.get(y) ?? 0) - (load.get(x) ?? 0) || Number(x === leader) - Number(y === leader));
+      const from = voters[0];
+      const to = learner ?? voters.find((p) => p !== from);
+      if (from !== undefined && to !== undefined && (learner !== undefined || region.peers.length > replicationFactor)) startMove(state, region.id, from, to);
+    }
+  };
+
+  /** Drops a replica removed from its region: its Raft log, snapshots and metadata, and the feeds it served. */
+  const destroyReplica = async (state: State, group: Group, why: string): Promise<void> => {
+    state.groups.delete(group.name);
+    const gone = regionError({ kind: 'region-not-found', region: group.regionId });
+    for (const p of group.proposals.values()) p.done(undefined, gone);
+    for (const reads of group.readsInFlight.values()) for (const read of reads) read.fail(gone);
+    for (const { reads } of group.readsAwaitingApply) for (const read of reads) read.fail(gone);
+    for (const read of group.readQueue) read.fail(gone);
+    const meta = metaKey(group.regionId);
+    // A metadata write of this flush not persisted yet must not bring the replica back on restart.
+    state.evOps = state.evOps.filter((op) => !sameBytes(op.key, meta));
+    const ops: KvOp[] = [{ type: 'del', key: meta }];
+    for await (const [key] of backend.iterate(prefixRange(`raft/${group.name}/`))) ops.push({ type: 'del', key });
+    await backend.batch(ops, { sync: true });
+    if (group.region !== undefined) {
+      // This store no longer applies the range's writes: its feeds there end (they re-subscribe elsewhere).
+      for (const watcher of [...state.watchers.values()]) {
+        if (!regionIntersects(group.region.meta, watcher.from, watcher.to)) continue;
+        state.watchers.delete(watcher.id);
+        state.pendingEvents.delete(watcher.id);
+        state.ctx.tell(watcher.subscriber, { type: 'flaredb.watch.reset', watchId: watcher.id });
+      }
+    }
+    state.metrics.destroyed.inc();
+    state.ctx.log.info({ region: group.regionId, why }, 'region replica destroyed');
+  };
+
+  /** Whether this store's initialized replicas cover [from, to) without a gap (a change feed needs every write there). */
+  const coversRange = (state: State, from: string, to: string): boolean => {
+    const metas = [...state.groups.values()].flatMap((g) => (g.region === undefined ? [] : [g.region.meta])).filter((m) => regionIntersects(m, from, to));
+    metas.sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
+    let cursor = from;
+    for (const meta of metas) {
+      if (meta.start > cursor) return false;
+      if (meta.end === null || meta.end >= to) return true;
+      if (meta.end > cursor) cursor = meta.end;
+    }
+    return false;
+  };
+
+  /**
+   * A replica that hears no leader may have been removed without applying its removal (the
+   * leader stops sending to a removed member): ask the PD, and destroy it if the region has moved on
+   * without this store.
+   */
+  const checkStaleReplicas = (state: State): void => {
+    for (const group of state.groups.values()) {
+      if (group.region === undefined || group.role === 'leader' || group.leader !== null) continue;
+      const id = group.regionId;
+      state.pdClient.call({ type: 'pd.region', id }, true).then(
+        (info) => state.ctx.tell(state.ctx.self, { type: 'region.destroy', region: info }),
+        () => undefined,
+      );
     }
   };
 
@@ -645,7 +884,10 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
     if (entry.index <= group.applied) return;
     let result: unknown;
     let error: UltraError | undefined;
-    if (entry.data.byteLength > 0) {
+    if (entry.kind === 'conf') {
+      // The core applies the same change to its membership when this Ready is advanced.
+      if (group.region !== undefined) onConfApplied(state, group, decodeConfChange(entry.data));
+    } else if (entry.data.byteLength > 0) {
       if (group.pd !== undefined) {
         const r = group.pd.apply(entry.data);
         result = r;
@@ -670,6 +912,17 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
   const onPdApplied = (state: State, group: Group, result: PdResult): void => {
     if (result.t === 'tso-save' && group.role === 'leader') state.oracle.saved(result.term, result.previous, result.limit);
     if (result.t === 'ns-create') state.nsCache.set(result.namespace.name, result.namespace);
+  };
+
+  const onConfApplied = (state: State, group: Group, change: ConfChange): void => {
+    const meta = group.region!.applyConfChange(change);
+    group.peers = regionMembers(meta);
+    state.metrics.confChanges.inc();
+    state.evOps.push({ type: 'put', key: metaKey(meta.id), value: codec.encode(meta) });
+    state.ctx.log.info({ region: meta.id, change: `${change.type} ${change.node}`, peers: meta.peers, learners: meta.learners, confVer: meta.epoch.confVer }, 'region membership changed');
+    if (!group.peers.includes(options.nodeId)) state.toDestroy.add(group.name);
+    // The PD learns the new peers at once, so routes and the move's operator move on.
+    else if (group.role === 'leader') heartbeatRegion(state, group);
   };
 
   const onSplitApplied = (state: State, group: Group, result: Extract<RegionApplyResult, { split: unknown }>): void => {
@@ -699,6 +952,12 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
       const machine = RegionMachine.restore(snapshot.data);
       const old = group.region?.meta;
       group.region = machine;
+      group.peers = regionMembers(machine.meta);
+      // A replica new on this store (a move's learner): fetch the eventual records of its range,
+      // which the other replicas pushed before this store was one of their peers.
+      if (old === undefined && group.leader !== null && group.leader !== options.nodeId) {
+        state.ctx.tell(storeRef(group.leader), { type: 'ev.sync-request', from: options.nodeId, start: machine.meta.start, end: machine.meta.end });
+      }
       state.evOps.push({ type: 'put', key: metaKey(machine.meta.id), value: codec.encode(machine.meta) });
       // Entries this replica never applied are skipped: its watchers cannot be told them one by one.
       resetWatchers(state, old ?? machine.meta);
@@ -775,10 +1034,16 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
         const due = group.compactNow || group.applied - group.log.storage.firstIndex() >= snapshotEvery;
         if (machine !== undefined && due && group.applied > group.log.storage.snapshot().index && group.applied <= group.log.storage.hardState().commit) {
           group.compactNow = false;
-          await group.log.compact(group.applied, machine.snapshot());
+          // A region's snapshot carries its membership as of the applied index (PD: fixed voters).
+          await group.log.compact(group.applied, machine.snapshot(), group.region?.confState());
         }
       }
     }
+    for (const name of state.toDestroy) {
+      const group = state.groups.get(name);
+      if (group !== undefined) await destroyReplica(state, group, 'its removal was applied here');
+    }
+    state.toDestroy.clear();
     processTso(state);
     deliverEvents(state);
     pushEventual(state);
@@ -810,7 +1075,9 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
         const regionId = Number(item.group.slice(1));
         if (!Number.isSafeInteger(regionId) || regionId <= 0) continue;
         const log = await DurableRaftLog.open(backend, item.group);
-        group = newGroup(item.group, regionId, newNode(state.ctx, log, item.peers), log, item.peers, undefined, undefined);
+        // No membership yet: it arrives with the leader's snapshot (a learner being added is not
+        // among any voter list; a replica split off elsewhere learns it the same way).
+        group = newGroup(item.group, regionId, newNode(state.ctx, log, NO_MEMBERS), log, item.peers, undefined, undefined);
         state.groups.set(item.group, group);
       }
       if (item.message.type === 'snapshot' && group.pd === undefined && !snapshotFits(state, group, item.message.snapshot)) continue;
@@ -939,6 +1206,10 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
           withNamespace(state, msg.ns, 'strong', (e) => reply.error(e), () => {
             const range = namespaceRange(msg.ns, msg.prefix, undefined);
             const end = msg.prefix === '' ? range.to : (prefixEnd(internalKey(msg.ns, msg.prefix)) ?? range.to);
+            if (!coversRange(state, range.from, end)) {
+              reply.error(new UltraError('FailedPrecondition', `store ${options.nodeId} does not hold every region of the watched range (replicas moved, or a split is being applied); subscribe at another store`));
+              return;
+            }
             state.watchers.set(msg.watchId, { id: msg.watchId, ns: msg.ns, from: range.from, to: end, subscriber: msg.subscriber });
             ctx.watch(msg.subscriber, (t) => ({ type: 'watcher.gone', subscriber: t.ref as ActorRef<WatchMsg> }));
             reply.ok(true);
@@ -1021,6 +1292,28 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
         });
         return;
       }
+      case 'pd.region.move': {
+        const reply = ctx.deferReply(msg);
+        guard(reply, () => {
+          const pd = pdLeaderGroup(state).pd!;
+          const meta = pd.regions.get(msg.region);
+          if (meta === undefined) throw new UltraError('NotFound', `region ${msg.region} not found; list regions with GET /api/v1/regions`);
+          if (typeof msg.from !== 'string' || typeof msg.to !== 'string' || msg.from === '' || msg.to === '' || msg.from === msg.to) {
+            throw new UltraError('InvalidArgument', 'a move needs two different store ids, from and to');
+          }
+          const running = state.moves.get(msg.region);
+          if (running !== undefined) {
+            if (running.from === msg.from && running.to === msg.to) return reply.ok(moveView(running));
+            throw new UltraError('Aborted', `region ${msg.region} is already moving a replica from ${running.from} to ${running.to}; retry when that finished`);
+          }
+          if (!meta.peers.includes(msg.from)) throw new UltraError('FailedPrecondition', `store ${msg.from} holds no voter replica of region ${msg.region} (voters: ${meta.peers.join(', ')})`);
+          if (regionMembers(meta).includes(msg.to)) throw new UltraError('AlreadyExists', `store ${msg.to} already holds a replica of region ${msg.region}`);
+          if (!pd.stores.has(msg.to)) throw new UltraError('NotFound', `store ${msg.to} is not registered; list stores with GET /api/v1/stores`);
+          if (!storeUp(state, msg.to)) throw new UltraError('FailedPrecondition', `store ${msg.to} is down; move the replica to a store that is up`);
+          reply.ok(moveView(startMove(state, msg.region, msg.from, msg.to)));
+        });
+        return;
+      }
       case 'pd.stores': {
         const reply = ctx.deferReply(msg);
         guard(reply, () => {
@@ -1031,7 +1324,7 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
             let regions = 0;
             let leaders = 0;
             for (const region of pd.regions.values()) {
-              if (region.peers.includes(s.id)) regions++;
+              if (region.peers.includes(s.id) || region.learners.includes(s.id)) regions++;
               if (state.regionStats.get(region.id)?.leader === s.id) leaders++;
             }
             return { id: s.id, registeredMs: s.registeredMs, up: last !== undefined && now - last < STORE_DOWN_AFTER_MS, lastHeartbeatMs: last ?? null, regions, leaders };
@@ -1126,6 +1419,9 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
         registered: false,
         splitsToCreate: [],
         splitReplies: new Map(),
+        moves: new Map(),
+        toDestroy: new Set(),
+        beats: 0,
         pdClient: new PdClient(ctx.system, options.directory, options.requestTimeoutMs ?? 5_000),
         metrics: storeMetrics(ctx.system),
       };
@@ -1135,18 +1431,19 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
         const pd = new PdMachine(options.voters);
         const snapshot = log.storage.snapshot();
         if (snapshot.index > 0) pd.restore(snapshot.data);
-        state.groups.set(PD_GROUP, newGroup(PD_GROUP, PD_REGION_ID, newNode(ctx, log, options.voters), log, options.voters, undefined, pd));
+        state.groups.set(PD_GROUP, newGroup(PD_GROUP, PD_REGION_ID, newNode(ctx, log, { voters: options.voters, learners: [] }), log, options.voters, undefined, pd));
       }
       // This store's region replicas, as of their last snapshots (Raft replays the rest).
       const metas: RegionMeta[] = [];
-      for await (const [, value] of backend.iterate(prefixRange(META_PREFIX))) metas.push(codec.decode(value) as RegionMeta);
+      for await (const [, value] of backend.iterate(prefixRange(META_PREFIX))) metas.push(normalizeRegion(codec.decode(value) as RegionMeta));
       for (const meta of metas) {
         const name = regionGroupName(meta.id);
         const log = await DurableRaftLog.open(backend, name);
         const snapshot = log.storage.snapshot();
         if (snapshot.index === 0) continue;
         const machine = RegionMachine.restore(snapshot.data);
-        state.groups.set(name, newGroup(name, meta.id, newNode(ctx, log, machine.meta.peers), log, machine.meta.peers, machine, undefined));
+        // Membership changes after the snapshot are applied again with their entries (group.peers follows).
+        state.groups.set(name, newGroup(name, meta.id, newNode(ctx, log, machine.confState()), log, regionMembers(machine.meta), machine, undefined));
       }
       if (metas.length === 0 && isVoter) {
         // A new cluster: every voter creates the first region identically.
@@ -1179,6 +1476,11 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
           }
           if (state.ticks % heartbeatTicks === 1 % heartbeatTicks) beat(state);
           if (balanceLeaders && state.ticks % (heartbeatTicks * 2) === 0) balance(state);
+          if (state.ticks % (heartbeatTicks * 2) === heartbeatTicks) {
+            checkReplicas(state);
+            if (balanceReplicas) balanceReplicaCounts(state);
+          }
+          driveMoves(state);
           processTso(state);
           pushEventual(state);
           scheduleFlush(state);
@@ -1288,6 +1590,38 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
           });
           return state;
         }
+        case 'region.move-step':
+          moveStep(state, msg.region, msg.from, msg.to);
+          return state;
+        case 'region.destroy': {
+          const group = state.groups.get(regionGroupName(msg.region.id));
+          if (group?.region === undefined || group.role === 'leader') return state;
+          const current = normalizeRegion(msg.region);
+          // Only a view newer than ours that leaves this store out: otherwise we know better.
+          if (regionMembers(current).includes(options.nodeId) || current.epoch.confVer <= group.region.meta.epoch.confVer) return state;
+          return destroyReplica(state, group, `region ${current.id} is now on ${regionMembers(current).join(', ')} (conf version ${current.epoch.confVer})`).then(() => state);
+        }
+        case 'ev.sync-request': {
+          const range = { start: msg.start, end: msg.end };
+          let batch: Array<readonly [string, bigint, string, Uint8Array | null]> = [];
+          for (const [key, record] of state.eventual.entries()) {
+            if (!regionContains(range, key)) continue;
+            batch.push([key, record.ts, record.origin, record.value]);
+            if (batch.length >= EVENTUAL_SYNC_BATCH) {
+              ctx.tell(storeRef(msg.from), { type: 'ev.sync', from: options.nodeId, entries: batch });
+              batch = [];
+            }
+          }
+          if (batch.length > 0) ctx.tell(storeRef(msg.from), { type: 'ev.sync', from: options.nodeId, entries: batch });
+          return state;
+        }
+        case 'ev.sync':
+          for (const [key, ts, origin, value] of msg.entries) {
+            state.hlc.observe(ts);
+            takeEventual(state, key, { ts, origin, value }, msg.from);
+          }
+          scheduleFlush(state);
+          return state;
         case 'region.transfer-leader': {
           const reply = ctx.deferReply(msg);
           guard(reply, () => {
@@ -1319,6 +1653,12 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
       for (const waiting of state.nsWaiting.values()) for (const w of waiting) w.fail(stopped);
     },
   });
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.byteLength !== b.byteLength) return false;
+  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 function modeProblem(info: NamespaceInfo, mode: ConsistencyMode | null): UltraError | undefined {
