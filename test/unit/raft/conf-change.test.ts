@@ -324,7 +324,8 @@ function runSchedule(seed: number): { changes: number } {
 describe('randomized safety with membership changes', () => {
   it(`holds the Raft invariants over ${SEEDS} seeded schedules mixing changes, crashes and partitions`, () => {
     let changes = 0;
-    for (let seed = Number(process.env.RAFT_CONF_FIRST_SEED ?? 1); seed <= SEEDS; seed++) {
+    const first = Number(process.env.RAFT_CONF_FIRST_SEED ?? 1);
+    for (let seed = first; seed <= SEEDS; seed++) {
       try {
         changes += runSchedule(seed).changes;
       } catch (error) {
@@ -332,6 +333,6 @@ describe('randomized safety with membership changes', () => {
       }
     }
     // The schedules really changed memberships (not just refused every attempt).
-    expect(changes).toBeGreaterThan(SEEDS);
+    expect(changes).toBeGreaterThan(SEEDS - first + 1);
   });
 });
