@@ -138,6 +138,13 @@ export class RaftNode {
     return this.#role === 'leader' && this.#pendingConfIndex > this.#log.applied;
   }
 
+  /** Whether the log holds a membership change not applied yet (committed or not). */
+  hasUnappliedConfEntries(): boolean {
+    const lo = Math.max(this.#log.applied + 1, this.#log.firstIndex());
+    const hi = this.#log.lastIndex();
+    return lo <= hi && this.#log.slice(lo, hi + 1, Infinity).some((entry) => entry.kind === 'conf');
+  }
+
   /** See RaftStatus.recovering; the owner persists its end (DurableRaftLog.endRecovery). */
   get recovering(): boolean {
     return this.#recovering;
@@ -695,12 +702,14 @@ export class RaftNode {
   #handleHeartbeat(message: Heartbeat): void {
     // The leader may still believe a recovering follower holds what it held before its disk was
     // replaced; the follower's own log bounds what it may commit (elsewhere that is corruption).
+    // Likewise a replica that was destroyed and created again (a member removed and re-added, see
+    // flaredb's stores), whose old incarnation's acknowledgements the leader may still count.
     const lastIndex = this.#log.lastIndex();
-    if (this.#recovering && message.commit > lastIndex) {
+    if (message.commit > lastIndex) {
       // An idle leader sends no appends to a follower it believes current: say what we lost.
       this.#send({ type: 'appendResponse', to: message.from, term: this.#term, index: message.commit, reject: true, hintIndex: lastIndex, hintTerm: 0, lostLog: true });
     }
-    this.#log.commitTo(this.#recovering ? Math.min(message.commit, lastIndex) : message.commit);
+    this.#log.commitTo(Math.min(message.commit, lastIndex));
     this.#maybeEndRecovery();
     this.#send({ type: 'heartbeatResponse', to: message.from, term: this.#term, context: message.context });
   }

@@ -104,6 +104,8 @@ export interface RaftBatchItem {
   readonly group: string;
   /** The group's members (voters and learners), so a store that does not host a new region yet can create its replica. */
   readonly peers: readonly string[];
+  /** The sender's conf version of the region (0: the PD, or a replica not initialized yet); a store that destroyed its replica ignores older ones. */
+  readonly confVer?: number;
   readonly message: RaftMessage;
 }
 

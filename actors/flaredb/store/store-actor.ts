@@ -66,6 +66,10 @@ const INIT_INDEX = 5;
 const INIT_TERM = 5;
 const PD_GROUP = 'pd';
 const META_PREFIX = 'meta/region/';
+/** A destroyed replica's tombstone: the conf version it was removed at (see stepBatch). */
+const TOMBSTONE_PREFIX = 'tomb/';
+/** Present once this store started: the first region is created on a fresh store only. */
+const BOOTSTRAPPED_KEY = encoder.encode('meta/bootstrapped');
 const EVENTUAL_PREFIX = 'ev/';
 /** Ids of recently accepted proposals per group, to drop duplicate deliveries. */
 const MAX_REMEMBERED_PROPOSALS = 4_096;
@@ -211,6 +215,8 @@ interface State {
   readonly moves: Map<number, Move>;
   /** Replicas removed from their region, destroyed at the end of the flush that applied the removal. */
   readonly toDestroy: Set<string>;
+  /** Destroyed replicas by group: the conf version of the membership that no longer had this store. */
+  readonly tombstones: Map<string, number>;
   beats: number;
   readonly pdClient: PdClient;
   readonly metrics: StoreMetrics;
@@ -723,8 +729,9 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
   };
 
   /** Drops a replica removed from its region: its Raft log, snapshots and metadata, and the feeds it served. */
-  const destroyReplica = async (state: State, group: Group, why: string): Promise<void> => {
+  const destroyReplica = async (state: State, group: Group, why: string, removedAt: number): Promise<void> => {
     state.groups.delete(group.name);
+    state.tombstones.set(group.name, Math.max(removedAt, state.tombstones.get(group.name) ?? 0));
     const gone = regionError({ kind: 'region-not-found', region: group.regionId });
     for (const p of group.proposals.values()) p.done(undefined, gone);
     for (const reads of group.readsInFlight.values()) for (const read of reads) read.fail(gone);
@@ -733,7 +740,7 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
     const meta = metaKey(group.regionId);
     // A metadata write of this flush not persisted yet must not bring the replica back on restart.
     state.evOps = state.evOps.filter((op) => !sameBytes(op.key, meta));
-    const ops: KvOp[] = [{ type: 'del', key: meta }];
+    const ops: KvOp[] = [{ type: 'del', key: meta }, { type: 'put', key: encoder.encode(TOMBSTONE_PREFIX + group.name), value: codec.encode(state.tombstones.get(group.name)) }];
     for await (const [key] of backend.iterate(prefixRange(`raft/${group.name}/`))) ops.push({ type: 'del', key });
     await backend.batch(ops, { sync: true });
     if (group.region !== undefined) {
@@ -746,7 +753,7 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
       }
     }
     state.metrics.destroyed.inc();
-    state.ctx.log.info({ region: group.regionId, why }, 'region replica destroyed');
+    state.ctx.log.info({ region: group.regionId, why, removedAt }, 'region replica destroyed');
   };
 
   /** Whether this store's initialized replicas cover [from, to) without a gap (a change feed needs every write there). */
@@ -920,7 +927,9 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
     state.metrics.confChanges.inc();
     state.evOps.push({ type: 'put', key: metaKey(meta.id), value: codec.encode(meta) });
     state.ctx.log.info({ region: meta.id, change: `${change.type} ${change.node}`, peers: meta.peers, learners: meta.learners, confVer: meta.epoch.confVer }, 'region membership changed');
-    if (!group.peers.includes(options.nodeId)) state.toDestroy.add(group.name);
+    // Only our own removal: a learner catching up from a snapshot older than its addition applies
+    // memberships without itself on the way.
+    if (change.type === 'remove' && change.node === options.nodeId) state.toDestroy.add(group.name);
     // The PD learns the new peers at once, so routes and the move's operator move on.
     else if (group.role === 'leader') heartbeatRegion(state, group);
   };
@@ -981,7 +990,7 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
         for (const message of ready.messages) {
           let items = state.outbox.get(message.to);
           if (items === undefined) state.outbox.set(message.to, (items = []));
-          items.push({ group: group.name, peers: group.peers, message });
+          items.push({ group: group.name, peers: group.peers, confVer: group.region?.meta.epoch.confVer ?? 0, message });
           if (message.type === 'snapshot') snapshotsSent.push([group, message.to]);
         }
       };
@@ -1041,7 +1050,9 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
     }
     for (const name of state.toDestroy) {
       const group = state.groups.get(name);
-      if (group !== undefined) await destroyReplica(state, group, 'its removal was applied here');
+      // Not if a later change in our log may add us back: that change's leader counts on this log.
+      // Nor if a later change of the same flush added us back.
+      if (group !== undefined && !group.peers.includes(options.nodeId) && !group.node.hasUnappliedConfEntries()) await destroyReplica(state, group, 'its removal was applied here', group.region?.meta.epoch.confVer ?? 0);
     }
     state.toDestroy.clear();
     processTso(state);
@@ -1072,6 +1083,11 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
         // A region this store should hold but does not know yet (created by a split it has not
         // applied, or that it missed): an uninitialized replica that the leader fills by snapshot.
         if (!item.group.startsWith('r') || !Array.isArray(item.peers) || !item.peers.includes(options.nodeId) || !isLeaderTraffic(item.message.type)) continue;
+        // A replica destroyed here comes back only for a membership newer than the one that removed
+        // it: a member that has not applied the removal yet still counts on the log we dropped
+        // (it would tell the new, empty replica to commit entries it does not have).
+        const tomb = state.tombstones.get(item.group);
+        if (tomb !== undefined && (item.confVer ?? 0) <= tomb) continue;
         const regionId = Number(item.group.slice(1));
         if (!Number.isSafeInteger(regionId) || regionId <= 0) continue;
         const log = await DurableRaftLog.open(backend, item.group);
@@ -1421,6 +1437,7 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
         splitReplies: new Map(),
         moves: new Map(),
         toDestroy: new Set(),
+        tombstones: new Map(),
         beats: 0,
         pdClient: new PdClient(ctx.system, options.directory, options.requestTimeoutMs ?? 5_000),
         metrics: storeMetrics(ctx.system),
@@ -1445,11 +1462,17 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
         // Membership changes after the snapshot are applied again with their entries (group.peers follows).
         state.groups.set(name, newGroup(name, meta.id, newNode(ctx, log, machine.confState()), log, regionMembers(machine.meta), machine, undefined));
       }
-      if (metas.length === 0 && isVoter) {
-        // A new cluster: every voter creates the first region identically.
+      for await (const [key, value] of backend.iterate(prefixRange(TOMBSTONE_PREFIX))) {
+        state.tombstones.set(new TextDecoder().decode(key).slice(TOMBSTONE_PREFIX.length), codec.decode(value) as number);
+      }
+      const bootstrapped = (await backend.get(BOOTSTRAPPED_KEY)) !== undefined;
+      if (metas.length === 0 && isVoter && !bootstrapped && state.tombstones.size === 0) {
+        // A new cluster: every voter creates the first region identically — once: a voter whose
+        // replicas all moved away holds no region and must not create it again.
         const first = firstRegion(options.voters);
         await createRegionReplica(state, first, new RegionMachine(first), false);
       }
+      if (!bootstrapped) await backend.batch([{ type: 'put', key: BOOTSTRAPPED_KEY, value: new Uint8Array([1]) }], { sync: true });
       for await (const [key, value] of backend.iterate(prefixRange(EVENTUAL_PREFIX))) {
         const record = codec.decode(value) as EventualRecord;
         state.eventual.offer(new TextDecoder().decode(key).slice(EVENTUAL_PREFIX.length), record);
@@ -1595,11 +1618,13 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
           return state;
         case 'region.destroy': {
           const group = state.groups.get(regionGroupName(msg.region.id));
-          if (group?.region === undefined || group.role === 'leader') return state;
+          // Only a replica no leader talks to and whose log holds no change it has not applied (one
+          // may add it back, and that change's leader counts on this log): see destroyReplica.
+          if (group?.region === undefined || group.role === 'leader' || group.leader !== null || group.node.hasUnappliedConfEntries()) return state;
           const current = normalizeRegion(msg.region);
           // Only a view newer than ours that leaves this store out: otherwise we know better.
           if (regionMembers(current).includes(options.nodeId) || current.epoch.confVer <= group.region.meta.epoch.confVer) return state;
-          return destroyReplica(state, group, `region ${current.id} is now on ${regionMembers(current).join(', ')} (conf version ${current.epoch.confVer})`).then(() => state);
+          return destroyReplica(state, group, `region ${current.id} is now on ${regionMembers(current).join(', ')} (conf version ${current.epoch.confVer})`, current.epoch.confVer).then(() => state);
         }
         case 'ev.sync-request': {
           const range = { start: msg.start, end: msg.end };
