@@ -962,10 +962,13 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
       const old = group.region?.meta;
       group.region = machine;
       group.peers = regionMembers(machine.meta);
-      // A replica new on this store (a move's learner): fetch the eventual records of its range,
-      // which the other replicas pushed before this store was one of their peers.
-      if (old === undefined && group.leader !== null && group.leader !== options.nodeId) {
-        state.ctx.tell(storeRef(group.leader), { type: 'ev.sync-request', from: options.nodeId, start: machine.meta.start, end: machine.meta.end });
+      // A replica new on this store (a move's learner): fetch the eventual records of its range
+      // from every other replica — what they took before this store was one of their peers was
+      // pushed to (and perhaps forgotten by) the others only.
+      if (old === undefined) {
+        for (const peer of group.peers) {
+          if (peer !== options.nodeId) state.ctx.tell(storeRef(peer), { type: 'ev.sync-request', from: options.nodeId, start: machine.meta.start, end: machine.meta.end });
+        }
       }
       state.evOps.push({ type: 'put', key: metaKey(machine.meta.id), value: codec.encode(machine.meta) });
       // Entries this replica never applied are skipped: its watchers cannot be told them one by one.

@@ -193,6 +193,23 @@ describe('membership changes', () => {
     expect(cluster.node('n4').confState()).toEqual(n4);
   });
 
+  it('catches up a learner that lost its log (removed, destroyed and added back) instead of failing', () => {
+    const cluster = new Cluster(4, 307, {}, 3);
+    const leader = cluster.elect();
+    change(cluster, leader, 'addLearner', 'n4');
+    for (let k = 0; k < 5; k++) cluster.propose(leader, `c${k}`);
+    cluster.deliverAll();
+    cluster.run(2);
+    const match = cluster.node(leader).status().progress.get('n4')!.match;
+    expect(match).toBeGreaterThan(5);
+    // Its replica is dropped and created again empty while the leader still counts the old log.
+    cluster.crash('n4');
+    cluster.wipe('n4', false);
+    cluster.run(3);
+    expect(cluster.node(leader).status().progress.get('n4')!.match).toBeGreaterThanOrEqual(match);
+    expect(cluster.commands('n4')).toEqual(cluster.commands(leader));
+  });
+
   it('recovers the membership from the snapshot and the changes the application had applied', () => {
     const storage = new MemoryRaftStorage();
     const conf = encodeConfChange({ type: 'addLearner', node: 'b' });
