@@ -68,6 +68,8 @@ const PD_GROUP = 'pd';
 const META_PREFIX = 'meta/region/';
 /** A destroyed replica's tombstone: the conf version it was removed at (see stepBatch). */
 const TOMBSTONE_PREFIX = 'tomb/';
+/** Eventual records of a destroyed replica's range still to hand over to the region's replicas. */
+const HANDOFF_PREFIX = 'handoff/';
 /** Present once this store started: the first region is created on a fresh store only. */
 const BOOTSTRAPPED_KEY = encoder.encode('meta/bootstrapped');
 const EVENTUAL_PREFIX = 'ev/';
@@ -159,6 +161,19 @@ interface Group {
   compactNow: boolean;
 }
 
+/**
+ * An eventual write this store acknowledged may not have reached the region's other replicas when
+ * this store's replica is removed (it pushes only to the peers of regions it holds): the records of
+ * the range are handed to the region's replicas, resent until each acknowledged them (durably).
+ */
+interface Handoff {
+  readonly start: string;
+  readonly end: string | null;
+  readonly members: readonly string[];
+  readonly acked: Set<string>;
+  sentAt: number;
+}
+
 /** A replica move the PD leader drives (soft state: a new PD leader starts without it). */
 interface Move {
   readonly region: number;
@@ -217,6 +232,8 @@ interface State {
   readonly toDestroy: Set<string>;
   /** Destroyed replicas by group: the conf version of the membership that no longer had this store. */
   readonly tombstones: Map<string, number>;
+  /** Per destroyed region: its range's eventual records go to these replicas until each acknowledged them. */
+  readonly handoffs: Map<number, Handoff>;
   beats: number;
   readonly pdClient: PdClient;
   readonly metrics: StoreMetrics;
@@ -247,6 +264,10 @@ function storeMetrics(system: ActorSystem): StoreMetrics {
 
 export function regionGroupName(id: number): string {
   return `r${id}`;
+}
+
+function handoffKey(id: number): Uint8Array {
+  return encoder.encode(`${HANDOFF_PREFIX}${String(id).padStart(12, '0')}`);
 }
 
 function metaKey(id: number): Uint8Array {
@@ -729,7 +750,7 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
   };
 
   /** Drops a replica removed from its region: its Raft log, snapshots and metadata, and the feeds it served. */
-  const destroyReplica = async (state: State, group: Group, why: string, removedAt: number): Promise<void> => {
+  const destroyReplica = async (state: State, group: Group, why: string, removedAt: number, members?: readonly string[]): Promise<void> => {
     state.groups.delete(group.name);
     state.tombstones.set(group.name, Math.max(removedAt, state.tombstones.get(group.name) ?? 0));
     const gone = regionError({ kind: 'region-not-found', region: group.regionId });
@@ -741,6 +762,14 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
     // A metadata write of this flush not persisted yet must not bring the replica back on restart.
     state.evOps = state.evOps.filter((op) => !sameBytes(op.key, meta));
     const ops: KvOp[] = [{ type: 'del', key: meta }, { type: 'put', key: encoder.encode(TOMBSTONE_PREFIX + group.name), value: codec.encode(state.tombstones.get(group.name)) }];
+    if (group.region !== undefined) {
+      const { start, end } = group.region.meta;
+      const to = (members ?? group.peers).filter((m) => m !== options.nodeId);
+      if (to.length > 0) {
+        state.handoffs.set(group.regionId, { start, end, members: to, acked: new Set(), sentAt: -Infinity });
+        ops.push({ type: 'put', key: handoffKey(group.regionId), value: codec.encode({ start, end, members: to }) });
+      }
+    }
     for await (const [key] of backend.iterate(prefixRange(`raft/${group.name}/`))) ops.push({ type: 'del', key });
     await backend.batch(ops, { sync: true });
     if (group.region !== undefined) {
@@ -819,7 +848,21 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
     return peers;
   };
 
+  const pushHandoffs = (state: State): void => {
+    const now = state.ctx.env.monotonicNow();
+    for (const [region, handoff] of state.handoffs) {
+      if (now - handoff.sentAt < EVENTUAL_RETRANSMIT_MS) continue;
+      handoff.sentAt = now;
+      const entries: Array<readonly [string, bigint, string, Uint8Array | null]> = [];
+      for (const [key, record] of state.eventual.entries()) if (regionContains(handoff, key)) entries.push([key, record.ts, record.origin, record.value]);
+      for (const member of handoff.members) {
+        if (!handoff.acked.has(member)) state.ctx.tell(storeRef(member), { type: 'ev.sync', from: options.nodeId, entries, handoff: region });
+      }
+    }
+  };
+
   const pushEventual = (state: State): void => {
+    pushHandoffs(state);
     if (state.eventual.lastSeq === 0) return;
     const now = state.ctx.env.monotonicNow();
     for (const peer of eventualPeers(state)) {
@@ -1441,6 +1484,7 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
         moves: new Map(),
         toDestroy: new Set(),
         tombstones: new Map(),
+        handoffs: new Map(),
         beats: 0,
         pdClient: new PdClient(ctx.system, options.directory, options.requestTimeoutMs ?? 5_000),
         metrics: storeMetrics(ctx.system),
@@ -1464,6 +1508,11 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
         const machine = RegionMachine.restore(snapshot.data);
         // Membership changes after the snapshot are applied again with their entries (group.peers follows).
         state.groups.set(name, newGroup(name, meta.id, newNode(ctx, log, machine.confState()), log, regionMembers(machine.meta), machine, undefined));
+      }
+      for await (const [key, value] of backend.iterate(prefixRange(HANDOFF_PREFIX))) {
+        const region = Number(new TextDecoder().decode(key).slice(HANDOFF_PREFIX.length));
+        const h = codec.decode(value) as { start: string; end: string | null; members: string[] };
+        state.handoffs.set(region, { ...h, acked: new Set(), sentAt: -Infinity });
       }
       for await (const [key, value] of backend.iterate(prefixRange(TOMBSTONE_PREFIX))) {
         state.tombstones.set(new TextDecoder().decode(key).slice(TOMBSTONE_PREFIX.length), codec.decode(value) as number);
@@ -1627,7 +1676,7 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
           const current = normalizeRegion(msg.region);
           // Only a view newer than ours that leaves this store out: otherwise we know better.
           if (regionMembers(current).includes(options.nodeId) || current.epoch.confVer <= group.region.meta.epoch.confVer) return state;
-          return destroyReplica(state, group, `region ${current.id} is now on ${regionMembers(current).join(', ')} (conf version ${current.epoch.confVer})`, current.epoch.confVer).then(() => state);
+          return destroyReplica(state, group, `region ${current.id} is now on ${regionMembers(current).join(', ')} (conf version ${current.epoch.confVer})`, current.epoch.confVer, regionMembers(current)).then(() => state);
         }
         case 'ev.sync-request': {
           const range = { start: msg.start, end: msg.end };
@@ -1643,13 +1692,26 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
           if (batch.length > 0) ctx.tell(storeRef(msg.from), { type: 'ev.sync', from: options.nodeId, entries: batch });
           return state;
         }
-        case 'ev.sync':
+        case 'ev.sync': {
           for (const [key, ts, origin, value] of msg.entries) {
             state.hlc.observe(ts);
             takeEventual(state, key, { ts, origin, value }, msg.from);
           }
+          const region = msg.handoff;
+          if (region !== undefined) state.afterPersist.push(() => ctx.tell(storeRef(msg.from), { type: 'ev.handoff-ack', from: options.nodeId, region }));
           scheduleFlush(state);
           return state;
+        }
+        case 'ev.handoff-ack': {
+          const handoff = state.handoffs.get(msg.region);
+          if (handoff === undefined) return state;
+          handoff.acked.add(msg.from);
+          if (handoff.members.some((m) => !handoff.acked.has(m))) return state;
+          state.handoffs.delete(msg.region);
+          state.evOps.push({ type: 'del', key: handoffKey(msg.region) });
+          scheduleFlush(state);
+          return state;
+        }
         case 'region.transfer-leader': {
           const reply = ctx.deferReply(msg);
           guard(reply, () => {
