@@ -231,6 +231,7 @@ async function run(ctx: ScenarioContext, variant: Variant): Promise<ScenarioVerd
       const value = `${nodeId}:${++n}`;
       through(nodeId, `eventual ${nodeId}`, (c) => (del ? c.rawDelete(EVENTUAL, key).then(() => null) : c.rawPut(EVENTUAL, key, encoder.encode(value)))).then((result) => {
         if (result.ok && result.value !== null) {
+          ctx.note(`eventual ${nodeId}: put ${key}=${value} -> ${result.value}`);
           if ((ackedTs.get(key) ?? -1n) < result.value) ackedTs.set(key, result.value);
           const set = writers.get(key) ?? new Set();
           set.add(nodeId);

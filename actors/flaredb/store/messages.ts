@@ -174,8 +174,9 @@ export type InternalMsg =
   /** A store that just got a replica of [start, end) asks a peer for the eventual records there. */
   | { readonly type: 'ev.sync-request'; readonly from: string; readonly start: string; readonly end: string | null }
   /** Eventual records of a range; `handoff`: from a store whose replica of that region was destroyed, acknowledged once persisted. */
-  | { readonly type: 'ev.sync'; readonly from: string; readonly entries: ReadonlyArray<readonly [key: string, ts: bigint, origin: string, value: Uint8Array | null]>; readonly handoff?: number }
+  | { readonly type: 'ev.sync'; readonly from: string; readonly entries: ReadonlyArray<readonly [key: string, ts: bigint, origin: string, value: Uint8Array | null]>; readonly handoff?: number; readonly range?: { readonly start: string; readonly end: string | null } }
   | { readonly type: 'ev.handoff-ack'; readonly from: string; readonly region: number }
+  | { readonly type: 'ev.handoff-members'; readonly region: number; readonly members: readonly string[] }
   | { readonly type: 'ns.resolved'; readonly name: string; readonly info: NamespaceInfo | null; readonly error: ErrorData | null }
   | { readonly type: 'split.propose'; readonly region: number; readonly version: number; readonly key: string; readonly newRegion: number | null; readonly error: ErrorData | null }
   | { readonly type: 'watcher.gone'; readonly subscriber: ActorRef<WatchMsg> };

@@ -169,7 +169,8 @@ interface Group {
 interface Handoff {
   readonly start: string;
   readonly end: string | null;
-  readonly members: readonly string[];
+  /** Who must acknowledge: refreshed from the PD (the replicas of every region overlapping the range now). */
+  members: readonly string[];
   readonly acked: Set<string>;
   sentAt: number;
 }
@@ -754,7 +755,10 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
     state.groups.delete(group.name);
     state.tombstones.set(group.name, Math.max(removedAt, state.tombstones.get(group.name) ?? 0));
     const gone = regionError({ kind: 'region-not-found', region: group.regionId });
-    for (const p of group.proposals.values()) p.done(undefined, gone);
+    // A pending write may have been committed by another leader (this replica may have caught up
+    // by snapshot, not entry by entry): its outcome is unknown, so it must not look retryable.
+    const unknown = new UltraError('Unavailable', `flaredb: this store's replica of region ${group.regionId} was removed before the write was answered; it may or may not have been applied — read it back before retrying`);
+    for (const p of group.proposals.values()) p.done(undefined, unknown);
     for (const reads of group.readsInFlight.values()) for (const read of reads) read.fail(gone);
     for (const { reads } of group.readsAwaitingApply) for (const read of reads) read.fail(gone);
     for (const read of group.readQueue) read.fail(gone);
@@ -852,11 +856,22 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
     const now = state.ctx.env.monotonicNow();
     for (const [region, handoff] of state.handoffs) {
       if (now - handoff.sentAt < EVENTUAL_RETRANSMIT_MS) continue;
+      // The replicas may have moved (or split) since: ask the PD who holds the range now.
+      if (handoff.sentAt !== -Infinity) {
+        state.pdClient.call({ type: 'pd.regions' }, true).then(
+          (regions) => {
+            const members = new Set<string>();
+            for (const r of regions) if (regionsOverlap(r, handoff)) for (const m of regionMembers(r)) if (m !== options.nodeId) members.add(m);
+            state.ctx.tell(state.ctx.self, { type: 'ev.handoff-members', region, members: [...members] });
+          },
+          () => undefined,
+        );
+      }
       handoff.sentAt = now;
       const entries: Array<readonly [string, bigint, string, Uint8Array | null]> = [];
       for (const [key, record] of state.eventual.entries()) if (regionContains(handoff, key)) entries.push([key, record.ts, record.origin, record.value]);
       for (const member of handoff.members) {
-        if (!handoff.acked.has(member)) state.ctx.tell(storeRef(member), { type: 'ev.sync', from: options.nodeId, entries, handoff: region });
+        if (!handoff.acked.has(member)) state.ctx.tell(storeRef(member), { type: 'ev.sync', from: options.nodeId, entries, handoff: region, range: { start: handoff.start, end: handoff.end } });
       }
     }
   };
@@ -1190,6 +1205,7 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
           const command: RegionCommand = msg.type === 'kv.cas' ? { t: 'cas', key, value: msg.value, expected: msg.expected } : { t: 'del', key, expected: msg.expected };
           withNamespace(state, msg.ns, 'strong', (e) => reply.error(e), () => {
             guard(reply, () => {
+              if (state.groups.get(group.name) !== group) throw regionError({ kind: 'region-not-found', region: group.regionId });
               if (group.role !== 'leader') throw regionError({ kind: 'not-leader', region: group.regionId, leader: group.leader });
               propose(state, group, encodeRegionCommand(command), msg.id, (result, error) => {
                 if (error !== undefined) return reply.error(error);
@@ -1223,6 +1239,8 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
         guard(reply, () => {
           const { group, key } = routedKey(state, msg, false);
           withNamespace(state, msg.ns, 'eventual', (e) => reply.error(e), () => {
+            // The namespace may have taken a PD round trip: the replica may be gone by now.
+            if (state.groups.get(group.name) !== group) return reply.error(regionError({ kind: 'region-not-found', region: group.regionId }));
             const existed = state.eventual.get(key) !== undefined;
             const ts = state.hlc.now(ctx.env.now());
             takeEventual(state, key, { ts, origin: options.nodeId, value: msg.type === 'raw.put' ? msg.value : null }, undefined);
@@ -1698,7 +1716,20 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
             takeEventual(state, key, { ts, origin, value }, msg.from);
           }
           const region = msg.handoff;
-          if (region !== undefined) state.afterPersist.push(() => ctx.tell(storeRef(msg.from), { type: 'ev.handoff-ack', from: options.nodeId, region }));
+          // A handoff counts as received only where a replica of the range lives, which pushes the
+          // records on to the others (a store that lost its replica meanwhile would keep them).
+          const holds = [...state.groups.values()].some((g) => g.region !== undefined && regionsOverlap(g.region.meta, msg.range ?? g.region.meta));
+          if (region !== undefined && holds) state.afterPersist.push(() => ctx.tell(storeRef(msg.from), { type: 'ev.handoff-ack', from: options.nodeId, region }));
+          scheduleFlush(state);
+          return state;
+        }
+        case 'ev.handoff-members': {
+          const handoff = state.handoffs.get(msg.region);
+          if (handoff === undefined || msg.members.length === 0) return state;
+          handoff.members = msg.members;
+          if (handoff.members.some((m) => !handoff.acked.has(m))) return state;
+          state.handoffs.delete(msg.region);
+          state.evOps.push({ type: 'del', key: handoffKey(msg.region) });
           scheduleFlush(state);
           return state;
         }
