@@ -1718,7 +1718,8 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
           const region = msg.handoff;
           // A handoff counts as received only where a replica of the range lives, which pushes the
           // records on to the others (a store that lost its replica meanwhile would keep them).
-          const holds = [...state.groups.values()].some((g) => g.region !== undefined && regionsOverlap(g.region.meta, msg.range ?? g.region.meta));
+          const range = msg.range;
+          const holds = range !== undefined && [...state.groups.values()].some((g) => g.region !== undefined && regionsOverlap(g.region.meta, range));
           if (region !== undefined && holds) state.afterPersist.push(() => ctx.tell(storeRef(msg.from), { type: 'ev.handoff-ack', from: options.nodeId, region }));
           scheduleFlush(state);
           return state;
