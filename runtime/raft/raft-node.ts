@@ -509,7 +509,8 @@ export class RaftNode {
   #mayCampaign(): boolean {
     if (this.#recovering || !this.#conf.voters.includes(this.#config.id)) return false;
     const lo = this.#log.applied + 1;
-    if (lo < this.#log.firstIndex()) return false;
+    // A received snapshot not applied yet: wait for it only if it carries a membership.
+    if (lo < this.#log.firstIndex()) return this.#log.snapshot().conf === undefined;
     if (lo > this.#log.committed) return true;
     return !this.#log.slice(lo, this.#log.committed + 1, Infinity).some((entry) => entry.kind === 'conf');
   }
