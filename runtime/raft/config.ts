@@ -6,8 +6,15 @@ import type { RaftStorage } from './storage.ts';
 
 export interface RaftConfig {
   readonly id: string;
-  /** The fixed membership, including `id`. */
+  /**
+   * The group's initial voters, used until a snapshot carrying a membership (Snapshot.conf)
+   * replaces them and changed by configuration changes (RaftNode.proposeConfChange). `id` need not
+   * be among them: a node about to be added learns its membership from the log or a snapshot, and
+   * only a voter campaigns. Empty for a replica created to receive its first snapshot.
+   */
   readonly voters: readonly string[];
+  /** The initial learners (default none): they receive the log but neither vote nor count for commit. */
+  readonly learners?: readonly string[];
   readonly storage: RaftStorage;
   /** Uniform in [0, 1): the actor passes Env.random, so elections are reproducible in simulation. */
   readonly random: () => number;
@@ -60,11 +67,13 @@ function positiveInteger(name: string, value: number): number {
 
 export function resolveConfig(config: RaftConfig): ResolvedConfig {
   const voters = [...config.voters];
-  if (voters.length === 0 || new Set(voters).size !== voters.length) {
-    throw new UltraError('InvalidArgument', 'raft config: voters must be a non-empty list of distinct ids');
+  const learners = [...(config.learners ?? [])];
+  const members = [...voters, ...learners];
+  if (new Set(members).size !== members.length) {
+    throw new UltraError('InvalidArgument', 'raft config: voters and learners must be distinct ids');
   }
-  if (!voters.includes(config.id)) {
-    throw new UltraError('InvalidArgument', `raft config: ${config.id} is not among the voters`);
+  if (voters.length === 0 && learners.length > 0) {
+    throw new UltraError('InvalidArgument', 'raft config: learners without voters; give the voters too, or neither for a replica awaiting its first snapshot');
   }
   const electionTicks = positiveInteger('electionTicks', config.electionTicks ?? DEFAULT_ELECTION_TICKS);
   const heartbeatTicks = positiveInteger('heartbeatTicks', config.heartbeatTicks ?? DEFAULT_HEARTBEAT_TICKS);
@@ -74,6 +83,7 @@ export function resolveConfig(config: RaftConfig): ResolvedConfig {
   return {
     id: config.id,
     voters,
+    learners,
     storage: config.storage,
     random: config.random,
     electionTicks,

@@ -6,6 +6,7 @@
 import { Codec } from '../codec/codec.ts';
 import { assert } from '../errors.ts';
 import type { KvBackend, KvOp } from '../persistence/store.ts';
+import type { ConfState } from './conf-change.ts';
 import type { Entry, Snapshot } from './entry.ts';
 import { MemoryRaftStorage } from './memory-storage.ts';
 import type { Ready } from './ready.ts';
@@ -167,10 +168,10 @@ export class DurableRaftLog {
     if (ready.hardState !== undefined) this.storage.setHardState(ready.hardState);
   }
 
-  /** Log compaction after the state machine took a snapshot at `index` (applied, so committed). */
-  async compact(index: number, snapshotData: Uint8Array): Promise<void> {
+  /** Log compaction after the state machine took a snapshot at `index` (applied, so committed); `conf` as MemoryRaftStorage.compact. */
+  async compact(index: number, snapshotData: Uint8Array, conf?: ConfState): Promise<void> {
     const before = this.storage.firstIndex();
-    this.storage.compact(index, snapshotData);
+    this.storage.compact(index, snapshotData, conf);
     const ops: KvOp[] = [{ type: 'put', key: this.#keys.snapshot, value: codec.encode(this.storage.snapshot()) }];
     for (let i = before; i <= index; i++) ops.push({ type: 'del', key: this.#keys.entry(i) });
     ops.push(...this.#deferredOps());

@@ -2,6 +2,7 @@
 // and as the shape the persistence-backed storage follows (append, hard state, snapshot, compact).
 
 import { assert } from '../errors.ts';
+import type { ConfState } from './conf-change.ts';
 import { EMPTY_SNAPSHOT, limitBytes, type Entry, type Snapshot } from './entry.ts';
 import { EMPTY_HARD_STATE, type HardState, type RaftStorage } from './storage.ts';
 
@@ -67,15 +68,16 @@ export class MemoryRaftStorage implements RaftStorage {
 
   /**
    * Log compaction: `snapshotData` is the state machine as of `index`, which the application has
-   * applied (so it is committed); the entries up to `index` are dropped.
+   * applied (so it is committed); the entries up to `index` are dropped. `conf` is the membership as
+   * of `index` (RaftNode.confState() right after applying it), for a group that changes it.
    */
-  compact(index: number, snapshotData: Uint8Array): void {
+  compact(index: number, snapshotData: Uint8Array, conf?: ConfState): void {
     assert(index > this.#snapshot.index, `compact(${index}) is not past the snapshot at ${this.#snapshot.index}`);
     assert(index <= this.#hardState.commit, `compact(${index}) beyond the commit index ${this.#hardState.commit}`);
     assert(index <= this.lastIndex(), `compact(${index}) beyond the last index ${this.lastIndex()}`);
     const term = this.term(index);
     this.#entries = this.#entries.slice(index - this.#snapshot.index);
-    this.#snapshot = { index, term, data: snapshotData };
+    this.#snapshot = { index, term, data: snapshotData, ...(conf === undefined ? {} : { conf }) };
   }
 
   #at(index: number): Entry {

@@ -6,11 +6,13 @@
 // Implemented: elections with PreVote and CheckQuorum (leader stickiness), log replication with
 // fast backtracking, batching (one append per follower per Ready) and bounded pipelining, a
 // leader that replicates while it persists (its own copy counted once durable), snapshots for
-// followers behind compaction, ReadIndex reads, and leadership transfer, over a fixed set of voters;
-// and a recovering mode for a voter that rejoins after losing its disk.
+// followers behind compaction, ReadIndex reads, leadership transfer, membership changes one node at
+// a time (learners, promotion, removal: conf-change.ts), and a recovering mode for a voter that
+// rejoins after losing its disk.
 
 import { assert, UltraError } from '../errors.ts';
 import { resolveConfig, type RaftConfig, type ResolvedConfig } from './config.ts';
+import { applyConfChange, confChangeProblem, decodeConfChange, encodeConfChange, isMember, type ConfChange, type ConfState } from './conf-change.ts';
 import type { Entry, Snapshot } from './entry.ts';
 import type { AppendResponse, Append, Heartbeat, HeartbeatResponse, InstallSnapshot, Message, VoteRequest, VoteResponse } from './messages.ts';
 import { Progress, type ProgressState } from './progress.ts';
@@ -94,6 +96,13 @@ export class RaftNode {
   #recoveryTarget: number | undefined;
   /** Started (not fresh) and no election timeout has passed since: votes are refused as in a leader's lease (RaftConfig.fresh). */
   #justStarted: boolean;
+  /** The membership as of the applied index: changes take effect when applied (conf-change.ts). */
+  #conf: ConfState;
+  /**
+   * The leader's last configuration change (or, at first, its own no-op): no other is proposed
+   * until it is applied, so at most one change is ever in flight (etcd's pendingConfIndex).
+   */
+  #pendingConfIndex = 0;
 
   constructor(config: RaftConfig) {
     this.#config = resolveConfig(config);
@@ -104,11 +113,39 @@ export class RaftNode {
     this.#vote = hardState.vote;
     // The commit can trail the snapshot if a crash fell between persisting the two; the snapshot wins.
     this.#log.commitTo(hardState.commit);
-    if (this.#config.applied !== undefined) this.#log.appliedTo(this.#config.applied);
+    const snapshot = this.#config.storage.snapshot();
+    this.#conf = snapshot.conf ?? { voters: this.#config.voters, learners: this.#config.learners };
+    if (this.#config.applied !== undefined) {
+      // Changes the application applied before the restart are in force again; later ones are
+      // applied again with their entries.
+      if (this.#config.applied > snapshot.index) {
+        for (const entry of this.#log.slice(snapshot.index + 1, this.#config.applied + 1, Infinity)) {
+          if (entry.kind === 'conf') this.#conf = applyConfChange(this.#conf, decodeConfChange(entry.data));
+        }
+      }
+      this.#log.appliedTo(this.#config.applied);
+    }
     this.#persistedHardState = hardState;
     this.#recovering = this.#config.recovering;
     this.#justStarted = !this.#config.fresh;
     this.#becomeFollower(this.#term, null);
+  }
+
+  /** The membership as of the applied index; pass it to compact() with a snapshot taken there. */
+  confState(): ConfState {
+    return this.#conf;
+  }
+
+  /** Whether this leader has a configuration change not applied yet (proposeConfChange would refuse). */
+  hasPendingConfChange(): boolean {
+    return this.#role === 'leader' && this.#pendingConfIndex > this.#log.applied;
+  }
+
+  /** Whether the log holds a membership change not applied yet (committed or not). */
+  hasUnappliedConfEntries(): boolean {
+    const lo = Math.max(this.#log.applied + 1, this.#log.firstIndex());
+    const hi = this.#log.lastIndex();
+    return lo <= hi && this.#log.slice(lo, hi + 1, Infinity).some((entry) => entry.kind === 'conf');
   }
 
   /** See RaftStatus.recovering; the owner persists its end (DurableRaftLog.endRecovery). */
@@ -141,6 +178,33 @@ export class RaftNode {
   }
 
   /**
+   * Appends a membership change (conf-change.ts); it takes effect on each member as that member
+   * applies it. Only the leader accepts one (else Unavailable, as propose), and only once it has
+   * applied its previous change and its own first entry (else FailedPrecondition: retry later). A
+   * change that cannot apply is refused as confChangeProblem says, and so is the leader removing
+   * itself (FailedPrecondition: transfer leadership first — the simpler of etcd's two answers; a
+   * leader that applies its own removal anyway, proposed by an earlier leader, steps down).
+   */
+  proposeConfChange(change: ConfChange): Proposal {
+    this.#requireLeader();
+    if (this.#leadTransferee !== null) {
+      throw new UltraError('Unavailable', 'raft: leadership transfer in progress', { leader: this.#leader });
+    }
+    if (this.#pendingConfIndex > this.#log.applied) {
+      throw new UltraError('FailedPrecondition', `raft: the configuration change at ${this.#pendingConfIndex} is not applied yet; retry once it is`);
+    }
+    if (change.type === 'remove' && change.node === this.#config.id) {
+      throw new UltraError('FailedPrecondition', `raft: the leader ${change.node} cannot remove itself; transfer leadership to another voter first`);
+    }
+    const problem = confChangeProblem(this.#conf, change);
+    if (problem !== undefined) throw problem;
+    const index = this.#appendEntries([encodeConfChange(change)], 'conf');
+    this.#pendingConfIndex = index;
+    this.#appendsDue = true;
+    return { index, term: this.#term };
+  }
+
+  /**
    * Requests a linearizable read. Once leadership is confirmed, a ReadState with this context and
    * the commit index at request time appears in a Ready; the read may be served when the state
    * machine has applied that index. Only the leader serves reads (else Unavailable); a request
@@ -153,7 +217,7 @@ export class RaftNode {
       // Until an entry of our term commits, the commit index may trail what earlier leaders (or
       // we, before a restart that lost an unsynced commit index) acknowledged.
       this.#readsAwaitingCommit.push(context);
-    } else if (this.#config.voters.length === 1) {
+    } else if (this.#conf.voters.length === 1) {
       this.#readStates.push({ index: this.#log.committed, context });
     } else {
       this.#startReads([context]);
@@ -166,7 +230,7 @@ export class RaftNode {
    */
   transferLeadership(to: string): void {
     this.#requireLeader();
-    if (!this.#config.voters.includes(to)) throw new UltraError('InvalidArgument', `raft: ${to} is not a voter`);
+    if (!this.#conf.voters.includes(to)) throw new UltraError('InvalidArgument', `raft: ${to} is not a voter`);
     if (to === this.#config.id || to === this.#leadTransferee) return;
     this.#leadTransferee = to;
     this.#electionElapsed = 0;
@@ -181,7 +245,7 @@ export class RaftNode {
    * once rather than leave the new group leaderless for a timeout.
    */
   campaign(): void {
-    if (this.#role === 'leader' || this.#recovering) return;
+    if (this.#role === 'leader' || !this.#mayCampaign()) return;
     this.#campaign(this.#config.preVote ? 'preVote' : 'vote', false);
   }
 
@@ -200,8 +264,11 @@ export class RaftNode {
   }
 
   step(message: Message): void {
-    const { id, voters, checkQuorum, preVote, electionTicks } = this.#config;
-    if (message.to !== id || message.from === id || !voters.includes(message.from)) return;
+    const { id, checkQuorum, preVote, electionTicks } = this.#config;
+    // Messages from non-members are taken too (as etcd does): a member added or promoted by a
+    // change this node has not applied yet must still be heard. Responses from nodes the leader
+    // does not track are ignored where they arrive.
+    if (message.to !== id || message.from === id) return;
 
     if (message.term > this.#term) {
       if (message.type === 'vote' || message.type === 'preVote') {
@@ -294,6 +361,8 @@ export class RaftNode {
     const lastCommitted = ready.committedEntries.at(-1);
     if (lastCommitted !== undefined) this.#log.appliedTo(lastCommitted.index);
     else if (ready.snapshot !== undefined) this.#log.appliedTo(ready.snapshot.index);
+    // A snapshot's membership, like its entries, is in force once applied.
+    if (ready.snapshot?.conf !== undefined) this.#setConf(ready.snapshot.conf);
     const lastEntry = ready.entries.at(-1);
     if (lastEntry !== undefined) this.#log.unstable.stableTo(lastEntry.index, lastEntry.term);
     if (ready.snapshot !== undefined) this.#log.unstable.stableSnapshotTo(ready.snapshot.index);
@@ -301,6 +370,9 @@ export class RaftNode {
     // sends must never rest on entries it might still lose (etcd's self MsgAppResp on advance).
     if (this.#role === 'leader' && lastEntry !== undefined && this.#progressOf(this.#config.id).maybeUpdate(this.#stableLastIndex())) {
       if (this.#maybeCommit()) this.#appendsDue = true;
+    }
+    for (const entry of ready.committedEntries) {
+      if (entry.kind === 'conf') this.#setConf(applyConfChange(this.#conf, decodeConfChange(entry.data)));
     }
   }
 
@@ -343,9 +415,9 @@ export class RaftNode {
     this.#votes.clear();
     const lastIndex = this.#log.lastIndex();
     this.#progress = new Map();
-    for (const voter of this.#config.voters) {
-      const self = voter === this.#config.id;
-      this.#progress.set(voter, new Progress(self ? this.#stableLastIndex() : 0, lastIndex + 1, this.#config.maxInflightMessages));
+    for (const member of [...this.#conf.voters, ...this.#conf.learners]) {
+      const self = member === this.#config.id;
+      this.#progress.set(member, new Progress(self ? this.#stableLastIndex() : 0, lastIndex + 1, this.#config.maxInflightMessages));
     }
     this.#readOnly.reset();
     this.#readsAwaitingCommit = [];
@@ -384,15 +456,23 @@ export class RaftNode {
     self.recentActive = true;
     // Entries of earlier terms commit only under an entry of ours (Figure 8), and ReadIndex needs
     // a commit in our term: append one right away instead of waiting for a proposal.
-    this.#appendEntries([NO_OP]);
+    // No membership change until that entry is applied: a change proposed before this leader
+    // committed in its term could clash with one an earlier leader left in the log.
+    this.#pendingConfIndex = this.#appendEntries([NO_OP]);
   }
 
   #tickElection(): void {
     this.#electionElapsed++;
     if (this.#electionElapsed >= this.#config.electionTicks) this.#justStarted = false;
     if (this.#electionElapsed >= this.#randomizedElectionTicks) {
-      this.#electionElapsed = 0;
-      if (!this.#recovering) this.#campaign(this.#config.preVote ? 'preVote' : 'vote', false);
+      if (this.#mayCampaign()) {
+        this.#electionElapsed = 0;
+        this.#campaign(this.#config.preVote ? 'preVote' : 'vote', false);
+      } else if (this.#recovering) {
+        this.#electionElapsed = 0;
+      }
+      // A non-voter's clock keeps running (etcd): once its leader is silent past the timeout it
+      // stops defending that leader's lease, so it grants the (pre-)votes a new leader needs.
     }
   }
 
@@ -419,10 +499,58 @@ export class RaftNode {
 
   #quorumActive(): boolean {
     let active = 0;
-    for (const [voter, progress] of this.#progress) {
-      if (voter === this.#config.id || progress.recentActive) active++;
+    for (const voter of this.#conf.voters) {
+      if (voter === this.#config.id || this.#progress.get(voter)?.recentActive === true) active++;
     }
-    return active >= majority(this.#config.voters.length);
+    return active >= majority(this.#conf.voters.length);
+  }
+
+  /**
+   * Only a voter campaigns, not while recovering, and not while it knows of a committed membership
+   * change (or a snapshot) it has not applied: it might campaign under a membership two changes
+   * old, whose majorities need not meet the current one's (etcd's hup check).
+   */
+  #mayCampaign(): boolean {
+    if (this.#recovering || !this.#conf.voters.includes(this.#config.id)) return false;
+    const lo = this.#log.applied + 1;
+    // A received snapshot not applied yet: wait for it only if it carries a membership.
+    if (lo < this.#log.firstIndex()) return this.#log.snapshot().conf === undefined;
+    if (lo > this.#log.committed) return true;
+    return !this.#log.slice(lo, this.#log.committed + 1, Infinity).some((entry) => entry.kind === 'conf');
+  }
+
+  /** Puts a membership in force (see #conf); a leader starts or stops tracking members and re-counts its commit. */
+  #setConf(conf: ConfState): void {
+    this.#conf = conf;
+    const id = this.#config.id;
+    if (this.#role === 'candidate' || this.#role === 'preCandidate') {
+      // A campaign under a membership that no longer has us as a voter must not win.
+      if (!conf.voters.includes(id)) this.#becomeFollower(this.#term, null);
+      return;
+    }
+    if (this.#role !== 'leader') return;
+    if (!conf.voters.includes(id)) {
+      // Removed (or made a learner) by a change an earlier leader proposed: hand over by stepping down.
+      this.#becomeFollower(this.#term, null);
+      return;
+    }
+    const next = this.#log.lastIndex() + 1;
+    for (const member of [...conf.voters, ...conf.learners]) {
+      if (this.#progress.has(member)) continue;
+      const progress = new Progress(0, next, this.#config.maxInflightMessages);
+      // A new member gets an election timeout to answer before it counts as silent.
+      progress.recentActive = true;
+      this.#progress.set(member, progress);
+    }
+    for (const member of [...this.#progress.keys()]) {
+      if (isMember(conf, member)) continue;
+      this.#progress.delete(member);
+      this.#commitSent.delete(member);
+    }
+    if (this.#leadTransferee !== null && !conf.voters.includes(this.#leadTransferee)) this.#leadTransferee = null;
+    this.#maybeCommit();
+    // New members get their first append, and the others any commit index the change moved.
+    this.#appendsDue = true;
   }
 
   #campaign(kind: 'preVote' | 'vote', transfer: boolean): void {
@@ -435,14 +563,14 @@ export class RaftNode {
       term = this.#term;
     }
     this.#votes.set(this.#config.id, true);
-    if (tallyVotes(this.#config.voters, this.#votes) === 'won') {
+    if (tallyVotes(this.#conf.voters, this.#votes) === 'won') {
       // A single voter wins on its own vote.
       this.#electionWon();
       return;
     }
     const lastLogIndex = this.#log.lastIndex();
     const lastLogTerm = this.#log.lastTerm();
-    for (const voter of this.#config.voters) {
+    for (const voter of this.#conf.voters) {
       if (voter !== this.#config.id) this.#send({ type: kind, to: voter, term, lastLogIndex, lastLogTerm, transfer });
     }
   }
@@ -491,7 +619,7 @@ export class RaftNode {
         this.#handleSnapshot(message);
         return;
       case 'timeoutNow':
-        if (!this.#recovering) this.#campaign('vote', true);
+        if (this.#mayCampaign()) this.#campaign('vote', true);
         return;
       default:
         // Responses meant for a leader or candidate we no longer are.
@@ -531,7 +659,7 @@ export class RaftNode {
     const expected = this.#role === 'preCandidate' ? 'preVoteResponse' : 'voteResponse';
     if (message.type !== expected || this.#votes.has(message.from)) return;
     this.#votes.set(message.from, !message.reject);
-    const result = tallyVotes(this.#config.voters, this.#votes);
+    const result = tallyVotes(this.#conf.voters, this.#votes);
     if (result === 'won') this.#electionWon();
     else if (result === 'lost') this.#becomeFollower(this.#term, null);
   }
@@ -579,12 +707,14 @@ export class RaftNode {
   #handleHeartbeat(message: Heartbeat): void {
     // The leader may still believe a recovering follower holds what it held before its disk was
     // replaced; the follower's own log bounds what it may commit (elsewhere that is corruption).
+    // Likewise a replica that was destroyed and created again (a member removed and re-added, see
+    // flaredb's stores), whose old incarnation's acknowledgements the leader may still count.
     const lastIndex = this.#log.lastIndex();
-    if (this.#recovering && message.commit > lastIndex) {
+    if (message.commit > lastIndex) {
       // An idle leader sends no appends to a follower it believes current: say what we lost.
       this.#send({ type: 'appendResponse', to: message.from, term: this.#term, index: message.commit, reject: true, hintIndex: lastIndex, hintTerm: 0, lostLog: true });
     }
-    this.#log.commitTo(this.#recovering ? Math.min(message.commit, lastIndex) : message.commit);
+    this.#log.commitTo(Math.min(message.commit, lastIndex));
     this.#maybeEndRecovery();
     this.#send({ type: 'heartbeatResponse', to: message.from, term: this.#term, context: message.context });
   }
@@ -615,7 +745,8 @@ export class RaftNode {
   }
 
   #handleAppendResponse(message: AppendResponse): void {
-    const progress = this.#progressOf(message.from);
+    const progress = this.#progress.get(message.from);
+    if (progress === undefined) return;
     progress.recentActive = true;
     if (message.reject) {
       if (message.lostLog === true && progress.match > message.hintIndex) {
@@ -653,23 +784,26 @@ export class RaftNode {
   }
 
   #handleHeartbeatResponse(message: HeartbeatResponse): void {
-    const progress = this.#progressOf(message.from);
+    const progress = this.#progress.get(message.from);
+    if (progress === undefined) return;
     progress.recentActive = true;
     progress.probeSent = false;
     // The follower is alive, so a full window probably lost a message: let one more out.
     if (progress.state === 'replicate' && progress.inflights.full()) progress.inflights.freeFirstOne();
     if (progress.match < this.#log.lastIndex()) this.#sendAppend(message.from, true);
-    if (message.context === null) return;
-    if (this.#readOnly.recvAck(message.from, message.context) < majority(this.#config.voters.length)) return;
+    // A learner's answer confirms nothing: only a majority of voters proves no other leader exists.
+    if (message.context === null || !this.#conf.voters.includes(message.from)) return;
+    const voters = this.#conf.voters;
+    if (this.#readOnly.recvAck(message.from, message.context, (id) => voters.includes(id)) < majority(voters.length)) return;
     this.#readStates.push(...this.#readOnly.advance(message.context));
   }
 
   // ---- leader actions -----------------------------------------------------------------------
 
   /** Appends entries of our term at the end of the log; returns the last new index. */
-  #appendEntries(data: readonly Uint8Array[]): number {
+  #appendEntries(data: readonly Uint8Array[], kind?: 'conf'): number {
     const first = this.#log.lastIndex() + 1;
-    const entries: Entry[] = data.map((d, k) => ({ index: first + k, term: this.#term, data: d }));
+    const entries: Entry[] = data.map((d, k) => ({ index: first + k, term: this.#term, data: d, ...(kind === undefined ? {} : { kind }) }));
     // Our own match advances in advance(), once these entries are persisted.
     return this.#log.append(entries);
   }
@@ -682,12 +816,13 @@ export class RaftNode {
 
   /** Commits what a quorum holds, if it is of our term; then serves reads that waited for that. */
   #maybeCommit(): boolean {
-    const matches = [...this.#progress.values()].map((progress) => progress.match);
+    // Learners hold the log too, but only voters count.
+    const matches = this.#conf.voters.map((voter) => this.#progress.get(voter)?.match ?? 0);
     if (!this.#log.maybeCommit(quorumIndex(matches), this.#term)) return false;
     if (this.#readsAwaitingCommit.length > 0) {
       const contexts = this.#readsAwaitingCommit;
       this.#readsAwaitingCommit = [];
-      if (this.#config.voters.length === 1) {
+      if (this.#conf.voters.length === 1) {
         for (const context of contexts) this.#readStates.push({ index: this.#log.committed, context });
       } else {
         this.#startReads(contexts);
@@ -709,17 +844,17 @@ export class RaftNode {
   #sendDueAppends(): void {
     this.#appendsDue = false;
     if (this.#role !== 'leader') return;
-    for (const voter of this.#config.voters) {
-      if (voter === this.#config.id) continue;
+    for (const member of [...this.#progress.keys()]) {
+      if (member === this.#config.id) continue;
       let sent = false;
-      while (this.#sendAppend(voter, false)) sent = true;
-      if (!sent && (this.#commitSent.get(voter) ?? -1) < this.#log.committed) this.#sendAppend(voter, true);
+      while (this.#sendAppend(member, false)) sent = true;
+      if (!sent && (this.#commitSent.get(member) ?? -1) < this.#log.committed) this.#sendAppend(member, true);
     }
   }
 
   #broadcastAppend(): void {
-    for (const voter of this.#config.voters) {
-      if (voter !== this.#config.id) this.#sendAppend(voter, true);
+    for (const member of this.#progress.keys()) {
+      if (member !== this.#config.id) this.#sendAppend(member, true);
     }
   }
 

@@ -28,12 +28,17 @@ export class ReadOnly {
     this.#queue.push(key);
   }
 
-  /** Records `from`'s acknowledgement of the round for `context`; returns how many have acknowledged it. */
-  recvAck(from: string, context: Uint8Array): number {
+  /**
+   * Records `from`'s acknowledgement of the round for `context`; returns how many of those who
+   * acknowledged it pass `counts` (the current voters: the membership may have changed since).
+   */
+  recvAck(from: string, context: Uint8Array, counts: (id: string) => boolean = () => true): number {
     const pending = this.#pending.get(keyOf(context));
     if (pending === undefined) return 0;
     pending.acks.add(from);
-    return pending.acks.size;
+    let acks = 0;
+    for (const id of pending.acks) if (counts(id)) acks++;
+    return acks;
   }
 
   /** Releases every request up to and including the confirmed one, oldest first. */

@@ -18,6 +18,13 @@
 // cannot hide. Invariant: at most one leader per term in every Raft group (PD and each region),
 // from every running store's status.
 //
+// The `flaredb-moves` variant adds a fourth store (not a control-plane voter) and moves region
+// replicas during the same faults: the PD's replica balancer spreads replicas over the four
+// stores, and a mover asks for random moves (POST /api/v1/regions/{id}/move) between random
+// stores — each a learner added, caught up and promoted, then a voter removed (Raft membership
+// changes), with leadership handed away when the source leads. The same checks hold, through
+// every store, including the one that started with no region at all.
+//
 // Disk write/read failures are left out for the reason the chainfire scenario gives (a failed WAL
 // write stops the store for good, which tests the supervisor, not the protocol); BUGGIFY has no
 // site in flaredb.
@@ -30,6 +37,9 @@ import type { Scenario, ScenarioContext, ScenarioVerdict } from '../scenario.ts'
 import { versionedKvModel, type VersionedInput, type VersionedOutput } from './flaredb-model.ts';
 
 const VOTERS = ['a', 'b', 'c'] as const;
+/** The fourth store of the moves variant: it holds replicas only once they are moved there. */
+const EXTRA_STORE = 'd';
+const MOVER_MS = 300;
 const CLIENTS = 4;
 const STRONG_KEYS = Array.from({ length: 24 }, (_, i) => `k${String(i).padStart(2, '0')}`);
 const EVENTUAL_KEYS = ['e1', 'e2', 'e3', 'e4'] as const;
@@ -55,6 +65,18 @@ const COVERAGE = {
   checked: 'the linearizability check finished',
 } as const;
 
+const MOVE_COVERAGE = {
+  moved: 'a replica move finished during the faults',
+  fourth: 'the fourth store held a region replica',
+  learner: 'a region had a learner',
+} as const;
+
+interface Variant {
+  /** Stores besides the voters, and whether replicas move between all of them. */
+  readonly extraStores: readonly string[];
+  readonly moves: boolean;
+}
+
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
@@ -67,15 +89,27 @@ export const flaredb: Scenario = {
   faults: ['loss', 'duplicate', 'reorder', 'partition', 'one-way-partition', 'slow-link', 'crash', 'pause', 'clock-skew', 'clock-drift', 'slow-fsync'],
   durationMs: 6_000,
   livenessBoundMs: 4_000,
-  run,
+  run: (ctx) => run(ctx, { extraStores: [], moves: false }),
 };
 
-async function run(ctx: ScenarioContext): Promise<ScenarioVerdict> {
+export const flaredbMoves: Scenario = {
+  name: 'flaredb-moves',
+  description:
+    'flaredb on 3 voters and a fourth store, moving region replicas (learner, catch-up, promotion, removal through Raft membership changes; a replica balancer and random admin moves) and splitting regions under partitions, crashes, pauses, skewed clocks, slow fsyncs and a lossy network; the flaredb checks through every store',
+  faults: flaredb.faults,
+  durationMs: 8_000,
+  livenessBoundMs: 6_000,
+  run: (ctx) => run(ctx, { extraStores: [EXTRA_STORE], moves: true }),
+};
+
+async function run(ctx: ScenarioContext, variant: Variant): Promise<ScenarioVerdict> {
   const voters: readonly string[] = VOTERS;
+  /** Every store: the voters, then the stores that only hold moved replicas. */
+  const stores: readonly string[] = [...VOTERS, ...variant.extraStores];
   const members = new Map<string, { readonly incarnation: number; readonly client: FlaredbClient }>();
   const cluster = ctx.cluster(
     {
-      nodes: voters,
+      nodes: stores,
       network: { detectionTimeoutMs: 800, minLatencyMs: 0.5, maxLatencyMs: 5 },
       boot: (node) => {
         const { client } = startFlaredb(node.system, {
@@ -88,16 +122,18 @@ async function run(ctx: ScenarioContext): Promise<ScenarioVerdict> {
           snapshotEveryEntries: 40,
           requestTimeoutMs: REQUEST_TIMEOUT_MS,
           clientTimeoutMs: REQUEST_TIMEOUT_MS,
+          balanceReplicas: variant.moves,
         });
         members.set(node.id, { incarnation: node.incarnation, client });
       },
     },
-    { crashable: voters, pausable: voters, maxDown: 2 },
+    { crashable: stores, pausable: stores, maxDown: 2 },
   );
   for (const name of Object.values(COVERAGE)) ctx.sometimes(name, false);
+  if (variant.moves) for (const name of Object.values(MOVE_COVERAGE)) ctx.sometimes(name, false);
   const time = (): number => Math.round(ctx.now * 1000) / 1000;
   const upNode = (): string | undefined => {
-    const up = voters.filter((id) => cluster.isUp(id));
+    const up = stores.filter((id) => cluster.isUp(id));
     return up.length === 0 ? undefined : up[ctx.random.int(up.length)];
   };
 
@@ -197,6 +233,7 @@ async function run(ctx: ScenarioContext): Promise<ScenarioVerdict> {
       const value = `${nodeId}:${++n}`;
       through(nodeId, `eventual ${nodeId}`, (c) => (del ? c.rawDelete(EVENTUAL, key).then(() => null) : c.rawPut(EVENTUAL, key, encoder.encode(value)))).then((result) => {
         if (result.ok && result.value !== null) {
+          ctx.note(`eventual ${nodeId}: put ${key}=${value} -> ${result.value}`);
           if ((ackedTs.get(key) ?? -1n) < result.value) ackedTs.set(key, result.value);
           const set = writers.get(key) ?? new Set();
           set.add(nodeId);
@@ -241,20 +278,51 @@ async function run(ctx: ScenarioContext): Promise<ScenarioVerdict> {
     ctx.after(SPLITTER_MS, 'splitter', splitter);
   };
 
+  // ---- mover: replica moves between random stores, whatever the faults ----
+  let movesStarted = 0;
+  const mover = (): void => {
+    if (!running) return;
+    const node = upNode();
+    if (node !== undefined) {
+      void through(node, 'mover', async (c) => {
+        const regions = await c.regions();
+        const target = regions[ctx.random.int(regions.length)]!;
+        const from = target.peers[ctx.random.int(target.peers.length)]!;
+        const candidates = stores.filter((id) => !target.peers.includes(id) && !target.learners.includes(id));
+        if (candidates.length === 0) return `region ${target.id} is on every store`;
+        const to = candidates[ctx.random.int(candidates.length)]!;
+        await c.moveRegion(target.id, from, to);
+        movesStarted++;
+        return `region ${target.id} ${from}→${to}`;
+      }).then((result) => ctx.note(`move ${result.ok ? result.value : `refused: ${result.why}`}`));
+    }
+    ctx.after(MOVER_MS, 'mover', mover);
+  };
+
   // ---- god's-eye view of leadership and splits ----
   const leaderOfTerm = new Map<string, string>();
   const lastLeader = new Map<string, string>();
   let electionSafety: string | undefined;
   let statusRunning = true;
   let maxRegions = 1;
+  let maxConfVer = 1;
   const statusProbe = (): void => {
     if (!statusRunning) return;
-    for (const id of voters) {
+    for (const id of stores) {
       cluster.onNode(id, (node) => {
         ctx.sometimes(COVERAGE.leaseRead, storeMetrics(node.system).leaseReads.get() > 0);
         members.get(node.id)!.client.storeStatus(node.id).then(
           (status) => {
             maxRegions = Math.max(maxRegions, status.groups.filter((g) => g.region !== undefined).length);
+            if (variant.moves) {
+              for (const g of status.groups) {
+                if (g.region === undefined) continue;
+                maxConfVer = Math.max(maxConfVer, g.region.epoch.confVer);
+                if (running) ctx.sometimes(MOVE_COVERAGE.moved, g.region.epoch.confVer >= 4);
+                ctx.sometimes(MOVE_COVERAGE.learner, g.region.learners.length > 0);
+                ctx.sometimes(MOVE_COVERAGE.fourth, status.node === EXTRA_STORE);
+              }
+            }
             for (const g of status.groups) {
               if (g.role !== 'leader') continue;
               const key = `${g.group}@${g.term}`;
@@ -276,12 +344,12 @@ async function run(ctx: ScenarioContext): Promise<ScenarioVerdict> {
   ctx.invariant('at most one leader per term in every group', () => electionSafety, 10);
 
   // Liveness: a strong write and read through every node.
-  const rounds = new Map<string, number>(voters.map((id) => [id, 0]));
+  const rounds = new Map<string, number>(stores.map((id) => [id, 0]));
   const probing = new Set<string>();
   let probeSeq = 0;
   const prober = (): void => {
     if (!running) return;
-    for (const id of voters) {
+    for (const id of stores) {
       if (!cluster.isUp(id) || probing.has(id)) continue;
       probing.add(id);
       const key = `probe-${id}`;
@@ -297,14 +365,15 @@ async function run(ctx: ScenarioContext): Promise<ScenarioVerdict> {
     }
     ctx.after(200, 'liveness probe', prober);
   };
-  for (const id of voters) ctx.progress(`a strong write and read through ${id}`, () => rounds.get(id)!);
+  for (const id of stores) ctx.progress(`a strong write and read through ${id}`, () => rounds.get(id)!);
 
   const setupDone = await ready;
   if (setupDone.status !== 'ok') return { failures: ['setup: the namespaces could not be created within 30 s'], summary: 'setup failed' };
   for (let i = 1; i <= CLIENTS; i++) client(`c${i}`);
-  for (const id of voters) eventualWriter(id);
+  for (const id of stores) eventualWriter(id);
   tsoClient();
   splitter();
+  if (variant.moves) mover();
   prober();
 
   await ctx.runFor(flaredb.durationMs);
@@ -315,13 +384,13 @@ async function run(ctx: ScenarioContext): Promise<ScenarioVerdict> {
 
   const failures: string[] = [];
   // Final strong reads through every node.
-  const finals = await ctx.settle(Promise.all(voters.flatMap((id) => STRONG_KEYS.map((key) => perform(`final.${id}`, id, { op: 'get', key })))), 4 * CLIENT_DEADLINE_MS * STRONG_KEYS.length);
-  const unanswered = finals.status === 'ok' ? finals.value.filter((r) => !r.ok).length : voters.length * STRONG_KEYS.length;
-  if (unanswered > 0) failures.push(`final strong reads: ${unanswered} of ${voters.length * STRONG_KEYS.length} got no answer after the faults stopped`);
+  const finals = await ctx.settle(Promise.all(stores.flatMap((id) => STRONG_KEYS.map((key) => perform(`final.${id}`, id, { op: 'get', key })))), 4 * CLIENT_DEADLINE_MS * STRONG_KEYS.length);
+  const unanswered = finals.status === 'ok' ? finals.value.filter((r) => !r.ok).length : stores.length * STRONG_KEYS.length;
+  if (unanswered > 0) failures.push(`final strong reads: ${unanswered} of ${stores.length * STRONG_KEYS.length} got no answer after the faults stopped`);
 
   // Eventual convergence: give replication time, then every node must hold the same winner.
   await ctx.runFor(3_000);
-  const eventualFinals = await ctx.settle(Promise.all(voters.flatMap((id) => EVENTUAL_KEYS.map((key) => through(id, `final eventual ${id}`, (c) => c.rawGet(EVENTUAL, key)).then((r) => ({ id, key, r }))))), 4 * CLIENT_DEADLINE_MS);
+  const eventualFinals = await ctx.settle(Promise.all(stores.flatMap((id) => EVENTUAL_KEYS.map((key) => through(id, `final eventual ${id}`, (c) => c.rawGet(EVENTUAL, key)).then((r) => ({ id, key, r }))))), 4 * CLIENT_DEADLINE_MS);
   if (eventualFinals.status !== 'ok') failures.push('final eventual reads did not finish');
   else {
     for (const key of EVENTUAL_KEYS) {
@@ -357,17 +426,31 @@ async function run(ctx: ScenarioContext): Promise<ScenarioVerdict> {
   const seenTs = new Set(stamps.map((s) => s.ts));
   if (seenTs.size !== stamps.length) failures.push('timestamp oracle handed out the same timestamp twice');
 
+  if (failures.length > 0) {
+    // Every store's view of its replicas, for the timeline of a failed run.
+    for (const id of stores) {
+      const status = await through(id, 'final status', (c) => c.storeStatus(id));
+      if (!status.ok) continue;
+      for (const g of status.value.groups) {
+        const r = g.region;
+        const where = r === undefined ? '' : ` [${JSON.stringify(r.start)},${JSON.stringify(r.end)}) v${r.epoch.version}/c${r.epoch.confVer} peers=${r.peers.join('')} learners=${r.learners.join('')}`;
+        const progress = g.progress === undefined ? '' : ` progress=${Object.entries(g.progress).map(([p, x]) => `${p}:${x.match}/${x.state}`).join(',')}`;
+        ctx.note(`final ${id} ${g.group}: ${g.role} t${g.term} leader=${g.leader} commit=${g.commit} applied=${g.applied} last=${g.lastIndex} init=${g.initialized}${where}${progress}`);
+      }
+    }
+  }
   statusRunning = false;
   const ops = history.operations();
   const result = checkOperations(versionedKvModel, ops, { maxSteps: CHECK_MAX_STEPS });
   if (result.result === 'illegal') failures.push(`linearizability: ${result.explanation}`);
   ctx.sometimes(COVERAGE.checked, result.result !== 'unknown');
-  const restarts = voters.reduce((n, id) => n + cluster.node(id).incarnation - 1, 0);
+  const restarts = stores.reduce((n, id) => n + cluster.node(id).incarnation - 1, 0);
   return {
     failures,
     summary:
       `${ops.length} strong operations (${completed} completed), linearizability ${result.result} after ${result.steps} steps; up to ${maxRegions} regions; ` +
-      `${stamps.length} timestamp calls; ${leaderOfTerm.size} (group, term) leaders seen; ${cluster.crashes.length} crashes, ${restarts} restarts`,
+      `${stamps.length} timestamp calls; ${leaderOfTerm.size} (group, term) leaders seen; ${cluster.crashes.length} crashes, ${restarts} restarts` +
+      (variant.moves ? `; ${movesStarted} moves requested, conf version up to ${maxConfVer}` : ''),
   };
 }
 

@@ -59,7 +59,7 @@ describe('SortedMap', () => {
 });
 
 describe('RegionMachine', () => {
-  const meta: RegionMeta = { id: 1, start: '', end: null, epoch: { version: 1, confVer: 1 }, peers: ['a'] };
+  const meta: RegionMeta = { id: 1, start: '', end: null, epoch: { version: 1, confVer: 1 }, peers: ['a'], learners: [] };
   const cas = (m: RegionMachine, key: string, value: string, expected: number | null) => m.apply(encodeRegionCommand({ t: 'cas', key, value: bytes(value), expected }));
   const del = (m: RegionMachine, key: string, expected: number | null) => m.apply(encodeRegionCommand({ t: 'del', key, expected }));
 
@@ -100,7 +100,7 @@ describe('RegionMachine', () => {
     if (!result.ok || !('split' in result)) throw new Error('split refused');
     const { left, right, rightMachine } = result.split;
     expect(left).toEqual({ ...meta, end: 'c', epoch: { version: 2, confVer: 1 } });
-    expect(right).toEqual({ id: 7, start: 'c', end: null, epoch: { version: 2, confVer: 1 }, peers: ['a'] });
+    expect(right).toEqual({ id: 7, start: 'c', end: null, epoch: { version: 2, confVer: 1 }, peers: ['a'], learners: [] });
     expect([...m.scan('', undefined, 10).entries].map(([k]) => k)).toEqual(['a', 'b']);
     expect([...rightMachine.scan('', undefined, 10).entries].map(([k]) => k)).toEqual(['c', 'd', 'e']);
     expect(m.sizeBytes + rightMachine.sizeBytes).toBe(sizeBefore);
@@ -129,7 +129,7 @@ describe('PdMachine', () => {
           if (key <= r.start) continue;
           const epoch = { version: r.epoch.version + 1, confVer: 1 };
           const left = { ...r, end: key, epoch };
-          const right = { id: nextId++, start: key, end: r.end, epoch, peers: r.peers };
+          const right = { id: nextId++, start: key, end: r.end, epoch, peers: r.peers, learners: r.learners };
           regions = [...regions.slice(0, at), left, right, ...regions.slice(at + 1)];
           reports.push(left, right);
         }
@@ -296,7 +296,7 @@ describe('EventualStore', () => {
 });
 
 describe('RegionCache', () => {
-  const region = (id: number, start: string, end: string | null, version: number): RegionMeta => ({ id, start, end, epoch: { version, confVer: 1 }, peers: ['a', 'b'] });
+  const region = (id: number, start: string, end: string | null, version: number): RegionMeta => ({ id, start, end, epoch: { version, confVer: 1 }, peers: ['a', 'b'], learners: [] });
 
   it('locates by key, replaces what a newer epoch overlaps, ignores stale news', () => {
     const cache = new RegionCache();

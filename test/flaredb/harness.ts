@@ -10,6 +10,8 @@ import { MemoryCluster, type ClusterNode } from '../support/memory-cluster.ts';
 
 export interface HarnessOptions extends Partial<Omit<FlaredbOptions, 'nodeId' | 'voters' | 'backend' | 'receptionist'>> {
   readonly seed?: number;
+  /** Stores on nodes that are not control-plane voters (they hold regions only once replicas move there). */
+  readonly extraStores?: readonly string[];
 }
 
 export interface StoreNode {
@@ -28,7 +30,7 @@ export class FlaredbHarness {
     this.cluster = new MemoryCluster(options.seed ?? 1);
     this.voters = voters;
     this.#options = options;
-    for (const id of voters) {
+    for (const id of [...voters, ...(options.extraStores ?? [])]) {
       const node = this.cluster.start(id, { seeds: voters.filter((v) => v !== id) });
       const backend = new MemoryBackend();
       this.stores.set(id, { node, backend, flaredb: this.#start(node, backend) });
@@ -36,7 +38,7 @@ export class FlaredbHarness {
   }
 
   #start(node: ClusterNode, backend: MemoryBackend): Flaredb {
-    const { seed: _seed, ...rest } = this.#options;
+    const { seed: _seed, extraStores: _extra, ...rest } = this.#options;
     return startFlaredb(node.system, { tickMs: 20, ...rest, nodeId: node.id, voters: this.voters, backend, receptionist: node.receptionist });
   }
 

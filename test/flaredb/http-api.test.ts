@@ -99,6 +99,11 @@ describe('flaredb HTTP API', () => {
     expect((await call('GET', '/api/v1/regions/x')).status).toBe(400);
     for (let i = 0; i < 200 && (await call('GET', '/api/v1/stores')).body.stores.length === 0; i++) await new Promise<void>((r) => realEnv().setTimer(10, r));
     expect((await call('GET', '/api/v1/stores')).body.stores.map((s: { id: string; up: boolean }) => [s.id, s.up])).toEqual([['n1', true]]);
+    // Replica moves (test/flaredb/moves.test.ts moves them on four stores): refusals, nothing changed.
+    expect((await call('POST', '/api/v1/regions/1/move', { from: 'n1' })).status).toBe(400);
+    expect((await call('POST', '/api/v1/regions/1/move', { from: 'n1', to: 'n9' })).status).toBe(404);
+    expect((await call('POST', '/api/v1/regions/99/move', { from: 'n1', to: 'n9' })).status).toBe(404);
+    expect((await call('GET', '/api/v1/regions/1')).body).toMatchObject({ peers: ['n1'], learners: [], epoch: { conf_ver: 1 } });
     const a = BigInt((await call('GET', '/api/v1/tso')).body.ts);
     const b = BigInt((await call('GET', '/api/v1/tso?count=10')).body.ts);
     expect(b).toBeGreaterThan(a);
@@ -152,7 +157,7 @@ describe('flaredb HTTP API', () => {
     expect(described).toEqual(
       [
         '/health', '/metrics', '/api/v1/openapi.json', '/api/v1/namespaces', '/api/v1/namespaces/{namespace}', '/api/v1/kv/{namespace}', '/api/v1/kv/{namespace}/{key}',
-        '/api/v1/raw/{namespace}', '/api/v1/raw/{namespace}/{key}', '/api/v1/regions', '/api/v1/regions/{id}', '/api/v1/regions/{id}/split', '/api/v1/regions/{id}/transfer-leader',
+        '/api/v1/raw/{namespace}', '/api/v1/raw/{namespace}/{key}', '/api/v1/regions', '/api/v1/regions/{id}', '/api/v1/regions/{id}/split', '/api/v1/regions/{id}/transfer-leader', '/api/v1/regions/{id}/move',
         '/api/v1/stores', '/api/v1/tso',
       ].sort(),
     );

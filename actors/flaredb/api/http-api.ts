@@ -6,7 +6,8 @@
 //             (PUT with expected_version: compare-and-swap; without: an unconditional put)
 //   eventual: GET|PUT|DELETE /api/v1/raw/{ns}/{key}  GET /api/v1/raw/{ns}?start&end&limit
 //   GET  /api/v1/regions, /api/v1/regions/{id}, /api/v1/stores, /api/v1/tso?count=
-//   POST /api/v1/regions/{id}/split {namespace?, key?}, /api/v1/regions/{id}/transfer-leader {to}
+//   POST /api/v1/regions/{id}/split {namespace?, key?}, /api/v1/regions/{id}/transfer-leader {to},
+//        /api/v1/regions/{id}/move {from, to} (kv:regions:move)
 // Values travel as `value` (UTF-8 text) or `value_base64` (any bytes); responses carry both when the
 // bytes are valid UTF-8. Versions are numbers; TSO timestamps are decimal strings (they exceed 2^53).
 import type { ActorSystem } from '../../../runtime/actors/index.ts';
@@ -178,13 +179,21 @@ export function flaredbRoutes(options: FlaredbApiOptions): Route[] {
     {
       method: 'POST',
       path: '/api/v1/regions/*',
-      action: 'kv:regions:write',
+      // Moving replicas changes where data lives: an action of its own, for administrators.
+      action: (req) => (req.rest.split('/')[1] === 'move' ? 'kv:regions:move' : 'kv:regions:write'),
       resource: (req) => ({ kind: 'regions', id: req.rest.split('/')[0] ?? '' }),
       handle: async (req) => {
         const [id, verb, ...extra] = req.rest.split('/');
-        if (extra.length > 0 || (verb !== 'split' && verb !== 'transfer-leader')) throw new UltraError('NotFound', `no route ${req.path}: use /api/v1/regions/{id}/split or /transfer-leader`);
+        if (extra.length > 0 || (verb !== 'split' && verb !== 'transfer-leader' && verb !== 'move')) throw new UltraError('NotFound', `no route ${req.path}: use /api/v1/regions/{id}/split, /transfer-leader or /move`);
         const body = (req.body ?? {}) as Record<string, unknown>;
         if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new UltraError('InvalidArgument', 'expected a JSON object body');
+        if (verb === 'move') {
+          if (typeof body.from !== 'string' || typeof body.to !== 'string' || body.from.length === 0 || body.to.length === 0) {
+            throw new UltraError('InvalidArgument', 'expected { "from": "<store id>", "to": "<store id>" }');
+          }
+          const move = await client.moveRegion(regionId(id ?? ''), body.from, body.to);
+          return { region: move.region, from: move.from, to: move.to, started_ms: move.startedMs };
+        }
         if (verb === 'split') {
           if ((body.namespace === undefined) !== (body.key === undefined)) throw new UltraError('InvalidArgument', 'give both namespace and key, or neither (split at the middle key)');
           const split = body.namespace === undefined ? undefined : { namespace: checkNamespace(body.namespace), key: checkKey(body.key) };
@@ -229,6 +238,8 @@ function regionJson(region: RegionInfo): Record<string, unknown> {
     end_key: region.end === null ? null : region.end.replace('\u0000', '/'),
     epoch: { version: region.epoch.version, conf_ver: region.epoch.confVer },
     peers: region.peers,
+    learners: region.learners,
+    ...(region.move === undefined ? {} : { move: { from: region.move.from, to: region.move.to } }),
     leader: region.leader,
     term: region.term,
     approximate_keys: region.approximateKeys,

@@ -84,6 +84,14 @@ export function openApiDocument(): Record<string, unknown> {
       '/api/v1/regions/{id}/transfer-leader': {
         post: { summary: "Move a region's leadership to another peer (kv:regions:write)", parameters: [regionIdParam], requestBody: json({ type: 'object', required: ['to'], properties: { to: { type: 'string' } } }), responses: { '200': ok({ type: 'object' }), ...errors } },
       },
+      '/api/v1/regions/{id}/move': {
+        post: {
+          summary: "Move a region's replica from one store to another (kv:regions:move): the target joins as a learner, catches up and is promoted, then the source is removed. Answered once started; the region shows `move` until done",
+          parameters: [regionIdParam],
+          requestBody: json({ type: 'object', required: ['from', 'to'], properties: { from: { type: 'string' }, to: { type: 'string' } } }),
+          responses: { '200': ok({ type: 'object', properties: { region: { type: 'integer' }, from: { type: 'string' }, to: { type: 'string' }, started_ms: { type: 'integer' } } }), ...errors },
+        },
+      },
       '/api/v1/stores': { get: { summary: 'Registered stores (kv:stores:read)', responses: { '200': ok({ type: 'object', properties: { stores: { type: 'array', items: ref('Store') } } }), ...errors } } },
       '/api/v1/tso': {
         get: {
@@ -117,6 +125,8 @@ export function openApiDocument(): Record<string, unknown> {
             end_key: { type: ['string', 'null'], description: 'exclusive; null = the end of the keyspace' },
             epoch: { type: 'object', properties: { version: { type: 'integer' }, conf_ver: { type: 'integer' } } },
             peers: { type: 'array', items: { type: 'string' } },
+            learners: { type: 'array', items: { type: 'string' }, description: 'replicas being added (no vote yet)' },
+            move: { type: 'object', properties: { from: { type: 'string' }, to: { type: 'string' } }, description: 'a replica move in progress' },
             leader: { type: ['string', 'null'] },
             term: { type: 'integer' },
             approximate_keys: { type: 'integer' },

@@ -14,7 +14,7 @@ import { regionErrorOf, type RegionMeta } from '../core/region.ts';
 import { checkExpectedVersion, checkKey, checkMode, checkNamespace, checkScan, checkValue, type ConsistencyMode } from '../core/validate.ts';
 import { ATTEMPT_TIMEOUT_MS, PdClient, isAmbiguous, outcomeUnknown, sleep, wasUndelivered, type StoreDirectory } from './pd-client.ts';
 import { RegionCache, type CachedRegion } from './region-cache.ts';
-import { storeRef, type KvMsg, type RawEntry, type RegionInfo, type StoreStatus, type StoreView, type WatchMsg } from '../store/messages.ts';
+import { storeRef, type KvMsg, type MoveView, type RawEntry, type RegionInfo, type StoreStatus, type StoreView, type WatchMsg } from '../store/messages.ts';
 import type { CasResult, ChangeEvent, ChangeFeed, ScanPage, StrongKv, VersionedEntry } from './strong-kv.ts';
 
 export interface FlaredbClientOptions {
@@ -195,6 +195,16 @@ export class FlaredbClient implements StrongKv {
     await this.#toRegionLeader(info, (timeoutMs, target) => this.#system.ask(storeRef(target), { type: 'region.transfer-leader', region: id, to }, { timeoutMs }));
   }
 
+  /**
+   * Starts moving region `id`'s replica from store `from` (a voter) to store `to` (see
+   * pd.region.move); resolves once the PD started it — the region's `move` shows it until done.
+   */
+  async moveRegion(id: number, from: string, to: string): Promise<MoveView> {
+    if (!Number.isSafeInteger(id) || id < 1) throw new UltraError('InvalidArgument', `region id must be a positive integer, got ${id}`);
+    if (typeof from !== 'string' || typeof to !== 'string' || from === '' || to === '' || from === to) throw new UltraError('InvalidArgument', 'a move needs two different store ids, from and to');
+    return this.#pd.call({ type: 'pd.region.move', region: id, from, to }, true);
+  }
+
   /** A store's own view of its replicas. */
   storeStatus(node: string): Promise<StoreStatus> {
     return this.#system.ask(storeRef(node), { type: 'store.status' }, { timeoutMs: ATTEMPT_TIMEOUT_MS });
@@ -231,7 +241,7 @@ export class FlaredbClient implements StrongKv {
       if (cached !== undefined) return cached;
       throw error;
     }
-    const meta: RegionMeta = { id: info.id, start: info.start, end: info.end, epoch: info.epoch, peers: info.peers };
+    const meta: RegionMeta = { id: info.id, start: info.start, end: info.end, epoch: info.epoch, peers: info.peers, learners: info.learners ?? [] };
     return this.#cache.put(meta, info.leader) ?? { meta, leader: info.leader };
   }
 

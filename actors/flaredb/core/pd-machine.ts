@@ -3,7 +3,7 @@
 // peers, the id allocator, and the timestamp oracle's saved high-water mark. Which store leads a
 // region, and how big it is, are soft state the PD leader learns from heartbeats (not here).
 import { Codec } from '../../../runtime/codec/codec.ts';
-import { epochNewer, regionContains, regionsOverlap, type RegionMeta } from './region.ts';
+import { epochNewer, normalizeRegion, regionContains, regionsOverlap, type RegionMeta } from './region.ts';
 import type { ConsistencyMode } from './validate.ts';
 
 const codec = new Codec();
@@ -43,7 +43,7 @@ export function encodePdCommand(command: PdCommand): Uint8Array {
 
 /** The region a fresh cluster starts with: the whole keyspace, on the control-plane voters. */
 export function firstRegion(voters: readonly string[]): RegionMeta {
-  return { id: FIRST_REGION_ID, start: '', end: null, epoch: { version: 1, confVer: 1 }, peers: [...voters].sort() };
+  return { id: FIRST_REGION_ID, start: '', end: null, epoch: { version: 1, confVer: 1 }, peers: [...voters].sort(), learners: [] };
 }
 
 export class PdMachine {
@@ -119,7 +119,7 @@ export class PdMachine {
     this.stores.clear();
     for (const store of s.stores) this.stores.set(store.id, store);
     this.regions.clear();
-    for (const region of s.regions) this.regions.set(region.id, region);
+    for (const region of s.regions) this.regions.set(region.id, normalizeRegion(region));
     this.nextId = s.nextId;
     this.tsoLimit = s.tsoLimit;
   }

@@ -4,7 +4,8 @@
 // before a split that moved its key away is refused (and the client re-routes), never applied to
 // the wrong region.
 import { Codec } from '../../../runtime/codec/codec.ts';
-import { describeRegion, regionContains, type RegionError, type RegionMeta } from './region.ts';
+import { applyConfChange, type ConfChange, type ConfState } from '../../../runtime/raft/conf-change.ts';
+import { describeRegion, normalizeRegion, regionContains, type RegionError, type RegionMeta } from './region.ts';
 import { SortedMap } from './sorted-map.ts';
 
 const codec = new Codec();
@@ -118,13 +119,30 @@ export class RegionMachine {
         }
         const epoch = { version: meta.epoch.version + 1, confVer: meta.epoch.confVer };
         const left: RegionMeta = { ...meta, end: command.splitKey, epoch };
-        const right: RegionMeta = { id: command.newRegion, start: command.splitKey, end: meta.end, epoch, peers: meta.peers };
+        const right: RegionMeta = { id: command.newRegion, start: command.splitKey, end: meta.end, epoch, peers: meta.peers, learners: meta.learners };
         const rightMachine = new RegionMachine(right, this.#data.splitOff(command.splitKey));
         this.#meta = left;
         this.#sizeBytes -= rightMachine.sizeBytes;
         return { ok: true, split: { left, right, rightMachine } };
       }
     }
+  }
+
+  /**
+   * A committed membership change of the region's group (the Raft core applies the same change to
+   * its own membership at the same entry): new peers and learners, and a new conf version, so a
+   * request routed with the old peer list is refused and re-routed.
+   */
+  applyConfChange(change: ConfChange): RegionMeta {
+    const meta = this.#meta;
+    const conf = applyConfChange({ voters: meta.peers, learners: meta.learners }, change);
+    this.#meta = { ...meta, peers: conf.voters, learners: conf.learners, epoch: { version: meta.epoch.version, confVer: meta.epoch.confVer + 1 } };
+    return this.#meta;
+  }
+
+  /** The region's membership in the Raft core's terms, for its snapshots. */
+  confState(): ConfState {
+    return { voters: this.#meta.peers, learners: this.#meta.learners };
   }
 
   snapshot(): Uint8Array {
@@ -137,12 +155,12 @@ export class RegionMachine {
     const { meta, entries } = codec.decode(bytes) as { meta: RegionMeta; entries: Array<[string, Uint8Array, number]> };
     const data = new SortedMap<StoredValue>();
     for (const [key, value, version] of entries) data.set(key, { value, version });
-    return new RegionMachine(meta, data);
+    return new RegionMachine(normalizeRegion(meta), data);
   }
 
   /** The region a snapshot describes, without rebuilding its data. */
   static metaOf(bytes: Uint8Array): RegionMeta {
-    return (codec.decode(bytes) as { meta: RegionMeta }).meta;
+    return normalizeRegion((codec.decode(bytes) as { meta: RegionMeta }).meta);
   }
 
   describe(): string {

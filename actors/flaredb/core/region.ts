@@ -18,6 +18,21 @@ export interface RegionMeta {
   readonly epoch: RegionEpoch;
   /** Store (node) ids of the voters. */
   readonly peers: readonly string[];
+  /**
+   * Store ids of the learners: replicas being added (a replica move adds its target as a learner,
+   * lets it catch up, then promotes it), which receive the log but do not vote.
+   */
+  readonly learners: readonly string[];
+}
+
+/** Every store holding a replica: the voters, then the learners. */
+export function regionMembers(region: Pick<RegionMeta, 'peers' | 'learners'>): string[] {
+  return [...region.peers, ...region.learners];
+}
+
+/** A region decoded from storage or the wire; metadata written before learners existed has none. */
+export function normalizeRegion(region: RegionMeta): RegionMeta {
+  return Array.isArray(region.learners) ? region : { ...region, learners: [] };
 }
 
 export function regionContains(region: Pick<RegionMeta, 'start' | 'end'>, key: string): boolean {

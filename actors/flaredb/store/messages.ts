@@ -42,6 +42,8 @@ export interface RawEntry {
 }
 
 export interface RegionInfo extends RegionMeta {
+  /** A replica move in progress (PD leader's view). */
+  readonly move?: { readonly from: string; readonly to: string };
   readonly leader: string | null;
   readonly term: number;
   readonly approximateKeys: number;
@@ -54,6 +56,14 @@ export interface RegionReport {
   readonly term: number;
   readonly keys: number;
   readonly bytes: number;
+}
+
+/** A replica move the PD leader drives (POST /api/v1/regions/{id}/move). */
+export interface MoveView {
+  readonly region: number;
+  readonly from: string;
+  readonly to: string;
+  readonly startedMs: number;
 }
 
 export interface StoreView {
@@ -94,8 +104,10 @@ export interface StoreStatus {
 /** Raft messages of many groups for one store, sent together (coalesced heartbeats and appends). */
 export interface RaftBatchItem {
   readonly group: string;
-  /** The group's voters, so a store that does not host a new region yet can create its replica. */
+  /** The group's members (voters and learners), so a store that does not host a new region yet can create its replica. */
   readonly peers: readonly string[];
+  /** The sender's conf version of the region (0: the PD, or a replica not initialized yet); a store that destroyed its replica ignores older ones. */
+  readonly confVer?: number;
   readonly message: RaftMessage;
 }
 
@@ -129,6 +141,12 @@ export type PdMsg =
   | ({ readonly type: 'pd.stores' } & Query<StoreView[]>)
   | ({ readonly type: 'pd.tso'; readonly count: number } & Query<bigint>)
   | ({ readonly type: 'pd.alloc-id'; readonly id: string } & Query<number>)
+  /**
+   * Starts moving region `region`'s replica from store `from` (a voter) to store `to`: add `to` as
+   * a learner, let it catch up, promote it, then remove `from`. Answered once started; the region's
+   * `move` shows it until done. Idempotent for the same move.
+   */
+  | ({ readonly type: 'pd.region.move'; readonly region: number; readonly from: string; readonly to: string } & Query<MoveView>)
   /** What a store leads, in one message per heartbeat (not one per region). */
   | { readonly type: 'pd.region-heartbeat'; readonly leader: string; readonly reports: readonly RegionReport[] }
   | { readonly type: 'pd.store-heartbeat'; readonly store: string };
@@ -138,7 +156,11 @@ export type AdminMsg =
   /** Splits a region this store leads, at `key` (internal) or its middle key. */
   | ({ readonly type: 'region.split'; readonly region: number; readonly key: string | null } & Query<{ left: RegionMeta; right: RegionMeta }>)
   /** Moves a region's leadership to another of its peers. */
-  | ({ readonly type: 'region.transfer-leader'; readonly region: number; readonly to: string } & Query<true>);
+  | ({ readonly type: 'region.transfer-leader'; readonly region: number; readonly to: string } & Query<true>)
+  /** PD leader to a region's leader: take the next step of this replica move (see pd.region.move). */
+  | { readonly type: 'region.move-step'; readonly region: number; readonly from: string; readonly to: string }
+  /** PD leader (or the store's own check) to a store: the region as the PD knows it; destroy the local replica if it was removed. */
+  | { readonly type: 'region.destroy'; readonly region: RegionMeta };
 
 export type InternalMsg =
   | { readonly type: 'store.tick' }
@@ -151,6 +173,12 @@ export type InternalMsg =
   | { readonly type: 'ev.push'; readonly from: string; readonly incarnation: string; readonly after: number; readonly upTo: number; readonly acked: number; readonly entries: ReadonlyArray<readonly [key: string, ts: bigint, origin: string, value: Uint8Array | null]> }
   /** The receiver has persisted every change of the sender's log up to `upTo` (no gaps). */
   | { readonly type: 'ev.ack'; readonly from: string; readonly incarnation: string; readonly upTo: number }
+  /** A store that just got a replica of [start, end) asks a peer for the eventual records there. */
+  | { readonly type: 'ev.sync-request'; readonly from: string; readonly start: string; readonly end: string | null }
+  /** Eventual records of a range; `handoff`: from a store whose replica of that region was destroyed, acknowledged once persisted. */
+  | { readonly type: 'ev.sync'; readonly from: string; readonly entries: ReadonlyArray<readonly [key: string, ts: bigint, origin: string, value: Uint8Array | null]>; readonly handoff?: number; readonly range?: { readonly start: string; readonly end: string | null } }
+  | { readonly type: 'ev.handoff-ack'; readonly from: string; readonly region: number }
+  | { readonly type: 'ev.handoff-members'; readonly region: number; readonly members: readonly string[] }
   | { readonly type: 'ns.resolved'; readonly name: string; readonly info: NamespaceInfo | null; readonly error: ErrorData | null }
   | { readonly type: 'split.propose'; readonly region: number; readonly version: number; readonly key: string; readonly newRegion: number | null; readonly error: ErrorData | null }
   | { readonly type: 'watcher.gone'; readonly subscriber: ActorRef<WatchMsg> };

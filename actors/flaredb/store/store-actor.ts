@@ -13,6 +13,10 @@
 //   the new region's replica from its own right half, with no data transfer.
 // - Eventual namespaces are written to this store at once (LWW by hybrid TSO timestamps) and
 //   pushed to the region's other replicas in the background until they acknowledge.
+// - Replica moves are Raft membership changes (runtime/raft/conf-change.ts): the PD leader keeps
+//   each move's operator and asks the region's leader for its next step — add the target as a
+//   learner, promote it once caught up, hand leadership away if the source leads, remove the
+//   source — and tells the source's store to destroy its replica once the region no longer has it.
 import type { ActorContext, ActorRef, ActorSystem, Behavior, DeferredReply } from '../../../runtime/actors/index.ts';
 import { defineActor } from '../../../runtime/actors/index.ts';
 import type { ReceptionistMsg } from '../../../runtime/cluster/receptionist.ts';
@@ -21,6 +25,7 @@ import { UltraError, isUltraError } from '../../../runtime/errors.ts';
 import type { Counter } from '../../../runtime/metrics/counter.ts';
 import type { KvBackend, KvOp } from '../../../runtime/persistence/store.ts';
 import { DEFAULT_ELECTION_TICKS, type RaftConfig } from '../../../runtime/raft/config.ts';
+import { decodeConfChange, type ConfChange, type ConfState } from '../../../runtime/raft/conf-change.ts';
 import { DurableRaftLog } from '../../../runtime/raft/durable-raft-log.ts';
 import type { Entry, Snapshot } from '../../../runtime/raft/entry.ts';
 import { RaftNode, type RaftRole } from '../../../runtime/raft/raft-node.ts';
@@ -30,7 +35,7 @@ import { EventualStore, type EventualRecord } from '../core/eventual-store.ts';
 import { internalKey, namespaceRange, userKey } from '../core/keyspace.ts';
 import { DEFAULT_SPLIT_KEYS, DEFAULT_SPLIT_SIZE_BYTES } from '../core/limits.ts';
 import { encodePdCommand, firstRegion, PdMachine, type NamespaceInfo, type PdCommand, type PdResult } from '../core/pd-machine.ts';
-import { regionContains, regionError, regionIntersects, regionsOverlap, sameEpoch, type RegionMeta } from '../core/region.ts';
+import { normalizeRegion, regionContains, regionError, regionIntersects, regionMembers, regionsOverlap, sameEpoch, type RegionMeta } from '../core/region.ts';
 import { encodeRegionCommand, RegionMachine, type KeyEvent, type RegionApplyResult, type RegionCommand } from '../core/region-machine.ts';
 import { HybridClock, MAX_TSO_BATCH, TimestampOracle } from '../core/tso.ts';
 import type { ConsistencyMode } from '../core/validate.ts';
@@ -48,6 +53,7 @@ import {
   type RegionInfo,
   type Routed,
   type StoreMsg,
+  type MoveView,
   type StoreView,
   type WatchMsg,
 } from './messages.ts';
@@ -60,6 +66,12 @@ const INIT_INDEX = 5;
 const INIT_TERM = 5;
 const PD_GROUP = 'pd';
 const META_PREFIX = 'meta/region/';
+/** A destroyed replica's tombstone: the conf version it was removed at (see stepBatch). */
+const TOMBSTONE_PREFIX = 'tomb/';
+/** Eventual records of a destroyed replica's range still to hand over to the region's replicas. */
+const HANDOFF_PREFIX = 'handoff/';
+/** Present once this store started: the first region is created on a fresh store only. */
+const BOOTSTRAPPED_KEY = encoder.encode('meta/bootstrapped');
 const EVENTUAL_PREFIX = 'ev/';
 /** Ids of recently accepted proposals per group, to drop duplicate deliveries. */
 const MAX_REMEMBERED_PROPOSALS = 4_096;
@@ -71,6 +83,15 @@ const EVENTUAL_RETRANSMIT_MS = 1_000;
 const STORE_DOWN_AFTER_MS = 10_000;
 /** Flush rounds per flush message before yielding to the mailbox. */
 const MAX_FLUSH_ROUNDS = 8;
+/** A learner within this many entries of the leader's last index counts as caught up (promotable). */
+const CATCH_UP_ENTRIES = 32;
+/** A replica move not finished after this long is abandoned (the balancer may start another). */
+const MOVE_TIMEOUT_MS = 120_000;
+/** Beats between a leaderless replica's checks with the PD whether it was removed from its region. */
+const STALE_CHECK_BEATS = 3;
+/** Eventual records per message when handing a new replica the records of its range. */
+const EVENTUAL_SYNC_BATCH = 1_000;
+const NO_MEMBERS: ConfState = { voters: [], learners: [] };
 
 export interface StoreOptions {
   readonly nodeId: string;
@@ -91,6 +112,12 @@ export interface StoreOptions {
   readonly heartbeatTicks?: number;
   /** Whether the PD leader spreads region leaderships over the stores (default true). */
   readonly balanceLeaders?: boolean;
+  /**
+   * Whether the PD leader moves region replicas from the store holding the most to the one holding
+   * the fewest when they differ by 2 or more (default false: a change feed is served by one store,
+   * which must hold every region of the watched range — see docs/flaredb.md).
+   */
+  readonly balanceReplicas?: boolean;
   readonly requestTimeoutMs?: number;
   /**
    * This node lost its state and rejoins (`ultracloud node reset`): every replica it creates with
@@ -119,7 +146,8 @@ interface Group {
   /** The region's data; undefined while the replica waits for its first snapshot (uninitialized). */
   region: RegionMachine | undefined;
   readonly pd: PdMachine | undefined;
-  readonly peers: readonly string[];
+  /** Every store holding a replica (voters and learners), as of the applied membership. */
+  peers: readonly string[];
   applied: number;
   readonly proposals: Map<number, PendingProposal>;
   readonly accepted: Set<string>;
@@ -143,6 +171,28 @@ interface Group {
    * region on the receiver, which must refuse it.
    */
   compactNow: boolean;
+}
+
+/**
+ * An eventual write this store acknowledged may not have reached the region's other replicas when
+ * this store's replica is removed (it pushes only to the peers of regions it holds): the records of
+ * the range are handed to the region's replicas, resent until each acknowledged them (durably).
+ */
+interface Handoff {
+  readonly start: string;
+  readonly end: string | null;
+  /** Who must acknowledge: refreshed from the PD (the replicas of every region overlapping the range now). */
+  members: readonly string[];
+  readonly acked: Set<string>;
+  sentAt: number;
+}
+
+/** A replica move the PD leader drives (soft state: a new PD leader starts without it). */
+interface Move {
+  readonly region: number;
+  readonly from: string;
+  readonly to: string;
+  readonly startedMs: number;
 }
 
 interface Watcher {
@@ -189,6 +239,15 @@ interface State {
   splitsToCreate: Array<{ readonly meta: RegionMeta; readonly machine: RegionMachine; readonly campaign: boolean }>;
   /** Admin split requests waiting for their split to apply, by region. */
   readonly splitReplies: Map<number, DeferredReply<{ left: RegionMeta; right: RegionMeta }>>;
+  /** PD leader: the replica moves in progress, by region. */
+  readonly moves: Map<number, Move>;
+  /** Replicas removed from their region, destroyed at the end of the flush that applied the removal. */
+  readonly toDestroy: Set<string>;
+  /** Destroyed replicas by group: the conf version of the membership that no longer had this store. */
+  readonly tombstones: Map<string, number>;
+  /** Per destroyed region: its range's eventual records go to these replicas until each acknowledged them. */
+  readonly handoffs: Map<number, Handoff>;
+  beats: number;
   readonly pdClient: PdClient;
   readonly metrics: StoreMetrics;
 }
@@ -199,6 +258,9 @@ export interface StoreMetrics {
   readonly syncs: Counter;
   readonly splits: Counter;
   readonly leaseReads: Counter;
+  readonly confChanges: Counter;
+  readonly destroyed: Counter;
+  readonly moves: Counter;
 }
 
 /** The store's counters in `system`'s registry (registered once, shared by every caller). */
@@ -210,11 +272,18 @@ export function storeMetrics(system: ActorSystem): StoreMetrics {
     syncs: m.counter({ name: 'ultracloud_flaredb_synced_writes_total', help: 'Synced backend writes: one per flush round, for every region and eventual write of the round.' }),
     splits: m.counter({ name: 'ultracloud_flaredb_region_splits_total', help: 'Region splits applied by this store.' }),
     leaseReads: m.counter({ name: 'ultracloud_flaredb_lease_reads_total', help: 'Strong reads a leader served within its lease, without a ReadIndex round.' }),
+    confChanges: m.counter({ name: 'ultracloud_flaredb_region_conf_changes_total', help: 'Region membership changes (learner added, promoted, replica removed) applied by this store.' }),
+    destroyed: m.counter({ name: 'ultracloud_flaredb_replicas_destroyed_total', help: 'Region replicas this store destroyed after they were removed from their region.' }),
+    moves: m.counter({ name: 'ultracloud_flaredb_replica_moves_total', help: 'Replica moves the PD leader finished.' }),
   };
 }
 
 export function regionGroupName(id: number): string {
   return `r${id}`;
+}
+
+function handoffKey(id: number): Uint8Array {
+  return encoder.encode(`${HANDOFF_PREFIX}${String(id).padStart(12, '0')}`);
 }
 
 function metaKey(id: number): Uint8Array {
@@ -236,12 +305,18 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
   const splitBytes = options.splitBytes ?? DEFAULT_SPLIT_SIZE_BYTES;
   const heartbeatTicks = options.heartbeatTicks ?? 10;
   const balanceLeaders = options.balanceLeaders ?? true;
+  const balanceReplicas = options.balanceReplicas ?? false;
+  /** Voters per region: the first region's (the control-plane voters). */
+  const replicationFactor = options.voters.length;
   const isVoter = options.voters.includes(options.nodeId);
   const backend = options.backend;
 
-  /** `fresh`: a replica this store never had (RaftConfig.fresh). */
-  const newNode = (ctx: ActorContext<StoreMsg>, log: DurableRaftLog, peers: readonly string[], fresh = false): RaftNode =>
-    new RaftNode({ ...options.raft, id: options.nodeId, voters: peers, storage: log.storage, random: () => ctx.env.random(), applied: log.storage.snapshot().index, recovering: log.recovering, fresh });
+  /**
+   * A group member; `conf` is its membership unless its snapshot carries one (an uninitialized
+   * replica: none). `fresh`: a replica this store never had (RaftConfig.fresh).
+   */
+  const newNode = (ctx: ActorContext<StoreMsg>, log: DurableRaftLog, conf: ConfState, fresh = false): RaftNode =>
+    new RaftNode({ ...options.raft, id: options.nodeId, voters: conf.voters, learners: conf.learners, storage: log.storage, random: () => ctx.env.random(), applied: log.storage.snapshot().index, recovering: log.recovering, fresh });
   // Lease reads: a ReadIndex round started at time t proves that a quorum heard from this leader
   // at or after t; each of them refuses votes for an election timeout from then (CheckQuorum's
   // leader stickiness, and RaftConfig.fresh after a restart), measured in ticks of its own clock.
@@ -276,7 +351,7 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
     const log = existing?.log ?? (await openLog(name));
     if (log.storage.snapshot().index >= INIT_INDEX) return;
     const hard = log.storage.hardState();
-    const snapshot: Snapshot = { index: INIT_INDEX, term: INIT_TERM, data: machine.snapshot() };
+    const snapshot: Snapshot = { index: INIT_INDEX, term: INIT_TERM, data: machine.snapshot(), conf: machine.confState() };
     const ready: Ready = {
       hardState: { term: Math.max(hard.term, INIT_TERM), vote: hard.term > INIT_TERM ? hard.vote : null, commit: INIT_INDEX },
       entries: [],
@@ -289,7 +364,7 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
     ops.push({ type: 'put', key: metaKey(meta.id), value: codec.encode(meta) });
     await backend.batch(ops, { sync: true });
     log.markPersisted(ready);
-    const group = newGroup(name, meta.id, newNode(state.ctx, log, meta.peers, existing === undefined), log, meta.peers, machine, undefined);
+    const group = newGroup(name, meta.id, newNode(state.ctx, log, machine.confState(), existing === undefined), log, regionMembers(meta), machine, undefined);
     state.groups.set(name, group);
     if (campaign) group.node.campaign();
     state.ctx.log.info({ region: machine.describe() }, 'region replica created');
@@ -383,8 +458,10 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
     const stats = state.regionStats.get(meta.id);
     const local = state.groups.get(regionGroupName(meta.id));
     const leader = stats?.leader ?? (local?.role === 'leader' ? options.nodeId : (local?.leader ?? null));
+    const move = state.moves.get(meta.id);
     return {
       ...meta,
+      ...(move === undefined ? {} : { move: { from: move.from, to: move.to } }),
       leader,
       term: stats?.term ?? local?.term ?? 0,
       approximateKeys: stats?.keys ?? local?.region?.keyCount ?? 0,
@@ -500,6 +577,7 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
       group.splitting = false;
     }
     if (group.regionId === PD_REGION_ID) {
+      state.moves.clear();
       state.regionStats.clear();
       state.storeBeats.clear();
       state.pendingRegionPuts.clear();
@@ -524,9 +602,13 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
   const reportOf = (group: Group): RegionReport => ({ region: group.region!.meta, term: group.term, keys: group.region!.keyCount, bytes: group.region!.sizeBytes });
 
   const reportRegions = (state: State, reports: RegionReport[]): void => {
+    if (reports.length === 0) return;
     const target = pdLeaderNode(state);
-    if (target === undefined || reports.length === 0) return;
-    state.ctx.tell(storeRef(target), { type: 'pd.region-heartbeat', leader: options.nodeId, reports });
+    if (target !== undefined) state.ctx.tell(storeRef(target), { type: 'pd.region-heartbeat', leader: options.nodeId, reports });
+    else if (!isVoter) {
+      // Not a PD member (a store that leads regions moved to it): only the PD leader listens.
+      for (const voter of options.voters) state.ctx.tell(storeRef(voter), { type: 'pd.region-heartbeat', leader: options.nodeId, reports });
+    }
   };
 
   const heartbeatRegion = (state: State, group: Group): void => {
@@ -540,6 +622,7 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
       // Not a PD member: reach the PD through the voters (only its leader listens).
       for (const voter of options.voters) state.ctx.tell(storeRef(voter), { type: 'pd.store-heartbeat', store: options.nodeId });
     }
+    if (++state.beats % STALE_CHECK_BEATS === 0) checkStaleReplicas(state);
     const reports: RegionReport[] = [];
     for (const group of state.groups.values()) {
       if (group.role !== 'leader' || group.region === undefined) continue;
@@ -577,6 +660,204 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
     }
   };
 
+  // ---- replica moves ------------------------------------------------------------------------
+
+  const storeUp = (state: State, id: string): boolean => id === options.nodeId || state.ctx.env.now() - (state.storeBeats.get(id) ?? -Infinity) < STORE_DOWN_AFTER_MS;
+
+  const moveView = (move: Move): MoveView => ({ region: move.region, from: move.from, to: move.to, startedMs: move.startedMs });
+
+  const startMove = (state: State, region: number, from: string, to: string): Move => {
+    const move: Move = { region, from, to, startedMs: state.ctx.env.now() };
+    state.moves.set(region, move);
+    state.ctx.log.info({ region, from, to }, 'replica move started');
+    return move;
+  };
+
+  /**
+   * PD leader: every move in progress gets its region leader told to take the next step; a move
+   * whose region now has `to` as a voter and not `from` is finished, and `from`'s store is told
+   * to destroy its replica (it may never apply its own removal: the leader stops sending to it).
+   */
+  const driveMoves = (state: State): void => {
+    const group = state.groups.get(PD_GROUP);
+    if (group?.role !== 'leader' || group.pd === undefined || state.moves.size === 0) return;
+    const now = state.ctx.env.now();
+    for (const move of [...state.moves.values()]) {
+      const meta = group.pd.regions.get(move.region);
+      const members = meta === undefined ? [] : regionMembers(meta);
+      if (meta !== undefined && meta.peers.includes(move.to) && !members.includes(move.from)) {
+        state.moves.delete(move.region);
+        state.metrics.moves.inc();
+        state.ctx.log.info({ region: move.region, from: move.from, to: move.to, ms: now - move.startedMs }, 'replica move finished');
+        state.ctx.tell(storeRef(move.from), { type: 'region.destroy', region: meta });
+        continue;
+      }
+      if (meta === undefined || now - move.startedMs > MOVE_TIMEOUT_MS || (!members.includes(move.from) && !members.includes(move.to))) {
+        state.moves.delete(move.region);
+        state.ctx.log.warn({ region: move.region, from: move.from, to: move.to }, 'replica move abandoned (timed out, or the region changed under it)');
+        continue;
+      }
+      const leader = state.regionStats.get(move.region)?.leader;
+      if (leader !== undefined) state.ctx.tell(storeRef(leader), { type: 'region.move-step', region: move.region, from: move.from, to: move.to });
+    }
+  };
+
+  /**
+   * On the region's leader: one step of moving its replica from `from` to `to`, decided from the
+   * applied membership (so a step repeated, or asked of a new leader, does the right thing):
+   * add `to` as a learner; promote it once it is caught up; if `from` leads, hand leadership to
+   * `to`; remove `from`. Nothing while a membership change is still being applied.
+   */
+  const moveStep = (state: State, region: number, from: string, to: string): void => {
+    const group = state.groups.get(regionGroupName(region));
+    if (group?.region === undefined || group.role !== 'leader' || group.node.hasPendingConfChange()) return;
+    const meta = group.region.meta;
+    const members = regionMembers(meta);
+    let change: ConfChange;
+    if (!members.includes(to)) {
+      change = { type: 'addLearner', node: to };
+    } else if (meta.learners.includes(to)) {
+      const status = group.node.status();
+      const progress = status.progress.get(to);
+      // Caught up: it installed a snapshot or acknowledged entries, and trails by at most a few.
+      if (progress === undefined || progress.state !== 'replicate' || progress.match === 0 || progress.match + CATCH_UP_ENTRIES < status.lastIndex) return;
+      change = { type: 'addVoter', node: to };
+    } else if (members.includes(from)) {
+      if (from === options.nodeId) {
+        // The leader does not remove itself (RaftNode refuses): the new voter takes over first.
+        if (group.node.status().leadTransferee === null) {
+          state.ctx.log.info({ region, to }, 'replica move: handing leadership to the new replica');
+          group.node.transferLeadership(to);
+          scheduleFlush(state);
+        }
+        return;
+      }
+      change = { type: 'remove', node: from };
+    } else {
+      return;
+    }
+    try {
+      group.node.proposeConfChange(change);
+      state.ctx.log.info({ region, change: `${change.type} ${change.node}` }, 'replica move: membership change proposed');
+      scheduleFlush(state);
+    } catch (error) {
+      // Handing over leadership, or a change raced this one: the PD asks again.
+      state.ctx.log.debug({ region, err: UltraError.from(error).message }, 'replica move step refused');
+    }
+  };
+
+  /**
+   * PD leader's replica balancer: when a live store holds at least two region replicas more than
+   * another, move one of its voter replicas there — one move at a time in the whole cluster.
+   */
+  const balanceReplicaCounts = (state: State): void => {
+    const group = state.groups.get(PD_GROUP);
+    if (group?.role !== 'leader' || group.pd === undefined || state.moves.size > 0) return;
+    const pd = group.pd;
+    const live = [...pd.stores.keys()].filter((id) => storeUp(state, id)).sort();
+    if (live.length < 2) return;
+    const counts = new Map(live.map((id) => [id, 0]));
+    for (const region of pd.regions.values()) for (const member of regionMembers(region)) if (counts.has(member)) counts.set(member, counts.get(member)! + 1);
+    const byLoad = [...counts.entries()].sort((a, b) => b[1] - a[1]);
+    const [busiest, most] = byLoad[0]!;
+    const [idlest, fewest] = byLoad.at(-1)!;
+    if (most - fewest < 2) return;
+    const region = pd.sortedRegions().find((r) => r.peers.includes(busiest) && !regionMembers(r).includes(idlest) && r.learners.length === 0 && state.regionStats.has(r.id));
+    if (region !== undefined) startMove(state, region.id, busiest, idlest);
+  };
+
+  /**
+   * PD leader's replica checker: a region that split off while its parent was mid-move inherits
+   * the move's state without its operator — a learner, or one voter too many (the target promoted,
+   * the source not removed yet). Each such region gets an operator that finishes the job: promote
+   * the learner and drop a voter from the busiest store, or just drop that voter.
+   */
+  const checkReplicas = (state: State): void => {
+    const group = state.groups.get(PD_GROUP);
+    if (group?.role !== 'leader' || group.pd === undefined) return;
+    const load = new Map<string, number>();
+    for (const region of group.pd.regions.values()) for (const member of regionMembers(region)) load.set(member, (load.get(member) ?? 0) + 1);
+    for (const region of group.pd.regions.values()) {
+      if (state.moves.has(region.id) || !state.regionStats.has(region.id)) continue;
+      const learner = region.learners[0];
+      if (learner === undefined && region.peers.length <= replicationFactor) continue;
+      const leader = state.regionStats.get(region.id)!.leader;
+      // Drop a voter from the busiest store, preferring one that does not lead (no handover needed).
+      const voters = region.peers.filter((p) => p !== learner).sort((x, y) => (load.get(y) ?? 0) - (load.get(x) ?? 0) || Number(x === leader) - Number(y === leader));
+      const from = voters[0];
+      const to = learner ?? voters.find((p) => p !== from);
+      if (from !== undefined && to !== undefined && (learner !== undefined || region.peers.length > replicationFactor)) startMove(state, region.id, from, to);
+    }
+  };
+
+  /** Drops a replica removed from its region: its Raft log, snapshots and metadata, and the feeds it served. */
+  const destroyReplica = async (state: State, group: Group, why: string, removedAt: number, members?: readonly string[]): Promise<void> => {
+    state.groups.delete(group.name);
+    state.tombstones.set(group.name, Math.max(removedAt, state.tombstones.get(group.name) ?? 0));
+    const gone = regionError({ kind: 'region-not-found', region: group.regionId });
+    // A pending write may have been committed by another leader (this replica may have caught up
+    // by snapshot, not entry by entry): its outcome is unknown, so it must not look retryable.
+    const unknown = new UltraError('Unavailable', `flaredb: this store's replica of region ${group.regionId} was removed before the write was answered; it may or may not have been applied — read it back before retrying`);
+    for (const p of group.proposals.values()) p.done(undefined, unknown);
+    for (const { reads } of group.readsInFlight.values()) for (const read of reads) read.fail(gone);
+    for (const { reads } of group.readsAwaitingApply) for (const read of reads) read.fail(gone);
+    for (const read of group.readQueue) read.fail(gone);
+    const meta = metaKey(group.regionId);
+    // A metadata write of this flush not persisted yet must not bring the replica back on restart.
+    state.evOps = state.evOps.filter((op) => !sameBytes(op.key, meta));
+    const ops: KvOp[] = [{ type: 'del', key: meta }, { type: 'put', key: encoder.encode(TOMBSTONE_PREFIX + group.name), value: codec.encode(state.tombstones.get(group.name)) }];
+    if (group.region !== undefined) {
+      const { start, end } = group.region.meta;
+      const to = (members ?? group.peers).filter((m) => m !== options.nodeId);
+      if (to.length > 0) {
+        state.handoffs.set(group.regionId, { start, end, members: to, acked: new Set(), sentAt: -Infinity });
+        ops.push({ type: 'put', key: handoffKey(group.regionId), value: codec.encode({ start, end, members: to }) });
+      }
+    }
+    for await (const [key] of backend.iterate(prefixRange(`raft/${group.name}/`))) ops.push({ type: 'del', key });
+    await backend.batch(ops, { sync: true });
+    if (group.region !== undefined) {
+      // This store no longer applies the range's writes: its feeds there end (they re-subscribe elsewhere).
+      for (const watcher of [...state.watchers.values()]) {
+        if (!regionIntersects(group.region.meta, watcher.from, watcher.to)) continue;
+        state.watchers.delete(watcher.id);
+        state.pendingEvents.delete(watcher.id);
+        state.ctx.tell(watcher.subscriber, { type: 'flaredb.watch.reset', watchId: watcher.id });
+      }
+    }
+    state.metrics.destroyed.inc();
+    state.ctx.log.info({ region: group.regionId, why, removedAt }, 'region replica destroyed');
+  };
+
+  /** Whether this store's initialized replicas cover [from, to) without a gap (a change feed needs every write there). */
+  const coversRange = (state: State, from: string, to: string): boolean => {
+    const metas = [...state.groups.values()].flatMap((g) => (g.region === undefined ? [] : [g.region.meta])).filter((m) => regionIntersects(m, from, to));
+    metas.sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
+    let cursor = from;
+    for (const meta of metas) {
+      if (meta.start > cursor) return false;
+      if (meta.end === null || meta.end >= to) return true;
+      if (meta.end > cursor) cursor = meta.end;
+    }
+    return false;
+  };
+
+  /**
+   * A replica that hears no leader may have been removed without applying its removal (the
+   * leader stops sending to a removed member): ask the PD, and destroy it if the region has moved on
+   * without this store.
+   */
+  const checkStaleReplicas = (state: State): void => {
+    for (const group of state.groups.values()) {
+      if (group.region === undefined || group.role === 'leader' || group.leader !== null) continue;
+      const id = group.regionId;
+      state.pdClient.call({ type: 'pd.region', id }, true).then(
+        (info) => state.ctx.tell(state.ctx.self, { type: 'region.destroy', region: info }),
+        () => undefined,
+      );
+    }
+  };
+
   const maybeSplit = (state: State, group: Group): void => {
     const region = group.region!;
     if (group.splitting) return;
@@ -611,7 +892,32 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
     return peers;
   };
 
+  const pushHandoffs = (state: State): void => {
+    const now = state.ctx.env.monotonicNow();
+    for (const [region, handoff] of state.handoffs) {
+      if (now - handoff.sentAt < EVENTUAL_RETRANSMIT_MS) continue;
+      // The replicas may have moved (or split) since: ask the PD who holds the range now.
+      if (handoff.sentAt !== -Infinity) {
+        state.pdClient.call({ type: 'pd.regions' }, true).then(
+          (regions) => {
+            const members = new Set<string>();
+            for (const r of regions) if (regionsOverlap(r, handoff)) for (const m of regionMembers(r)) if (m !== options.nodeId) members.add(m);
+            state.ctx.tell(state.ctx.self, { type: 'ev.handoff-members', region, members: [...members] });
+          },
+          () => undefined,
+        );
+      }
+      handoff.sentAt = now;
+      const entries: Array<readonly [string, bigint, string, Uint8Array | null]> = [];
+      for (const [key, record] of state.eventual.entries()) if (regionContains(handoff, key)) entries.push([key, record.ts, record.origin, record.value]);
+      for (const member of handoff.members) {
+        if (!handoff.acked.has(member)) state.ctx.tell(storeRef(member), { type: 'ev.sync', from: options.nodeId, entries, handoff: region, range: { start: handoff.start, end: handoff.end } });
+      }
+    }
+  };
+
   const pushEventual = (state: State): void => {
+    pushHandoffs(state);
     if (state.eventual.lastSeq === 0) return;
     const now = state.ctx.env.monotonicNow();
     for (const peer of eventualPeers(state)) {
@@ -683,7 +989,10 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
     if (entry.index <= group.applied) return;
     let result: unknown;
     let error: UltraError | undefined;
-    if (entry.data.byteLength > 0) {
+    if (entry.kind === 'conf') {
+      // The core applies the same change to its membership when this Ready is advanced.
+      if (group.region !== undefined) onConfApplied(state, group, decodeConfChange(entry.data));
+    } else if (entry.data.byteLength > 0) {
       if (group.pd !== undefined) {
         const r = group.pd.apply(entry.data);
         result = r;
@@ -708,6 +1017,19 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
   const onPdApplied = (state: State, group: Group, result: PdResult): void => {
     if (result.t === 'tso-save' && group.role === 'leader') state.oracle.saved(result.term, result.previous, result.limit);
     if (result.t === 'ns-create') state.nsCache.set(result.namespace.name, result.namespace);
+  };
+
+  const onConfApplied = (state: State, group: Group, change: ConfChange): void => {
+    const meta = group.region!.applyConfChange(change);
+    group.peers = regionMembers(meta);
+    state.metrics.confChanges.inc();
+    state.evOps.push({ type: 'put', key: metaKey(meta.id), value: codec.encode(meta) });
+    state.ctx.log.info({ region: meta.id, change: `${change.type} ${change.node}`, peers: meta.peers, learners: meta.learners, confVer: meta.epoch.confVer }, 'region membership changed');
+    // Only our own removal: a learner catching up from a snapshot older than its addition applies
+    // memberships without itself on the way.
+    if (change.type === 'remove' && change.node === options.nodeId) state.toDestroy.add(group.name);
+    // The PD learns the new peers at once, so routes and the move's operator move on.
+    else if (group.role === 'leader') heartbeatRegion(state, group);
   };
 
   const onSplitApplied = (state: State, group: Group, result: Extract<RegionApplyResult, { split: unknown }>): void => {
@@ -737,6 +1059,15 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
       const machine = RegionMachine.restore(snapshot.data);
       const old = group.region?.meta;
       group.region = machine;
+      group.peers = regionMembers(machine.meta);
+      // A replica new on this store (a move's learner): fetch the eventual records of its range
+      // from every other replica — what they took before this store was one of their peers was
+      // pushed to (and perhaps forgotten by) the others only.
+      if (old === undefined) {
+        for (const peer of group.peers) {
+          if (peer !== options.nodeId) state.ctx.tell(storeRef(peer), { type: 'ev.sync-request', from: options.nodeId, start: machine.meta.start, end: machine.meta.end });
+        }
+      }
       state.evOps.push({ type: 'put', key: metaKey(machine.meta.id), value: codec.encode(machine.meta) });
       // Entries this replica never applied are skipped: its watchers cannot be told them one by one.
       resetWatchers(state, old ?? machine.meta);
@@ -760,7 +1091,7 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
         for (const message of ready.messages) {
           let items = state.outbox.get(message.to);
           if (items === undefined) state.outbox.set(message.to, (items = []));
-          items.push({ group: group.name, peers: group.peers, message });
+          items.push({ group: group.name, peers: group.peers, confVer: group.region?.meta.epoch.confVer ?? 0, message });
           if (message.type === 'snapshot') snapshotsSent.push([group, message.to]);
         }
       };
@@ -821,10 +1152,18 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
         const due = group.compactNow || group.applied - group.log.storage.firstIndex() >= snapshotEvery;
         if (machine !== undefined && due && group.applied > group.log.storage.snapshot().index && group.applied <= group.log.storage.hardState().commit) {
           group.compactNow = false;
-          await group.log.compact(group.applied, machine.snapshot());
+          // A region's snapshot carries its membership as of the applied index (PD: fixed voters).
+          await group.log.compact(group.applied, machine.snapshot(), group.region?.confState());
         }
       }
     }
+    for (const name of state.toDestroy) {
+      const group = state.groups.get(name);
+      // Not if a later change in our log may add us back: that change's leader counts on this log.
+      // Nor if a later change of the same flush added us back.
+      if (group !== undefined && !group.peers.includes(options.nodeId) && !group.node.hasUnappliedConfEntries()) await destroyReplica(state, group, 'its removal was applied here', group.region?.meta.epoch.confVer ?? 0);
+    }
+    state.toDestroy.clear();
     processTso(state);
     deliverEvents(state);
     pushEventual(state);
@@ -853,10 +1192,17 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
         // A region this store should hold but does not know yet (created by a split it has not
         // applied, or that it missed): an uninitialized replica that the leader fills by snapshot.
         if (!item.group.startsWith('r') || !Array.isArray(item.peers) || !item.peers.includes(options.nodeId) || !isLeaderTraffic(item.message.type)) continue;
+        // A replica destroyed here comes back only for a membership newer than the one that removed
+        // it: a member that has not applied the removal yet still counts on the log we dropped
+        // (it would tell the new, empty replica to commit entries it does not have).
+        const tomb = state.tombstones.get(item.group);
+        if (tomb !== undefined && (item.confVer ?? 0) <= tomb) continue;
         const regionId = Number(item.group.slice(1));
         if (!Number.isSafeInteger(regionId) || regionId <= 0) continue;
         const log = await openLog(item.group);
-        group = newGroup(item.group, regionId, newNode(state.ctx, log, item.peers, true), log, item.peers, undefined, undefined);
+        // No membership yet: it arrives with the leader's snapshot (a learner being added is not
+        // among any voter list; a replica split off elsewhere learns it the same way).
+        group = newGroup(item.group, regionId, newNode(state.ctx, log, NO_MEMBERS, true), log, item.peers, undefined, undefined);
         state.groups.set(item.group, group);
       }
       if (item.message.type === 'snapshot' && group.pd === undefined && !snapshotFits(state, group, item.message.snapshot)) continue;
@@ -907,6 +1253,7 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
           const command: RegionCommand = msg.type === 'kv.cas' ? { t: 'cas', key, value: msg.value, expected: msg.expected } : { t: 'del', key, expected: msg.expected };
           withNamespace(state, msg.ns, 'strong', (e) => reply.error(e), () => {
             guard(reply, () => {
+              if (state.groups.get(group.name) !== group) throw regionError({ kind: 'region-not-found', region: group.regionId });
               if (group.role !== 'leader') throw regionError({ kind: 'not-leader', region: group.regionId, leader: group.leader });
               propose(state, group, encodeRegionCommand(command), msg.id, (result, error) => {
                 if (error !== undefined) return reply.error(error);
@@ -940,6 +1287,8 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
         guard(reply, () => {
           const { group, key } = routedKey(state, msg, false);
           withNamespace(state, msg.ns, 'eventual', (e) => reply.error(e), () => {
+            // The namespace may have taken a PD round trip: the replica may be gone by now.
+            if (state.groups.get(group.name) !== group) return reply.error(regionError({ kind: 'region-not-found', region: group.regionId }));
             const existed = state.eventual.get(key) !== undefined;
             const ts = state.hlc.now(ctx.env.now());
             takeEventual(state, key, { ts, origin: options.nodeId, value: msg.type === 'raw.put' ? msg.value : null }, undefined);
@@ -985,6 +1334,10 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
           withNamespace(state, msg.ns, 'strong', (e) => reply.error(e), () => {
             const range = namespaceRange(msg.ns, msg.prefix, undefined);
             const end = msg.prefix === '' ? range.to : (prefixEnd(internalKey(msg.ns, msg.prefix)) ?? range.to);
+            if (!coversRange(state, range.from, end)) {
+              reply.error(new UltraError('FailedPrecondition', `store ${options.nodeId} does not hold every region of the watched range (replicas moved, or a split is being applied); subscribe at another store`));
+              return;
+            }
             state.watchers.set(msg.watchId, { id: msg.watchId, ns: msg.ns, from: range.from, to: end, subscriber: msg.subscriber });
             ctx.watch(msg.subscriber, (t) => ({ type: 'watcher.gone', subscriber: t.ref as ActorRef<WatchMsg> }));
             reply.ok(true);
@@ -1067,6 +1420,28 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
         });
         return;
       }
+      case 'pd.region.move': {
+        const reply = ctx.deferReply(msg);
+        guard(reply, () => {
+          const pd = pdLeaderGroup(state).pd!;
+          const meta = pd.regions.get(msg.region);
+          if (meta === undefined) throw new UltraError('NotFound', `region ${msg.region} not found; list regions with GET /api/v1/regions`);
+          if (typeof msg.from !== 'string' || typeof msg.to !== 'string' || msg.from === '' || msg.to === '' || msg.from === msg.to) {
+            throw new UltraError('InvalidArgument', 'a move needs two different store ids, from and to');
+          }
+          const running = state.moves.get(msg.region);
+          if (running !== undefined) {
+            if (running.from === msg.from && running.to === msg.to) return reply.ok(moveView(running));
+            throw new UltraError('Aborted', `region ${msg.region} is already moving a replica from ${running.from} to ${running.to}; retry when that finished`);
+          }
+          if (!meta.peers.includes(msg.from)) throw new UltraError('FailedPrecondition', `store ${msg.from} holds no voter replica of region ${msg.region} (voters: ${meta.peers.join(', ')})`);
+          if (regionMembers(meta).includes(msg.to)) throw new UltraError('AlreadyExists', `store ${msg.to} already holds a replica of region ${msg.region}`);
+          if (!pd.stores.has(msg.to)) throw new UltraError('NotFound', `store ${msg.to} is not registered; list stores with GET /api/v1/stores`);
+          if (!storeUp(state, msg.to)) throw new UltraError('FailedPrecondition', `store ${msg.to} is down; move the replica to a store that is up`);
+          reply.ok(moveView(startMove(state, msg.region, msg.from, msg.to)));
+        });
+        return;
+      }
       case 'pd.stores': {
         const reply = ctx.deferReply(msg);
         guard(reply, () => {
@@ -1077,7 +1452,7 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
             let regions = 0;
             let leaders = 0;
             for (const region of pd.regions.values()) {
-              if (region.peers.includes(s.id)) regions++;
+              if (region.peers.includes(s.id) || region.learners.includes(s.id)) regions++;
               if (state.regionStats.get(region.id)?.leader === s.id) leaders++;
             }
             return { id: s.id, registeredMs: s.registeredMs, up: last !== undefined && now - last < STORE_DOWN_AFTER_MS, lastHeartbeatMs: last ?? null, regions, leaders };
@@ -1172,6 +1547,11 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
         registered: false,
         splitsToCreate: [],
         splitReplies: new Map(),
+        moves: new Map(),
+        toDestroy: new Set(),
+        tombstones: new Map(),
+        handoffs: new Map(),
+        beats: 0,
         pdClient: new PdClient(ctx.system, options.directory, options.requestTimeoutMs ?? 5_000),
         metrics: storeMetrics(ctx.system),
       };
@@ -1181,24 +1561,36 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
         const pd = new PdMachine(options.voters);
         const snapshot = log.storage.snapshot();
         if (snapshot.index > 0) pd.restore(snapshot.data);
-        state.groups.set(PD_GROUP, newGroup(PD_GROUP, PD_REGION_ID, newNode(ctx, log, options.voters), log, options.voters, undefined, pd));
+        state.groups.set(PD_GROUP, newGroup(PD_GROUP, PD_REGION_ID, newNode(ctx, log, { voters: options.voters, learners: [] }), log, options.voters, undefined, pd));
       }
       // This store's region replicas, as of their last snapshots (Raft replays the rest).
       const metas: RegionMeta[] = [];
-      for await (const [, value] of backend.iterate(prefixRange(META_PREFIX))) metas.push(codec.decode(value) as RegionMeta);
+      for await (const [, value] of backend.iterate(prefixRange(META_PREFIX))) metas.push(normalizeRegion(codec.decode(value) as RegionMeta));
       for (const meta of metas) {
         const name = regionGroupName(meta.id);
         const log = await openLog(name);
         const snapshot = log.storage.snapshot();
         if (snapshot.index === 0) continue;
         const machine = RegionMachine.restore(snapshot.data);
-        state.groups.set(name, newGroup(name, meta.id, newNode(ctx, log, machine.meta.peers), log, machine.meta.peers, machine, undefined));
+        // Membership changes after the snapshot are applied again with their entries (group.peers follows).
+        state.groups.set(name, newGroup(name, meta.id, newNode(ctx, log, machine.confState()), log, regionMembers(machine.meta), machine, undefined));
       }
-      if (metas.length === 0 && isVoter) {
-        // A new cluster: every voter creates the first region identically.
+      for await (const [key, value] of backend.iterate(prefixRange(HANDOFF_PREFIX))) {
+        const region = Number(new TextDecoder().decode(key).slice(HANDOFF_PREFIX.length));
+        const h = codec.decode(value) as { start: string; end: string | null; members: string[] };
+        state.handoffs.set(region, { ...h, acked: new Set(), sentAt: -Infinity });
+      }
+      for await (const [key, value] of backend.iterate(prefixRange(TOMBSTONE_PREFIX))) {
+        state.tombstones.set(new TextDecoder().decode(key).slice(TOMBSTONE_PREFIX.length), codec.decode(value) as number);
+      }
+      const bootstrapped = (await backend.get(BOOTSTRAPPED_KEY)) !== undefined;
+      if (metas.length === 0 && isVoter && !bootstrapped && state.tombstones.size === 0) {
+        // A new cluster: every voter creates the first region identically — once: a voter whose
+        // replicas all moved away holds no region and must not create it again.
         const first = firstRegion(options.voters);
         await createRegionReplica(state, first, new RegionMachine(first), false);
       }
+      if (!bootstrapped) await backend.batch([{ type: 'put', key: BOOTSTRAPPED_KEY, value: new Uint8Array([1]) }], { sync: true });
       for await (const [key, value] of backend.iterate(prefixRange(EVENTUAL_PREFIX))) {
         const record = codec.decode(value) as EventualRecord;
         state.eventual.offer(new TextDecoder().decode(key).slice(EVENTUAL_PREFIX.length), record);
@@ -1225,6 +1617,11 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
           }
           if (state.ticks % heartbeatTicks === 1 % heartbeatTicks) beat(state);
           if (balanceLeaders && state.ticks % (heartbeatTicks * 2) === 0) balance(state);
+          if (state.ticks % (heartbeatTicks * 2) === heartbeatTicks) {
+            checkReplicas(state);
+            if (balanceReplicas) balanceReplicaCounts(state);
+          }
+          driveMoves(state);
           processTso(state);
           pushEventual(state);
           scheduleFlush(state);
@@ -1334,6 +1731,67 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
           });
           return state;
         }
+        case 'region.move-step':
+          moveStep(state, msg.region, msg.from, msg.to);
+          return state;
+        case 'region.destroy': {
+          const group = state.groups.get(regionGroupName(msg.region.id));
+          // Only a replica no leader talks to and whose log holds no change it has not applied (one
+          // may add it back, and that change's leader counts on this log): see destroyReplica.
+          if (group?.region === undefined || group.role === 'leader' || group.leader !== null || group.node.hasUnappliedConfEntries()) return state;
+          const current = normalizeRegion(msg.region);
+          // Only a view newer than ours that leaves this store out: otherwise we know better.
+          if (regionMembers(current).includes(options.nodeId) || current.epoch.confVer <= group.region.meta.epoch.confVer) return state;
+          return destroyReplica(state, group, `region ${current.id} is now on ${regionMembers(current).join(', ')} (conf version ${current.epoch.confVer})`, current.epoch.confVer, regionMembers(current)).then(() => state);
+        }
+        case 'ev.sync-request': {
+          const range = { start: msg.start, end: msg.end };
+          let batch: Array<readonly [string, bigint, string, Uint8Array | null]> = [];
+          for (const [key, record] of state.eventual.entries()) {
+            if (!regionContains(range, key)) continue;
+            batch.push([key, record.ts, record.origin, record.value]);
+            if (batch.length >= EVENTUAL_SYNC_BATCH) {
+              ctx.tell(storeRef(msg.from), { type: 'ev.sync', from: options.nodeId, entries: batch });
+              batch = [];
+            }
+          }
+          if (batch.length > 0) ctx.tell(storeRef(msg.from), { type: 'ev.sync', from: options.nodeId, entries: batch });
+          return state;
+        }
+        case 'ev.sync': {
+          for (const [key, ts, origin, value] of msg.entries) {
+            state.hlc.observe(ts);
+            takeEventual(state, key, { ts, origin, value }, msg.from);
+          }
+          const region = msg.handoff;
+          // A handoff counts as received only where a replica of the range lives, which pushes the
+          // records on to the others (a store that lost its replica meanwhile would keep them).
+          const range = msg.range;
+          const holds = range !== undefined && [...state.groups.values()].some((g) => g.region !== undefined && regionsOverlap(g.region.meta, range));
+          if (region !== undefined && holds) state.afterPersist.push(() => ctx.tell(storeRef(msg.from), { type: 'ev.handoff-ack', from: options.nodeId, region }));
+          scheduleFlush(state);
+          return state;
+        }
+        case 'ev.handoff-members': {
+          const handoff = state.handoffs.get(msg.region);
+          if (handoff === undefined || msg.members.length === 0) return state;
+          handoff.members = msg.members;
+          if (handoff.members.some((m) => !handoff.acked.has(m))) return state;
+          state.handoffs.delete(msg.region);
+          state.evOps.push({ type: 'del', key: handoffKey(msg.region) });
+          scheduleFlush(state);
+          return state;
+        }
+        case 'ev.handoff-ack': {
+          const handoff = state.handoffs.get(msg.region);
+          if (handoff === undefined) return state;
+          handoff.acked.add(msg.from);
+          if (handoff.members.some((m) => !handoff.acked.has(m))) return state;
+          state.handoffs.delete(msg.region);
+          state.evOps.push({ type: 'del', key: handoffKey(msg.region) });
+          scheduleFlush(state);
+          return state;
+        }
         case 'region.transfer-leader': {
           const reply = ctx.deferReply(msg);
           guard(reply, () => {
@@ -1366,6 +1824,12 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
       for (const waiting of state.nsWaiting.values()) for (const w of waiting) w.fail(stopped);
     },
   });
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.byteLength !== b.byteLength) return false;
+  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 function modeProblem(info: NamespaceInfo, mode: ConsistencyMode | null): UltraError | undefined {

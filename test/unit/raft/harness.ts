@@ -6,6 +6,7 @@
 // the run goes: election safety, log matching, leader completeness and state machine safety.
 import { expect } from 'vitest';
 import { Prng } from '../../../runtime/env/prng.ts';
+import type { ConfChange } from '../../../runtime/raft/conf-change.ts';
 import { MemoryRaftStorage } from '../../../runtime/raft/memory-storage.ts';
 import type { Message } from '../../../runtime/raft/messages.ts';
 import { RaftNode } from '../../../runtime/raft/raft-node.ts';
@@ -51,9 +52,12 @@ export class Cluster {
   autoReady = true;
   /** Nodes that lost their state and have not caught up: durable, as DurableRaftLog's recovering flag. */
   readonly recovering = new Set<string>();
+  /** The group's first voters (the first `initialVoters` ids); the other nodes join through configuration changes. */
+  readonly initialVoters: string[];
 
-  constructor(count: number, seed: number, options: NodeOptions = {}) {
+  constructor(count: number, seed: number, options: NodeOptions = {}, initialVoters = count) {
     this.ids = Array.from({ length: count }, (_, k) => `n${k + 1}`);
+    this.initialVoters = this.ids.slice(0, initialVoters);
     this.prng = new Prng(seed);
     this.#options = options;
     for (const id of this.ids) {
@@ -72,7 +76,7 @@ export class Cluster {
   start(id: string): void {
     const storage = this.storages.get(id)!;
     const random = this.prng.fork(`random-${id}`);
-    this.nodes.set(id, new RaftNode({ ...this.#options, id, voters: this.ids, storage, random: () => random.next(), recovering: this.recovering.has(id) }));
+    this.nodes.set(id, new RaftNode({ ...this.#options, id, voters: this.initialVoters, storage, random: () => random.next(), recovering: this.recovering.has(id) }));
     this.machines.set(id, restoreMachine(storage.snapshot().index, storage.snapshot().data));
   }
 
@@ -140,6 +144,17 @@ export class Cluster {
     if (this.autoReady) this.processReady(id);
   }
 
+  proposeConf(id: string, change: ConfChange): void {
+    this.node(id).proposeConfChange(change);
+    if (this.autoReady) this.processReady(id);
+  }
+
+  /** The voters and learners of `id`'s applied membership. */
+  members(id: string): string[] {
+    const conf = this.node(id).confState();
+    return [...conf.voters, ...conf.learners];
+  }
+
   /** Handles every pending Ready of `id`: persist, send, apply, advance; then checks invariants. */
   processReady(id: string): void {
     const node = this.nodes.get(id);
@@ -164,7 +179,8 @@ export class Cluster {
         const seen = this.appliedAt.get(entry.index);
         if (seen === undefined) this.appliedAt.set(entry.index, { key, term: node.status().term });
         else expect(key, `${id} applied a different entry at ${entry.index}`).toBe(seen.key);
-        if (entry.data.byteLength > 0) machine.commands.push(str(entry.data));
+        if (entry.kind === 'conf') machine.commands.push(`conf@${entry.index}`);
+        else if (entry.data.byteLength > 0) machine.commands.push(str(entry.data));
       }
       this.readStates.set(id, [...(this.readStates.get(id) ?? []), ...ready.readStates]);
       node.advance(ready);
@@ -270,15 +286,22 @@ export class Cluster {
     for (let t = 0; t < maxTicks; t++) {
       this.run(1);
       const leader = this.leader();
-      if (leader !== undefined && this.alive().every((id) => this.node(id).status().leader === leader)) return leader;
+      // Everyone alive that the leader counts as a member follows it (others never hear from it).
+      const members = leader === undefined ? [] : this.members(leader);
+      if (leader !== undefined && this.alive().every((id) => !members.includes(id) || this.node(id).status().leader === leader)) return leader;
     }
-    throw new Error('no leader elected');
+    const states = this.alive().map((id) => {
+      const s = this.node(id).status();
+      return `${id}: ${s.role} t${s.term} leader=${s.leader} commit=${s.commit} applied=${s.applied} last=${s.lastIndex} conf=${JSON.stringify(this.node(id).confState())}`;
+    });
+    throw new Error(`no leader elected\n${states.join('\n')}`);
   }
 
   /** Compacts `id`'s log up to what its state machine has applied. */
   compact(id: string): void {
     const machine = this.machines.get(id)!;
-    this.storages.get(id)!.compact(machine.appliedIndex, snapshotMachine(machine));
+    // The membership the node applied with the machine's state (its Ready handling keeps them together).
+    this.storages.get(id)!.compact(machine.appliedIndex, snapshotMachine(machine), this.node(id).confState());
   }
 
   commands(id: string): string[] {
