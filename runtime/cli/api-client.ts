@@ -1,5 +1,7 @@
 // The CLI's client for a node's control API. Which node: --endpoint, else $ULTRACLOUD_ENDPOINT,
-// else the endpoint file in the data dir (--data-dir, default ./.ultracloud). Which credential:
+// else the endpoint file in the data dir (--data-dir, default ./.ultracloud). Endpoints may be a
+// comma-separated list (every node serves every API): a node that cannot be reached is skipped
+// for the next, as etcdctl does with --endpoints. Which credential:
 // --token, else $ULTRACLOUD_TOKEN, else the login `ultracloud login` stored (credentials.ts; an
 // expired iam token is refreshed once on a 401), else the data dir's admin credential file.
 import { existsSync } from 'node:fs';
@@ -17,16 +19,33 @@ export interface ClientFlags {
   readonly token?: string | undefined;
 }
 
+/**
+ * Errors that say a request never reached the server, so another node may take it even when it is
+ * not idempotent; anything else (a reset or timeout mid-request) is retried elsewhere only for reads.
+ */
+const NOT_DELIVERED = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+
 export class ApiClient {
-  readonly baseUrl: string;
+  readonly #urls: readonly string[];
+  /** The endpoint that answered last: tried first next time. */
+  #current = 0;
   #token: string | undefined;
   readonly #refresh: (() => Promise<string | undefined>) | undefined;
 
-  /** `refresh` gets a new token after a 401 (a stored login whose access token expired). */
-  constructor(baseUrl: string, token: string | undefined, refresh?: () => Promise<string | undefined>) {
-    this.baseUrl = baseUrl.replace(/\/+$/, '');
+  /**
+   * `baseUrls`: one URL, or several comma-separated (tried in turn when one is unreachable).
+   * `refresh` gets a new token after a 401 (a stored login whose access token expired).
+   */
+  constructor(baseUrls: string, token: string | undefined, refresh?: () => Promise<string | undefined>) {
+    this.#urls = baseUrls.split(',').map((url) => url.trim().replace(/\/+$/, '')).filter((url) => url.length > 0);
+    if (this.#urls.length === 0) throw new UltraError('InvalidArgument', 'no endpoint given: pass --endpoint URL[,URL…]');
     this.#token = token;
     this.#refresh = refresh;
+  }
+
+  /** The endpoint in use (the one that answered last). */
+  get baseUrl(): string {
+    return this.#urls[this.#current]!;
   }
 
   static fromFlags(flags: ClientFlags): ApiClient {
@@ -59,17 +78,32 @@ export class ApiClient {
     return this.#request<T>('DELETE', path, undefined);
   }
 
-  async #request<T>(method: string, path: string, body: unknown, retried = false): Promise<T> {
-    let response: Response;
-    try {
-      response = await fetch(`${this.baseUrl}${path}`, {
-        method,
-        headers: { 'content-type': 'application/json', ...(this.#token === undefined ? {} : { authorization: `Bearer ${this.#token}` }) },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      });
-    } catch (error) {
-      throw new UltraError('Unavailable', `cannot reach ${this.baseUrl} (${error instanceof Error ? error.message : String(error)}): is the node running? start it with \`ultracloud node start\` or pass --endpoint`);
+  /** Sends to the current endpoint, moving on to the next ones while a node cannot be reached. */
+  async #send(method: string, path: string, body: unknown): Promise<Response> {
+    const failures: string[] = [];
+    for (let tried = 0; tried < this.#urls.length; tried++) {
+      const url = this.baseUrl;
+      try {
+        return await fetch(`${url}${path}`, {
+          method,
+          headers: { 'content-type': 'application/json', ...(this.#token === undefined ? {} : { authorization: `Bearer ${this.#token}` }) },
+          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        });
+      } catch (error) {
+        const cause = (error as { cause?: { code?: unknown; message?: unknown } }).cause;
+        failures.push(`${url}: ${typeof cause?.message === 'string' ? cause.message : error instanceof Error ? error.message : String(error)}`);
+        const delivered = !(typeof cause?.code === 'string' && NOT_DELIVERED.has(cause.code));
+        if (delivered && method !== 'GET') {
+          throw new UltraError('Unavailable', `${url} failed during ${method} ${path} (${failures.at(-1)}): it may or may not have taken effect — check before retrying`);
+        }
+        this.#current = (this.#current + 1) % this.#urls.length;
+      }
     }
+    throw new UltraError('Unavailable', `cannot reach ${failures.join('; ')}: is the node running? start it with \`ultracloud node start\`, or pass --endpoint with other nodes (comma-separated)`);
+  }
+
+  async #request<T>(method: string, path: string, body: unknown, retried = false): Promise<T> {
+    const response = await this.#send(method, path, body);
     const text = await response.text();
     let parsed: unknown;
     try {

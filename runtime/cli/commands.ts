@@ -20,12 +20,12 @@ export const commands: readonly Command[] = [
   },
   {
     name: 'node',
-    summary: 'node init (write a node config) | node start (run a node daemon)',
+    summary: 'node init (write a node config) | node start (run a node daemon) | node reset (after a lost disk)',
     load: async () => (await import('./node-command.ts')).nodeCommand,
   },
   {
     name: 'cluster',
-    summary: 'cluster init (configs for N nodes) | members | status | admit',
+    summary: 'cluster init (configs for N nodes) | members | status | admit | backup | restore',
     load: async () => (await import('./actor-commands.ts')).clusterCommand,
   },
   {
@@ -51,6 +51,7 @@ export const commands: readonly Command[] = [
   { name: 'login', summary: 'log in to iam and store the token for the CLI (--bootstrap, --admin)', load: async () => (await import('./login-command.ts')).loginCommand },
   { name: 'iam', summary: 'iam: orgs, projects, users, groups, service accounts, API keys, roles, bindings, audit', load: async () => (await import('./iam-command.ts')).iamCommand },
   { name: 'vm', summary: 'plasmavmc: VMs (create --wait, list, start, stop, reboot, migrate, delete, console, watch), images, workers', load: async () => (await import('./vm-command.ts')).vmCommand },
+  { name: 'kv', summary: 'flaredb: regions, stores, split, transfer-leader, move a replica (--wait)', load: async () => (await import('./kv-command.ts')).kvCommand },
   { name: 'net', summary: 'prismnet: VPCs, subnets, ports (bind, probe), security groups and rules, routers, service IPs', load: async () => (await import('./net-command.ts')).netCommand },
   {
     name: 'sim',

@@ -8,7 +8,8 @@ import { readAdminToken } from '../node/admin-credential.ts';
 import { ApiClient, DEFAULT_DATA_DIR } from './api-client.ts';
 import { CLIENT_OPTIONS, integerFlag, parse } from './args.ts';
 import { readLogin, refreshLogin, removeLogin, credentialsFile } from './credentials.ts';
-import { iamEndpoint } from './login-command.ts';
+import { componentEndpoint } from './component-endpoint.ts';
+import { IAM_API } from './login-command.ts';
 import { outputFormat, printJson, printTable } from './output.ts';
 import { UsageError } from './usage-error.ts';
 
@@ -191,7 +192,7 @@ export async function iamCommand(argv: string[]): Promise<number> {
 function client(values: Values): ApiClient {
   const dataDir = resolve(values['data-dir'] ?? DEFAULT_DATA_DIR);
   const login = values.token === undefined && process.env.ULTRACLOUD_TOKEN === undefined ? readLogin() : undefined;
-  const url = values['iam-endpoint'] ?? process.env.ULTRACLOUD_IAM_ENDPOINT ?? login?.iam ?? iamEndpoint(undefined, dataDir);
+  const url = values['iam-endpoint'] ?? process.env.ULTRACLOUD_IAM_ENDPOINT ?? login?.iam ?? componentEndpoint(IAM_API, undefined, dataDir);
   if (login !== undefined) return new ApiClient(url, login.accessToken, async () => (await refreshLogin(login))?.accessToken);
   const token = values.token ?? process.env.ULTRACLOUD_TOKEN ?? (existsSync(join(dataDir, 'admin-token')) ? readAdminToken(dataDir) : undefined);
   return new ApiClient(url, token);

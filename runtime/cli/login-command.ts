@@ -9,8 +9,8 @@ import { ADMIN_PASSWORD_FILE } from '../../actors/iam/bootstrap.ts';
 import { realEnv } from '../env/real-env.ts';
 import { UltraError } from '../errors.ts';
 import { readAdminToken } from '../node/admin-credential.ts';
-import { readEndpointFile } from '../node/endpoint-file.ts';
 import { DEFAULT_DATA_DIR } from './api-client.ts';
+import { componentEndpoint } from './component-endpoint.ts';
 import { parse } from './args.ts';
 import { credentialsFile, writeLogin, type StoredLogin } from './credentials.ts';
 import { UsageError } from './usage-error.ts';
@@ -44,7 +44,7 @@ export async function loginCommand(argv: string[]): Promise<number> {
     return 0;
   }
   if (values.project !== undefined && values.org === undefined) throw new UsageError(`--project needs --org\n${USAGE}`);
-  const iam = iamEndpoint(values['iam-endpoint'], dataDir);
+  const iam = componentEndpoint(IAM_API, values['iam-endpoint'], dataDir);
   let user = values.user;
   let password: string;
   if (values.bootstrap === true) {
@@ -82,15 +82,8 @@ export async function loginCommand(argv: string[]): Promise<number> {
   return 0;
 }
 
-/** iam's HTTP endpoint: the flag, the environment, or the data dir's endpoint file. */
-export function iamEndpoint(flag: string | undefined, dataDir: string): string {
-  const explicit = flag ?? process.env.ULTRACLOUD_IAM_ENDPOINT;
-  if (explicit !== undefined) return explicit.replace(/\/+$/, '');
-  const endpoint = readEndpointFile(dataDir);
-  const url = endpoint.components['iam-http'];
-  if (url === undefined) throw new UltraError('NotFound', `the node in ${dataDir} does not run iam; pass --iam-endpoint URL of a node that does (or set ULTRACLOUD_IAM_ENDPOINT)`);
-  return url;
-}
+/** iam's HTTP endpoint (see component-endpoint.ts). */
+export const IAM_API = { component: 'iam', flag: 'iam-endpoint', env: 'ULTRACLOUD_IAM_ENDPOINT' } as const;
 
 function readSecret(file: string): string {
   if (!existsSync(file)) throw new UltraError('NotFound', `no password file at ${file}`);

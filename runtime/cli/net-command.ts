@@ -3,9 +3,8 @@
 // `prismnet-http` endpoint in the data dir's endpoint.json; credentials as everywhere (stored
 // login, --token, $ULTRACLOUD_TOKEN, admin token). The project is the token's, or --org/--project.
 import { resolve } from 'node:path';
-import { UltraError } from '../errors.ts';
-import { readEndpointFile } from '../node/endpoint-file.ts';
 import { ApiClient, DEFAULT_DATA_DIR } from './api-client.ts';
+import { componentEndpoint } from './component-endpoint.ts';
 import { CLIENT_OPTIONS, integerFlag, parse } from './args.ts';
 import { outputFormat, printJson, printTable } from './output.ts';
 import { UsageError } from './usage-error.ts';
@@ -81,14 +80,7 @@ function parseNet(argv: string[]) {
   return parse(argv, OPTIONS, USAGE, true);
 }
 
-/** prismnet's endpoint: flag, environment, or the local node's endpoint file. */
-export function prismnetEndpoint(flag: string | undefined, dataDir: string): string {
-  const explicit = flag ?? process.env.ULTRACLOUD_PRISMNET_ENDPOINT;
-  if (explicit !== undefined) return explicit.replace(/\/+$/, '');
-  const url = readEndpointFile(dataDir).components['prismnet-http'];
-  if (url === undefined) throw new UltraError('NotFound', `the node in ${dataDir} does not run prismnet; pass --net-endpoint URL of a node that does (or set ULTRACLOUD_PRISMNET_ENDPOINT)`);
-  return url;
-}
+const PRISMNET_API = { component: 'prismnet', flag: 'net-endpoint', env: 'ULTRACLOUD_PRISMNET_ENDPOINT' } as const;
 
 export async function netCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseNet(argv);
@@ -96,7 +88,7 @@ export async function netCommand(argv: string[]): Promise<number> {
   const kind = kindName === undefined ? undefined : KINDS[kindName];
   if (kind === undefined || verb === undefined) throw new UsageError(USAGE);
   const dataDir = resolve(values['data-dir'] ?? DEFAULT_DATA_DIR);
-  const api = ApiClient.fromFlags({ 'data-dir': values['data-dir'], token: values.token, endpoint: prismnetEndpoint(values['net-endpoint'], dataDir) });
+  const api = ApiClient.fromFlags({ 'data-dir': values['data-dir'], token: values.token, endpoint: componentEndpoint(PRISMNET_API, values['net-endpoint'], dataDir) });
   const id = (): string => {
     if (args.length !== 1) throw new UsageError(`net ${kindName} ${verb}: expected one ID\n${USAGE}`);
     return encodeURIComponent(args[0]!);

@@ -9,10 +9,10 @@ import { join, resolve } from 'node:path';
 import { UltraError } from '../errors.ts';
 import { realEnv } from '../env/real-env.ts';
 import { readAdminToken } from '../node/admin-credential.ts';
-import { readEndpointFile } from '../node/endpoint-file.ts';
 import { PlasmavmcClient } from '../../actors/plasmavmc/client/plasmavmc-client.ts';
 import type { VmState } from '../../actors/plasmavmc/core/lifecycle.ts';
 import type { VmEventRecord } from '../../actors/plasmavmc/core/model.ts';
+import { componentEndpoint } from './component-endpoint.ts';
 import type { VmView } from '../../actors/plasmavmc/service.ts';
 import { DEFAULT_DATA_DIR } from './api-client.ts';
 import { CLIENT_OPTIONS, integerFlag, parse } from './args.ts';
@@ -67,27 +67,15 @@ function parseVm(argv: string[]) {
   return parse(argv, OPTIONS, USAGE, true);
 }
 
-/** plasmavmc's endpoint: flag, environment, or the local node's endpoint file. */
-export function plasmavmcEndpoint(flag: string | undefined, dataDir: string): string {
-  const explicit = flag ?? process.env.ULTRACLOUD_PLASMAVMC_ENDPOINT;
-  if (explicit !== undefined) return explicit.replace(/\/+$/, '');
-  let components: Readonly<Record<string, string>>;
-  try {
-    components = readEndpointFile(dataDir).components;
-  } catch (error) {
-    throw new UltraError('NotFound', `no running node found in ${dataDir}: pass --vm-endpoint URL (or set ULTRACLOUD_PLASMAVMC_ENDPOINT), or --data-dir of a running node (${UltraError.from(error).message.split(':')[0]})`);
-  }
-  const url = components['plasmavmc-http'];
-  if (url === undefined) throw new UltraError('NotFound', `the node in ${dataDir} does not run plasmavmc; pass --vm-endpoint URL of a node that does (or set ULTRACLOUD_PLASMAVMC_ENDPOINT)`);
-  return url;
-}
+/** plasmavmc's endpoint (see component-endpoint.ts). */
+export const PLASMAVMC_API = { component: 'plasmavmc', flag: 'vm-endpoint', env: 'ULTRACLOUD_PLASMAVMC_ENDPOINT' } as const;
 
 const env = realEnv();
 const sleep = (ms: number): Promise<void> => new Promise((r) => env.setTimer(ms, r));
 
 function client(values: Values): PlasmavmcClient {
   const dataDir = resolve(values['data-dir'] ?? DEFAULT_DATA_DIR);
-  const url = plasmavmcEndpoint(values['vm-endpoint'], dataDir);
+  const url = componentEndpoint(PLASMAVMC_API, values['vm-endpoint'], dataDir);
   const scope = { ...(values.org === undefined ? {} : { org: values.org }), ...(values.project === undefined ? {} : { project: values.project }), sleep };
   const explicit = values.token ?? process.env.ULTRACLOUD_TOKEN;
   const login = explicit === undefined ? readLogin() : undefined;
