@@ -105,8 +105,21 @@ describe('flaredb three-node cluster', () => {
     const regions = (await call(2, 'GET', '/api/v1/regions')).body.regions as Array<{ start_key: string; end_key: string | null; leader: string | null }>;
     for (let i = 1; i < regions.length; i++) expect(regions[i]!.start_key).toBe(regions[i - 1]!.end_key);
     expect((await scanAll(1)).length).toBe(KEYS);
-    const stores = (await call(0, 'GET', '/api/v1/stores')).body.stores as Array<{ up: boolean }>;
+    const stores = (await call(0, 'GET', '/api/v1/stores')).body.stores as Array<{ id: string; up: boolean }>;
     expect(stores.map((s) => s.up)).toEqual([true, true, true]);
+
+    // The operator's view through the CLI: every region, and a move refused with a typed error
+    // (every store already holds a replica of every region) that changes nothing.
+    const kv = (...args: string[]) => cluster.ultracloud('kv', ...args, '--data-dir', join(out, 'node02'), '--output', 'json');
+    const listed = await kv('regions');
+    expect(listed.exitCode, listed.stderr).toBe(0);
+    const cliRegions = JSON.parse(listed.stdout) as Array<{ id: number; peers: string[] }>;
+    expect(cliRegions.length).toBe(regions.length);
+    const first = cliRegions[0]!;
+    const refused = await kv('move', String(first.id), '--from', first.peers[0]!, '--to', first.peers[1]!);
+    expect(refused.exitCode).toBe(1);
+    expect(refused.stderr).toMatch(/already/i);
+    expect((JSON.parse((await kv('region', String(first.id))).stdout) as { peers: string[] }).peers).toEqual(first.peers);
 
     // Eventual writes on one node are read on the others.
     expect((await call(1, 'PUT', '/api/v1/raw/cache/hot', { value: 'warm' })).status).toBe(200);

@@ -69,6 +69,10 @@ describe('3-node HA control plane on separate hosts', () => {
     const others = [0, 1, 2].filter((i) => i !== old);
     await cluster.kill(names[old]!);
     await waitFor('write after the leader died', async () => (await etcdctl(others.map(grpc), 'put', 'after', 'ok')).exitCode === 0, 15_000);
+    // The CLI given every node fails over too: the dead node is skipped.
+    const status = await cluster.ultracloud('cluster', 'status', '--endpoint', [old, ...others].map((i) => `http://${lab.address(i)}:7000`).join(','), '--data-dir', join(out, names[others[0]!]!), '--output', 'json');
+    expect(status.exitCode, status.stderr).toBe(0);
+    expect((JSON.parse(status.stdout) as { self: string }).self).not.toBe(undefined);
     for (let k = 0; k < 20; k++) expect((await etcdctl([grpc(others[0]!)], 'get', `before-${k}`, '--print-value-only')).stdout.trim()).toBe(String(k));
     await cluster.start(names[old]!, lab.exec(old));
     await waitFor('old leader caught up', async () => (await etcdctl([grpc(old)], 'get', 'after', '--print-value-only', '--consistency=s')).stdout.trim() === 'ok', 20_000);
