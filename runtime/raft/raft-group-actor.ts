@@ -7,6 +7,7 @@
 // their entry is committed and applied, so an acknowledged write is on a quorum's disks.
 // Linearizable reads are batched: all that arrive between two flushes share one ReadIndex round.
 import { defineActor, type ActorContext, type ActorRef, type Behavior, type DeferredReply, type Query } from '../actors/index.ts';
+import { RecentIds } from '../collections/recent-ids.ts';
 import { UltraError } from '../errors.ts';
 import type { KvBackend } from '../persistence/store.ts';
 import type { RaftConfig } from './config.ts';
@@ -268,33 +269,6 @@ function applyEntry(state: GroupState, entry: Entry): void {
   state.proposals.delete(entry.index);
   if (proposal.term === entry.term) proposal.reply.ok(result);
   else proposal.reply.error(new UltraError('Aborted', 'proposal lost to a leader change; retry', { index: entry.index }));
-}
-
-/**
- * The last `capacity` ids added. The oldest is found in a ring rather than as the Set's first
- * element: V8 keeps deleted Set slots until it rehashes, so finding the first live one after many
- * deletions from the front walks them all, on every proposal.
- */
-class RecentIds {
-  readonly #ids = new Set<string>();
-  readonly #ring: string[];
-  #next = 0;
-
-  constructor(capacity: number) {
-    this.#ring = new Array<string>(capacity);
-  }
-
-  has(id: string): boolean {
-    return this.#ids.has(id);
-  }
-
-  add(id: string): void {
-    const oldest = this.#ring[this.#next];
-    if (oldest !== undefined) this.#ids.delete(oldest);
-    this.#ring[this.#next] = id;
-    this.#next = (this.#next + 1) % this.#ring.length;
-    this.#ids.add(id);
-  }
 }
 
 function answerReads(state: GroupState): void {

@@ -21,6 +21,7 @@ import type { ActorContext, ActorRef, ActorSystem, Behavior, DeferredReply } fro
 import { defineActor } from '../../../runtime/actors/index.ts';
 import type { ReceptionistMsg } from '../../../runtime/cluster/receptionist.ts';
 import { Codec } from '../../../runtime/codec/codec.ts';
+import { RecentIds } from '../../../runtime/collections/recent-ids.ts';
 import { UltraError, isUltraError } from '../../../runtime/errors.ts';
 import type { Counter } from '../../../runtime/metrics/counter.ts';
 import type { KvBackend, KvOp } from '../../../runtime/persistence/store.ts';
@@ -150,7 +151,7 @@ interface Group {
   peers: readonly string[];
   applied: number;
   readonly proposals: Map<number, PendingProposal>;
-  readonly accepted: Set<string>;
+  readonly accepted: RecentIds;
   readQueue: PendingRead[];
   /** Read rounds under way (by context): their reads, and when and in which term the round started (for the lease). */
   readonly readsInFlight: Map<string, { readonly reads: PendingRead[]; readonly startedMs: number; readonly term: number }>;
@@ -334,7 +335,7 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
     return {
       name, regionId, node, log, region, pd, peers,
       applied: log.storage.snapshot().index,
-      proposals: new Map(), accepted: new Set(),
+      proposals: new Map(), accepted: new RecentIds(MAX_REMEMBERED_PROPOSALS),
       readQueue: [], readsInFlight: new Map(), readsAwaitingApply: [], readSeq: 0,
       role: s.role, term: s.term, leader: s.leader, splitting: false, compactNow: false, leaseUntilMs: 0, leaseTerm: 0, noLeaseTerm: -1,
     };
@@ -445,7 +446,6 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
     group.proposals.set(index, { term, done });
     if (id !== undefined) {
       group.accepted.add(id);
-      if (group.accepted.size > MAX_REMEMBERED_PROPOSALS) group.accepted.delete(group.accepted.values().next().value!);
     }
     scheduleFlush(state);
   };
