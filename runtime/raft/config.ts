@@ -40,13 +40,6 @@ export interface RaftConfig {
    * its forgotten votes and acknowledgements must not help elect a leader that lacks them.
    */
   readonly recovering?: boolean;
-  /**
-   * A replica that never existed before (a region created by a split): it may vote at once. Any
-   * other replica, after a (re)start, refuses (pre-)votes for an election timeout as if it had just
-   * heard from a leader — it may have acknowledged the current leader's lease a moment before it
-   * went down, and a leader serving lease reads relies on that acknowledgement holding.
-   */
-  readonly fresh?: boolean;
 }
 
 export type ResolvedConfig = Required<Omit<RaftConfig, 'applied'>> & { readonly applied: number | undefined };
@@ -99,6 +92,5 @@ export function resolveConfig(config: RaftConfig): ResolvedConfig {
     checkQuorum: config.checkQuorum ?? true,
     applied: config.applied,
     recovering: config.recovering ?? false,
-    fresh: config.fresh ?? false,
   };
 }
