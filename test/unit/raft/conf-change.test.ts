@@ -304,35 +304,19 @@ function runSchedule(seed: number): { changes: number } {
       const id = pick(down);
       if (id !== undefined) cluster.start(id);
     } else if (roll < 0.98) {
-      cluster.heal();
-      const shuffled = [...cluster.ids].sort(() => random.next() - 0.5);
-      const cut = 1 + random.int(cluster.ids.length - 1);
-      cluster.partition(shuffled.slice(0, cut), shuffled.slice(cut));
+      cluster.partitionRandomly(random);
     } else if (roll < 0.99) {
       cluster.heal();
     } else {
-      const id = pick(alive);
-      const machine = id === undefined ? undefined : cluster.machines.get(id);
-      if (id !== undefined && machine !== undefined && machine.appliedIndex >= cluster.storages.get(id)!.firstIndex()) cluster.compact(id);
+      cluster.compactIfApplied(pick(alive));
     }
     for (const id of cluster.alive()) cluster.checkElectionSafety(id);
     if (step % 25 === 0) cluster.checkLogMatching();
   }
 
   // Liveness: heal, restart everyone, and the final membership elects a leader that commits.
-  cluster.heal();
-  for (const id of cluster.ids) if (cluster.nodes.get(id) === undefined) cluster.start(id);
-  cluster.autoReady = true;
-  for (const id of cluster.ids) cluster.processReady(id);
-  const leader = cluster.elect(LIVENESS_TICKS);
-  const finals = ['final-1', 'final-2', 'final-3'].map((c) => `s${seed}-${c}`);
-  for (const command of finals) cluster.propose(leader, command);
-  const members = (): string[] => cluster.members(leader);
-  for (let tick = 0; tick < LIVENESS_TICKS && !members().every((id) => cluster.commands(id).at(-1) === finals.at(-1)); tick++) cluster.run(1);
-  for (const id of members()) {
-    expect(cluster.commands(id).slice(-3), `seed ${seed}: ${id} applied the final proposals`).toEqual(finals);
-    expect(cluster.node(id).confState(), `seed ${seed}: ${id} agrees on the membership`).toEqual(cluster.node(leader).confState());
-  }
+  const leader = cluster.finishAndCheckLiveness(seed, LIVENESS_TICKS, (l) => cluster.members(l));
+  for (const id of cluster.members(leader)) expect(cluster.node(id).confState(), `seed ${seed}: ${id} agrees on the membership`).toEqual(cluster.node(leader).confState());
   cluster.checkLogMatching();
   cluster.checkStateMachines();
   return { changes };

@@ -304,6 +304,40 @@ export class Cluster {
     this.storages.get(id)!.compact(machine.appliedIndex, snapshotMachine(machine), this.node(id).confState());
   }
 
+  // ---- pieces of the randomized schedules (safety-property.test.ts, conf-change.test.ts) ----
+
+  /** Heals, then cuts the nodes into two random non-empty sides. */
+  partitionRandomly(random: Prng): void {
+    this.heal();
+    const shuffled = [...this.ids].sort(() => random.next() - 0.5);
+    const cut = 1 + random.int(this.ids.length - 1);
+    this.partition(shuffled.slice(0, cut), shuffled.slice(cut));
+  }
+
+  /** Compacts `id`'s log if it is up and has applied past its log's start. */
+  compactIfApplied(id: string | undefined): void {
+    const machine = id === undefined ? undefined : this.machines.get(id);
+    if (id !== undefined && this.nodes.get(id) !== undefined && machine !== undefined && machine.appliedIndex >= this.storages.get(id)!.firstIndex()) this.compact(id);
+  }
+
+  /**
+   * Liveness after a schedule: heals everything, restarts the crashed, elects a leader within
+   * `maxTicks` and has three final proposals applied on every member (`members`, default: the
+   * leader's view) within `maxTicks` more. Returns the leader.
+   */
+  finishAndCheckLiveness(seed: number, maxTicks: number, members: (leader: string) => string[] = () => this.ids): string {
+    this.heal();
+    for (const id of this.ids) if (this.nodes.get(id) === undefined) this.start(id);
+    this.autoReady = true;
+    for (const id of this.ids) this.processReady(id);
+    const leader = this.elect(maxTicks);
+    const finals = ['final-1', 'final-2', 'final-3'].map((c) => `s${seed}-${c}`);
+    for (const command of finals) this.propose(leader, command);
+    for (let tick = 0; tick < maxTicks && !members(leader).every((id) => this.commands(id).at(-1) === finals.at(-1)); tick++) this.run(1);
+    for (const id of members(leader)) expect(this.commands(id).slice(-3), `seed ${seed}: ${id} applied the final proposals`).toEqual(finals);
+    return leader;
+  }
+
   commands(id: string): string[] {
     return this.machines.get(id)!.commands;
   }
