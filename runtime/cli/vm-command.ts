@@ -68,7 +68,7 @@ function parseVm(argv: string[]) {
 }
 
 /** plasmavmc's endpoint (see component-endpoint.ts). */
-export const PLASMAVMC_API = { component: 'plasmavmc', flag: 'vm-endpoint', env: 'ULTRACLOUD_PLASMAVMC_ENDPOINT' } as const;
+const PLASMAVMC_API = { component: 'plasmavmc', flag: 'vm-endpoint', env: 'ULTRACLOUD_PLASMAVMC_ENDPOINT' } as const;
 
 const env = realEnv();
 const sleep = (ms: number): Promise<void> => new Promise((r) => env.setTimer(ms, r));

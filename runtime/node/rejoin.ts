@@ -15,7 +15,7 @@ import { LOCK_FILE, lockDataDir } from './data-dir-lock.ts';
 import type { RunningComponent } from './component.ts';
 import { NODE_CONFIG_FILE, type NodeConfig } from './node-config.ts';
 
-export const REJOIN_MARKER = 'rejoining';
+const REJOIN_MARKER = 'rejoining';
 
 /** What a reset keeps: who the node is and how it reaches its cluster (and its logs, for the record). */
 const KEPT = new Set([NODE_CONFIG_FILE, 'node-key', ADMIN_TOKEN_FILE, 'iam-admin-password', 'logs', REJOIN_MARKER]);

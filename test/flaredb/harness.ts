@@ -2,11 +2,11 @@
 // receptionist on every node), each on a MemoryBackend that survives a store restart.
 import type { ActorSystem } from '../../runtime/actors/index.ts';
 import { MemoryBackend } from '../../runtime/persistence/memory-backend.ts';
-import { UltraError } from '../../runtime/errors.ts';
 import { connectFlaredb } from '../../actors/flaredb/client/connect.ts';
 import type { FlaredbClient } from '../../actors/flaredb/client/flaredb-client.ts';
 import { startFlaredb, type Flaredb, type FlaredbOptions } from '../../actors/flaredb/flaredb-component.ts';
 import { MemoryCluster, type ClusterNode } from '../support/memory-cluster.ts';
+import { rejectionCode } from '../support/error-code.ts';
 
 export interface HarnessOptions extends Partial<Omit<FlaredbOptions, 'nodeId' | 'voters' | 'backend' | 'receptionist'>> {
   readonly seed?: number;
@@ -64,14 +64,8 @@ export class FlaredbHarness {
   }
 
   /** The UltraError code the promise rejects with. */
-  async code(promise: Promise<unknown>): Promise<string> {
-    try {
-      await this.run(promise);
-    } catch (error) {
-      if (error instanceof UltraError) return error.code;
-      throw error;
-    }
-    throw new Error('expected an UltraError');
+  code(promise: Promise<unknown>): Promise<string> {
+    return rejectionCode(this.run(promise));
   }
 
   /** Stops node `id`'s flaredb actors and starts them again on the same backend (a process restart keeping the disk). */

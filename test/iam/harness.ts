@@ -15,6 +15,7 @@ import type { IamConfig } from '../../actors/iam/service/config.ts';
 import type { IamMsg, Mutation, TokenResponse } from '../../actors/iam/protocol.ts';
 import { MemoryCluster, type ClusterNode } from '../support/memory-cluster.ts';
 import { MemoryStrongKv } from '../support/memory-strong-kv.ts';
+import { rejectionCode } from '../support/error-code.ts';
 
 export const ADMIN_TOKEN = `uc_admin_${'ab'.repeat(32)}`;
 export const CLUSTER_SECRET = new TextEncoder().encode('/key/swarm/psk/1.0.0/\n/base16/\n' + '0f'.repeat(32));
@@ -158,14 +159,8 @@ export class IamHarness {
   }
 
   /** The UltraError code the promise rejects with. */
-  async code(promise: Promise<unknown>): Promise<string> {
-    try {
-      await this.run(promise);
-    } catch (error) {
-      if (error instanceof UltraError) return error.code;
-      throw error;
-    }
-    throw new Error('expected an UltraError');
+  code(promise: Promise<unknown>): Promise<string> {
+    return rejectionCode(this.run(promise));
   }
 
   /** Ready, the world, and alice a ProjectMember of a/p1 (known to every gate). */
