@@ -48,7 +48,7 @@ export const flaredbDescriptor: ComponentDescriptor = {
       // this node that the node does not hold yet (the leaders' traffic creates them).
       caughtUp: async () => {
         const [status, regions] = await Promise.all([flaredb.client.storeStatus(ctx.nodeId), flaredb.client.regions()]);
-        const held = new Set(status.groups.filter((g) => g.initialized && !g.recovering).map((g) => g.group));
+        const held = new Set(status.groups.filter((g) => g.initialized).map((g) => g.group));
         return status.groups.every((g) => !g.recovering) && regions.every((r) => !r.peers.includes(ctx.nodeId) || held.has(regionGroupName(r.id)));
       },
       stopServing: () => server.close(),
