@@ -14,14 +14,20 @@
 //   without expected_version), like chainfire's.
 // - flaredb eventual: last-writer-wins puts and local reads, requests spread over every node.
 // - chainfire: its REST API on the Raft leader; reads linearizable, updates blind puts.
-// Figures per topology and workload: throughput (ops/s) and p99 latency (ms), median of RUNS runs
-// (default 3: real processes and fsync).
+// Figures per topology and workload: throughput (ops/s), p99 latency (ms), and the CPU time all the
+// daemons spent per operation (from /proc: what an operation costs the cluster, which other work
+// on the machine does not inflate the way it does throughput), median of RUNS runs (default 3:
+// real processes and fsync). The load generator is a keep-alive HTTP/1.1 client of a few µs per
+// request (keepalive-http-client.ts): with Node's fetch, the client used more CPU than the stores.
 // Run: npm run bench -- flaredb   (or: npx node test/bench/flaredb.bench.ts)
+// SYSTEMS="flaredb strong,chainfire" measures only those; BENCH_NODE_FLAGS="--cpu-prof
+// --cpu-prof-dir=DIR" starts the daemons with those node flags (profiles written when they stop).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { KeepAliveHttp as Http } from './keepalive-http-client.ts';
 import { median, percentile, report, type BenchRow } from './report.ts';
 
 const RUNS = Number(process.env.RUNS ?? 3);
@@ -113,25 +119,6 @@ async function until(what: string, check: () => Promise<boolean>): Promise<void>
     await new Promise((r) => setTimeout(r, 200));
   }
   throw new Error(`timed out: ${what}`);
-}
-
-class Http {
-  readonly base: string;
-  readonly #token: string;
-
-  constructor(base: string, token: string) {
-    this.base = base;
-    this.#token = token;
-  }
-
-  async call(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
-    const response = await fetch(this.base + path, {
-      method,
-      headers: { authorization: `Bearer ${this.#token}`, 'content-type': 'application/json' },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    return { status: response.status, body: await response.json() };
-  }
 }
 
 // ── The systems under test ────────────────────────────────────────────────
@@ -232,13 +219,27 @@ class Chainfire implements System {
 interface Sample {
   readonly rate: number;
   readonly p99: number;
+  /** CPU time all daemons spent per operation (µs): what the run cost the cluster, whoever else shares the cores. */
+  readonly cpuPerOp: number;
 }
 
-async function ycsb(system: System, readShare: number, seed: number): Promise<Sample> {
+/** User + system CPU time of the processes, in µs (/proc/PID/stat fields 14 and 15, in clock ticks of 10 ms). */
+async function cpuMicros(pids: readonly number[]): Promise<number> {
+  let ticks = 0;
+  for (const pid of pids) {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    ticks += Number(fields[11]) + Number(fields[12]);
+  }
+  return ticks * 10_000;
+}
+
+async function ycsb(system: System, readShare: number, seed: number, pids: readonly number[]): Promise<Sample> {
   const zipf = new ScrambledZipfian(RECORDS, seed);
   const ops = Array.from({ length: OPS }, () => ({ k: key(zipf.next()), read: Math.random() < readShare }));
   const latencies: number[] = [];
   let next = 0;
+  const cpu0 = await cpuMicros(pids);
   const t0 = performance.now();
   await Promise.all(
     Array.from({ length: CLIENTS }, async () => {
@@ -250,7 +251,8 @@ async function ycsb(system: System, readShare: number, seed: number): Promise<Sa
       }
     }),
   );
-  return { rate: OPS / ((performance.now() - t0) / 1000), p99: percentile(latencies, 99) };
+  const rate = OPS / ((performance.now() - t0) / 1000);
+  return { rate, p99: percentile(latencies, 99), cpuPerOp: ((await cpuMicros(pids)) - cpu0) / OPS };
 }
 
 async function pool(count: number, work: (i: number) => Promise<void>): Promise<void> {
@@ -263,6 +265,7 @@ async function pool(count: number, work: (i: number) => Promise<void>): Promise<
 // ── Topologies ────────────────────────────────────────────────────────────
 
 interface Cluster {
+  readonly pids: readonly number[];
   readonly flaredb: Map<string, Http>;
   readonly chainfire: Map<string, Http>;
   readonly dataDirs: string[];
@@ -286,7 +289,7 @@ async function startCluster(nodes: number, basePort: number, dir: string): Promi
     flaredbPorts = dataDirs.map((_, i) => basePort + 400 + i);
     chainfirePorts = dataDirs.map((_, i) => basePort + 300 + i);
   }
-  const processes = dataDirs.map((d) => start(process.execPath, [cli, 'node', 'start', '--data-dir', d]));
+  const processes = dataDirs.map((d) => start(process.execPath, [...(process.env.BENCH_NODE_FLAGS?.split(' ') ?? []), cli, 'node', 'start', '--data-dir', d]));
   await Promise.all(processes.map((p, i) => until(`node ${i + 1} ready`, async () => {
     if (p.child.exitCode !== null) throw new Error(`node ${i + 1} exited: ${p.output()}`);
     return p.output().includes(' ready');
@@ -301,10 +304,12 @@ async function startCluster(nodes: number, basePort: number, dir: string): Promi
   for (const h of flaredb.values()) await until(`flaredb ${h.base} healthy`, async () => (await fetch(`${h.base}/health`)).status === 200);
   for (const h of chainfire.values()) await until(`chainfire ${h.base} healthy`, async () => (await fetch(`${h.base}/health`)).status === 200);
   return {
+    pids: processes.map((p) => p.child.pid!),
     flaredb,
     chainfire,
     dataDirs,
     async stop() {
+      for (const http of [...flaredb.values(), ...chainfire.values()]) http.close();
       await Promise.all(
         processes.map(async ({ child }) => {
           if (child.exitCode !== null) return;
@@ -359,21 +364,22 @@ async function topology(nodes: number, basePort: number): Promise<BenchRow[]> {
     const leaders = new Set(regions.map((r) => r.leader));
     process.stderr.write(`  ${nodes} node(s): ${regions.length} regions, led by ${leaders.size} store(s)\n`);
 
-    const systems: System[] = [strong, eventual, chainfire];
+    const only = process.env.SYSTEMS?.split(',');
+    const systems: System[] = [strong, eventual, chainfire].filter((s) => only === undefined || only.includes(s.name));
     const samples = new Map<string, Sample[]>();
-    for (const system of systems) await ycsb(system, 0.5, 1); // warm-up
+    for (const system of systems) await ycsb(system, 0.5, 1, cluster.pids); // warm-up
     for (let r = 0; r < RUNS; r++) {
       const order = r % 2 === 0 ? systems : [...systems].reverse();
       for (const workload of ['A', 'C'] as const) {
         for (const system of order) {
-          const sample = await ycsb(system, workload === 'A' ? 0.5 : 1, 1000 + r);
+          const sample = await ycsb(system, workload === 'A' ? 0.5 : 1, 1000 + r, cluster.pids);
           const k = `${system.name}/${workload}`;
           samples.set(k, [...(samples.get(k) ?? []), sample]);
-          process.stderr.write(`  ${nodes} node(s), run ${r + 1}/${RUNS}, YCSB-${workload}, ${system.name}: ${sample.rate.toFixed(0)} ops/s, p99 ${sample.p99.toFixed(1)} ms\n`);
+          process.stderr.write(`  ${nodes} node(s), run ${r + 1}/${RUNS}, YCSB-${workload}, ${system.name}: ${sample.rate.toFixed(0)} ops/s, p99 ${sample.p99.toFixed(1)} ms, cluster CPU ${sample.cpuPerOp.toFixed(0)} µs/op\n`);
         }
       }
     }
-    const m = (name: string, workload: string, pick: (s: Sample) => number) => median(samples.get(`${name}/${workload}`)!.map(pick));
+    const m = (name: string, workload: string, pick: (s: Sample) => number) => { const s = samples.get(`${name}/${workload}`); return s === undefined ? Number.NaN : median(s.map(pick)); };
     const label = nodes === 1 ? '1 node' : `${nodes} nodes`;
     const rows: BenchRow[] = [];
     for (const workload of ['A', 'C'] as const) {
@@ -384,6 +390,8 @@ async function topology(nodes: number, basePort: number): Promise<BenchRow[]> {
         { metric: `${label}, YCSB-${workload}: strong, ${regions.length} regions (ops/s)`, ours: strongRate, peer: chainfireRate, peerName: 'chainfire', ratio: strongRate / chainfireRate, goal: nodes === 3 ? '≥ 1.5×' : '' },
         { metric: `${label}, YCSB-${workload}: eventual (ops/s)`, ours: eventualRate, peer: strongRate, peerName: 'flaredb strong', ratio: eventualRate / strongRate, goal: '≥ 3×' },
         { metric: `${label}, YCSB-${workload}: strong p99 (ms)`, ours: m('flaredb strong', workload, (s) => s.p99), peer: m('chainfire', workload, (s) => s.p99), peerName: 'chainfire', ratio: m('chainfire', workload, (s) => s.p99) / m('flaredb strong', workload, (s) => s.p99) },
+        { metric: `${label}, YCSB-${workload}: strong, cluster CPU per op (µs)`, ours: m('flaredb strong', workload, (s) => s.cpuPerOp), peer: m('chainfire', workload, (s) => s.cpuPerOp), peerName: 'chainfire', ratio: m('chainfire', workload, (s) => s.cpuPerOp) / m('flaredb strong', workload, (s) => s.cpuPerOp) },
+        { metric: `${label}, YCSB-${workload}: eventual, cluster CPU per op (µs)`, ours: m('flaredb eventual', workload, (s) => s.cpuPerOp), peer: m('flaredb strong', workload, (s) => s.cpuPerOp), peerName: 'flaredb strong', ratio: m('flaredb strong', workload, (s) => s.cpuPerOp) / m('flaredb eventual', workload, (s) => s.cpuPerOp) },
         { metric: `${label}, YCSB-${workload}: eventual p99 (ms)`, ours: m('flaredb eventual', workload, (s) => s.p99), peer: m('flaredb strong', workload, (s) => s.p99), peerName: 'flaredb strong', ratio: m('flaredb strong', workload, (s) => s.p99) / m('flaredb eventual', workload, (s) => s.p99) },
       );
     }

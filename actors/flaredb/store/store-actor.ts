@@ -535,13 +535,17 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
     const s = group.node.status();
     if (s.role === group.role && s.term === group.term && s.leader === group.leader) return;
     const wasLeader = group.role === 'leader';
+    const newTerm = s.term !== group.term;
     group.role = s.role;
     group.term = s.term;
     group.leader = s.leader;
-    if (wasLeader && s.role !== 'leader') {
-      // Unconfirmed reads are dropped by the core on a leader change; tell their callers to re-route.
+    if (wasLeader && (s.role !== 'leader' || newTerm)) {
+      // The core drops unconfirmed reads on every term change, even one it leads again (and the
+      // next round waits for this one); tell their callers to re-route.
       for (const reads of group.readsInFlight.values()) for (const read of reads) read.fail(regionError({ kind: 'not-leader', region: group.regionId, leader: s.leader }));
       group.readsInFlight.clear();
+    }
+    if (wasLeader && s.role !== 'leader') {
       for (const read of group.readQueue) read.fail(regionError({ kind: 'not-leader', region: group.regionId, leader: s.leader }));
       group.readQueue = [];
       group.splitting = false;
@@ -1050,7 +1054,10 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
   /** Persists, sends, applies and answers everything every group has ready: one synced write per round. */
   const flush = async (state: State): Promise<void> => {
     for (let round = 0; round < MAX_FLUSH_ROUNDS; round++) {
-      for (const group of state.groups.values()) if (group.readQueue.length > 0) startReads(state, group);
+      // One ReadIndex round in flight per region (etcd's linearizable read loop): reads that arrive
+      // meanwhile wait for it and then share the next round, so under load a heartbeat round
+      // confirms a batch of reads instead of each read paying for its own.
+      for (const group of state.groups.values()) if (group.readQueue.length > 0 && group.readsInFlight.size === 0) startReads(state, group);
       const work: Array<[Group, Ready]> = [];
       const ops: KvOp[] = state.evOps;
       state.evOps = [];
@@ -1134,7 +1141,7 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
     deliverEvents(state);
     pushEventual(state);
     let more = state.evOps.length > 0 || state.afterPersist.length > 0;
-    for (const group of state.groups.values()) if (group.node.hasReady() || group.readQueue.length > 0) more = true;
+    for (const group of state.groups.values()) if (group.node.hasReady() || (group.readQueue.length > 0 && group.readsInFlight.size === 0)) more = true;
     if (more) scheduleFlush(state);
   };
 
