@@ -1576,8 +1576,12 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
       switch (msg.type) {
         case 'store.tick': {
           state.ticks++;
+          // Uninitialized replicas tick too. They never campaign (no membership until the leader's
+          // snapshot), but a follower's clock is what ends its leader's lease: one that stopped
+          // ticking after hearing from a leader would drop every later (pre-)vote request as
+          // "that leader is still alive" forever, and a region whose quorum needs it (voters that
+          // missed the split creating it, waiting for a snapshot) could never elect again.
           for (const group of state.groups.values()) {
-            if (group.region === undefined && group.pd === undefined) continue;
             group.node.tick();
             observeRole(state, group);
           }
