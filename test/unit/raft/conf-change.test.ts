@@ -231,6 +231,43 @@ describe('membership changes', () => {
     for (let t = 0; t < 50; t++) empty.tick();
     expect(empty.hasReady()).toBe(false);
   });
+
+  it('a member whose log holds changes it does not know committed must also win the latest membership', () => {
+    // c applied up to {a,c,d}; its log then adds b and removes a (all committed elsewhere, but c's
+    // commit index says 11: the leader died before telling it, or a restart lost it). The group runs
+    // {b,c,d}, where b may already lead this term with {b,d}: a's vote alone must not elect c
+    // (flaredb-moves seed 98 elected both).
+    const storage = new MemoryRaftStorage();
+    storage.append([
+      { index: 10, term: 7, data: encodeConfChange({ type: 'addVoter', node: 'd' }), kind: 'conf' },
+      { index: 11, term: 8, data: encodeConfChange({ type: 'remove', node: 'b' }), kind: 'conf' },
+      { index: 12, term: 8, data: encodeConfChange({ type: 'addLearner', node: 'b' }), kind: 'conf' },
+      { index: 13, term: 8, data: encodeConfChange({ type: 'addVoter', node: 'b' }), kind: 'conf' },
+      { index: 14, term: 8, data: encodeConfChange({ type: 'remove', node: 'a' }), kind: 'conf' },
+    ].map((e, k) => ({ ...e, index: k + 1 })));
+    storage.setHardState({ term: 8, vote: 'c', commit: 2 });
+    const node = new RaftNode({ id: 'c', voters: ['a', 'b', 'c'], storage, random: () => 0.5, applied: 2, electionTicks: 10 });
+    expect(node.confState()).toEqual({ voters: ['a', 'c', 'd'], learners: [] });
+    for (let t = 0; t < 20 && !node.hasReady(); t++) node.tick();
+    const canvass = node.ready();
+    node.advance(canvass);
+    // It canvasses both memberships...
+    expect(canvass.messages.filter((m) => m.type === 'preVote').map((m) => m.to).sort()).toEqual(['a', 'b', 'd']);
+    const grant = (from: string, type: 'preVoteResponse' | 'voteResponse'): void => node.step({ type, from, to: 'c', term: 9, reject: false });
+    // ...and a's grant is a majority of {a,c,d} only: no election.
+    grant('a', 'preVoteResponse');
+    expect(node.status().role).toBe('preCandidate');
+    grant('d', 'preVoteResponse');
+    expect(node.status().role).toBe('candidate');
+    grant('a', 'voteResponse');
+    expect(node.status().role).toBe('candidate');
+    grant('d', 'voteResponse');
+    expect(node.status().role).toBe('leader');
+    // A member its own log removes does not campaign at all.
+    const removed = new RaftNode({ id: 'a', voters: ['a', 'b', 'c'], storage, random: () => 0.5, applied: 2, electionTicks: 10 });
+    for (let t = 0; t < 50; t++) removed.tick();
+    expect(removed.status().role).toBe('follower');
+  });
 });
 
 // ---- randomized ------------------------------------------------------------------------------
