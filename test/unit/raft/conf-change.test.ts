@@ -239,11 +239,11 @@ describe('membership changes', () => {
     // (flaredb-moves seed 98 elected both).
     const storage = new MemoryRaftStorage();
     storage.append([
-      { index: 10, term: 7, data: encodeConfChange({ type: 'addVoter', node: 'd' }), kind: 'conf' },
-      { index: 11, term: 8, data: encodeConfChange({ type: 'remove', node: 'b' }), kind: 'conf' },
-      { index: 12, term: 8, data: encodeConfChange({ type: 'addLearner', node: 'b' }), kind: 'conf' },
-      { index: 13, term: 8, data: encodeConfChange({ type: 'addVoter', node: 'b' }), kind: 'conf' },
-      { index: 14, term: 8, data: encodeConfChange({ type: 'remove', node: 'a' }), kind: 'conf' },
+      { index: 10, term: 7, data: encodeConfChange({ type: 'addVoter', node: 'd' }), kind: 'conf' as const },
+      { index: 11, term: 8, data: encodeConfChange({ type: 'remove', node: 'b' }), kind: 'conf' as const },
+      { index: 12, term: 8, data: encodeConfChange({ type: 'addLearner', node: 'b' }), kind: 'conf' as const },
+      { index: 13, term: 8, data: encodeConfChange({ type: 'addVoter', node: 'b' }), kind: 'conf' as const },
+      { index: 14, term: 8, data: encodeConfChange({ type: 'remove', node: 'a' }), kind: 'conf' as const },
     ].map((e, k) => ({ ...e, index: k + 1 })));
     storage.setHardState({ term: 8, vote: 'c', commit: 2 });
     const node = new RaftNode({ id: 'c', voters: ['a', 'b', 'c'], storage, random: () => 0.5, applied: 2, electionTicks: 10 });
