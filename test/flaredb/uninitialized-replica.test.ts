@@ -48,3 +48,28 @@ describe('flaredb uninitialized replicas', () => {
     expect(await send({ ...preVote, type: 'vote' })).toContainEqual(expect.objectContaining({ type: 'voteResponse', term: 8, reject: false }));
   });
 });
+
+describe('flaredb replica metadata', () => {
+  it('is written with the snapshot that initializes a replica, in one batch', async () => {
+    // A restart finds replicas by their metadata: a snapshot persisted a round before it left, on a
+    // crash between, a replica that came back uninitialized and led its region with no state
+    // machine (flaredb-moves seed 97).
+    const h = new FlaredbHarness(['a', 'b', 'c'], { extraStores: ['d'] });
+    const a = h.client('a');
+    await h.run(a.createNamespace('meta', 'strong'));
+    for (let i = 0; i < 5; i++) await h.run(a.compareAndSwap('meta', `k${i}`, new TextEncoder().encode(`v${i}`), 0));
+    const backend = h.store('d').backend;
+    const batch = backend.batch.bind(backend);
+    const snapshotWrites: boolean[] = [];
+    const has = (ops: Parameters<typeof batch>[0], key: string): boolean => ops.some((op) => op.type === 'put' && new TextDecoder().decode(op.key) === key);
+    backend.batch = (ops, options) => {
+      if (has(ops, 'raft/r1/s')) snapshotWrites.push(has(ops, `meta/region/${'1'.padStart(12, '0')}`));
+      return batch(ops, options);
+    };
+    const leader = (await h.run(a.region(1))).leader!;
+    await h.run(a.moveRegion(1, ['a', 'b', 'c'].find((n) => n !== leader)!, 'd'));
+    for (let waited = 0; waited < 30_000 && !(await h.run(a.region(1))).peers.includes('d'); waited += 200) await h.advance(200);
+    expect(snapshotWrites.length).toBeGreaterThan(0);
+    expect(snapshotWrites.every(Boolean)).toBe(true);
+  });
+});

@@ -1070,6 +1070,11 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
         if (!group.node.hasReady()) continue;
         const ready = group.node.ready();
         if (needsSync(group.log, ready)) for (const op of group.log.persistOps(ready)) ops.push(op);
+        // A region snapshot's metadata goes in the same write: a restart finds its replicas by
+        // their metadata, and one that found the snapshot's log without it (the metadata written a
+        // round later, a crash between) re-created the replica from Raft traffic as uninitialized,
+        // which then applied — and led — the region with no state machine (flaredb-moves seed 97).
+        if (ready.snapshot !== undefined && group.pd === undefined) ops.push({ type: 'put', key: metaKey(group.regionId), value: codec.encode(RegionMachine.metaOf(ready.snapshot.data)) });
         work.push([group, ready]);
         // A leader's appends that rest on nothing this Ready writes may go before the write, so
         // the followers' disks work in parallel with ours (a core that does not mark them: after).
@@ -1166,9 +1171,18 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
         const regionId = Number(item.group.slice(1));
         if (!Number.isSafeInteger(regionId) || regionId <= 0) continue;
         const log = await openLog(item.group);
-        // No membership yet: it arrives with the leader's snapshot (a learner being added is not
-        // among any voter list; a replica split off elsewhere learns it the same way).
-        group = newGroup(item.group, regionId, newNode(state.ctx, log, NO_MEMBERS), log, item.peers, undefined, undefined);
+        const snapshot = log.storage.snapshot();
+        if (snapshot.index > 0) {
+          // Our log holds the region's state already (a disk written before the snapshot's metadata
+          // went with it): the replica is initialized, as a restart with its metadata would make it.
+          const machine = RegionMachine.restore(snapshot.data);
+          state.evOps.push({ type: 'put', key: metaKey(regionId), value: codec.encode(machine.meta) });
+          group = newGroup(item.group, regionId, newNode(state.ctx, log, machine.confState()), log, regionMembers(machine.meta), machine, undefined);
+        } else {
+          // No membership yet: it arrives with the leader's snapshot (a learner being added is not
+          // among any voter list; a replica split off elsewhere learns it the same way).
+          group = newGroup(item.group, regionId, newNode(state.ctx, log, NO_MEMBERS), log, item.peers, undefined, undefined);
+        }
         state.groups.set(item.group, group);
       }
       if (item.message.type === 'snapshot' && group.pd === undefined && !snapshotFits(state, group, item.message.snapshot)) continue;
