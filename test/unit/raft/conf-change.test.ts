@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { applyConfChange, confChangeProblem, decodeConfChange, encodeConfChange } from '../../../runtime/raft/conf-change.ts';
 import { MemoryRaftStorage } from '../../../runtime/raft/memory-storage.ts';
+import type { Entry } from '../../../runtime/raft/entry.ts';
 import { RaftNode } from '../../../runtime/raft/raft-node.ts';
 import { isUltraError } from '../../../runtime/errors.ts';
 import { Cluster } from './harness.ts';
@@ -233,18 +234,13 @@ describe('membership changes', () => {
   });
 
   it('a member whose log holds changes it does not know committed must also win the latest membership', () => {
-    // c applied up to {a,c,d}; its log then adds b and removes a (all committed elsewhere, but c's
-    // commit index says 11: the leader died before telling it, or a restart lost it). The group runs
-    // {b,c,d}, where b may already lead this term with {b,d}: a's vote alone must not elect c
-    // (flaredb-moves seed 98 elected both).
+    // c applied up to {a,c,d} (entry 2); its log then adds b and removes a (entries 3–5, all
+    // committed elsewhere, but c's commit index says 2: the leader died before telling it, or a
+    // restart lost it). The group runs {b,c,d}, where b may already lead this term with {b,d}: a's
+    // vote alone must not elect c (flaredb-moves seed 98 elected both).
     const storage = new MemoryRaftStorage();
-    storage.append([
-      { index: 10, term: 7, data: encodeConfChange({ type: 'addVoter', node: 'd' }), kind: 'conf' as const },
-      { index: 11, term: 8, data: encodeConfChange({ type: 'remove', node: 'b' }), kind: 'conf' as const },
-      { index: 12, term: 8, data: encodeConfChange({ type: 'addLearner', node: 'b' }), kind: 'conf' as const },
-      { index: 13, term: 8, data: encodeConfChange({ type: 'addVoter', node: 'b' }), kind: 'conf' as const },
-      { index: 14, term: 8, data: encodeConfChange({ type: 'remove', node: 'a' }), kind: 'conf' as const },
-    ].map((e, k) => ({ ...e, index: k + 1 })));
+    const conf = (index: number, term: number, type: 'addLearner' | 'addVoter' | 'remove', node: string): Entry => ({ index, term, data: encodeConfChange({ type, node }), kind: 'conf' });
+    storage.append([conf(1, 7, 'addVoter', 'd'), conf(2, 8, 'remove', 'b'), conf(3, 8, 'addLearner', 'b'), conf(4, 8, 'addVoter', 'b'), conf(5, 8, 'remove', 'a')]);
     storage.setHardState({ term: 8, vote: 'c', commit: 2 });
     const node = new RaftNode({ id: 'c', voters: ['a', 'b', 'c'], storage, random: () => 0.5, applied: 2, electionTicks: 10 });
     expect(node.confState()).toEqual({ voters: ['a', 'c', 'd'], learners: [] });
