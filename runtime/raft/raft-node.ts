@@ -94,6 +94,8 @@ export class RaftNode {
    * of its own term (leader completeness) — so once our commit index reaches both, we hold them all.
    */
   #recoveryTarget: number | undefined;
+  /** Started (not fresh) and no election timeout has passed since: votes are refused as in a leader's lease (RaftConfig.fresh). */
+  #justStarted: boolean;
   /** The membership as of the applied index: changes take effect when applied (conf-change.ts). */
   #conf: ConfState;
   /**
@@ -125,6 +127,7 @@ export class RaftNode {
     }
     this.#persistedHardState = hardState;
     this.#recovering = this.#config.recovering;
+    this.#justStarted = !this.#config.fresh;
     this.#becomeFollower(this.#term, null);
   }
 
@@ -270,7 +273,7 @@ export class RaftNode {
     if (message.term > this.#term) {
       if (message.type === 'vote' || message.type === 'preVote') {
         // Leader stickiness: while we hear from a leader, a (pre-)candidate is someone cut off.
-        const inLease = checkQuorum && this.#leader !== null && this.#electionElapsed < electionTicks;
+        const inLease = checkQuorum && (this.#leader !== null || this.#justStarted) && this.#electionElapsed < electionTicks;
         if (inLease && !message.transfer) return;
       }
       if (message.type === 'preVote' || (message.type === 'preVoteResponse' && !message.reject)) {
@@ -460,6 +463,7 @@ export class RaftNode {
 
   #tickElection(): void {
     this.#electionElapsed++;
+    if (this.#electionElapsed >= this.#config.electionTicks) this.#justStarted = false;
     if (this.#electionElapsed >= this.#randomizedElectionTicks) {
       if (this.#mayCampaign()) {
         this.#electionElapsed = 0;
