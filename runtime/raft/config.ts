@@ -40,6 +40,14 @@ export interface RaftConfig {
    * its forgotten votes and acknowledgements must not help elect a leader that lacks them.
    */
   readonly recovering?: boolean;
+  /**
+   * A replica that never existed before (a region created by a split, or a store's first replica
+   * of a region, with nothing of it ever on disk): it may vote at once. Any
+   * other replica, after a (re)start, refuses (pre-)votes for an election timeout as if it had just
+   * heard from a leader — it may have acknowledged the current leader's lease a moment before it
+   * went down, and a leader serving lease reads relies on that acknowledgement holding.
+   */
+  readonly fresh?: boolean;
 }
 
 export type ResolvedConfig = Required<Omit<RaftConfig, 'applied'>> & { readonly applied: number | undefined };
@@ -92,5 +100,6 @@ export function resolveConfig(config: RaftConfig): ResolvedConfig {
     checkQuorum: config.checkQuorum ?? true,
     applied: config.applied,
     recovering: config.recovering ?? false,
+    fresh: config.fresh ?? false,
   };
 }

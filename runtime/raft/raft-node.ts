@@ -94,6 +94,8 @@ export class RaftNode {
    * of its own term (leader completeness) — so once our commit index reaches both, we hold them all.
    */
   #recoveryTarget: number | undefined;
+  /** Started (not fresh) and no election timeout has passed since: votes are refused as in a leader's lease (RaftConfig.fresh). */
+  #justStarted: boolean;
   /** The membership as of the applied index: changes take effect when applied (conf-change.ts). */
   #conf: ConfState;
   /**
@@ -125,6 +127,7 @@ export class RaftNode {
     }
     this.#persistedHardState = hardState;
     this.#recovering = this.#config.recovering;
+    this.#justStarted = !this.#config.fresh;
     this.#becomeFollower(this.#term, null);
   }
 
@@ -270,7 +273,7 @@ export class RaftNode {
     if (message.term > this.#term) {
       if (message.type === 'vote' || message.type === 'preVote') {
         // Leader stickiness: while we hear from a leader, a (pre-)candidate is someone cut off.
-        const inLease = checkQuorum && this.#leader !== null && this.#electionElapsed < electionTicks;
+        const inLease = checkQuorum && (this.#leader !== null || this.#justStarted) && this.#electionElapsed < electionTicks;
         if (inLease && !message.transfer) return;
       }
       if (message.type === 'preVote' || (message.type === 'preVoteResponse' && !message.reject)) {
@@ -460,6 +463,7 @@ export class RaftNode {
 
   #tickElection(): void {
     this.#electionElapsed++;
+    if (this.#electionElapsed >= this.#config.electionTicks) this.#justStarted = false;
     if (this.#electionElapsed >= this.#randomizedElectionTicks) {
       if (this.#mayCampaign()) {
         this.#electionElapsed = 0;
@@ -508,11 +512,49 @@ export class RaftNode {
    */
   #mayCampaign(): boolean {
     if (this.#recovering || !this.#conf.voters.includes(this.#config.id)) return false;
+    // Nor as a member its own log already removes (or demotes).
+    if (!this.#latestConf().voters.includes(this.#config.id)) return false;
     const lo = this.#log.applied + 1;
     // A received snapshot not applied yet: wait for it only if it carries a membership.
     if (lo < this.#log.firstIndex()) return this.#log.snapshot().conf === undefined;
     if (lo > this.#log.committed) return true;
     return !this.#log.slice(lo, this.#log.committed + 1, Infinity).some((entry) => entry.kind === 'conf');
+  }
+
+  /**
+   * The membership after every change in our log, applied or not (the Raft thesis's "latest
+   * configuration"): #conf unless the log holds changes past the applied index.
+   */
+  #latestConf(): ConfState {
+    let conf = this.#conf;
+    const lo = Math.max(this.#log.applied + 1, this.#log.firstIndex());
+    const hi = this.#log.lastIndex();
+    if (lo > hi) return conf;
+    for (const entry of this.#log.slice(lo, hi + 1, Infinity)) {
+      if (entry.kind === 'conf') conf = applyConfChange(conf, decodeConfChange(entry.data));
+    }
+    return conf;
+  }
+
+  /**
+   * Who must grant an election: a majority of the applied membership (etcd's rule) AND of the
+   * latest one in our log. The applied membership alone is not enough: a member whose log holds
+   * changes it does not know to be committed (its leader died before saying so, or a restart lost
+   * the commit index) may still campaign under a membership two changes behind the group's —
+   * {a,c,d} while the others run {b,c,d} after "add b" and "remove a" — whose majorities need not
+   * meet: c elected by {a,c} and b by {b,d} in one term (flaredb-moves seed 98). The latest
+   * membership's majority meets every other candidate's as in the thesis' append-time rule.
+   */
+  #electorates(): ReadonlyArray<readonly string[]> {
+    const latest = this.#latestConf();
+    const same = latest.voters.length === this.#conf.voters.length && latest.voters.every((v) => this.#conf.voters.includes(v));
+    return same ? [this.#conf.voters] : [this.#conf.voters, latest.voters];
+  }
+
+  #tally(): 'won' | 'lost' | 'pending' {
+    const results = this.#electorates().map((voters) => tallyVotes(voters, this.#votes));
+    if (results.includes('lost')) return 'lost';
+    return results.every((r) => r === 'won') ? 'won' : 'pending';
   }
 
   /** Puts a membership in force (see #conf); a leader starts or stops tracking members and re-counts its commit. */
@@ -559,14 +601,14 @@ export class RaftNode {
       term = this.#term;
     }
     this.#votes.set(this.#config.id, true);
-    if (tallyVotes(this.#conf.voters, this.#votes) === 'won') {
+    if (this.#tally() === 'won') {
       // A single voter wins on its own vote.
       this.#electionWon();
       return;
     }
     const lastLogIndex = this.#log.lastIndex();
     const lastLogTerm = this.#log.lastTerm();
-    for (const voter of this.#conf.voters) {
+    for (const voter of new Set(this.#electorates().flat())) {
       if (voter !== this.#config.id) this.#send({ type: kind, to: voter, term, lastLogIndex, lastLogTerm, transfer });
     }
   }
@@ -655,7 +697,7 @@ export class RaftNode {
     const expected = this.#role === 'preCandidate' ? 'preVoteResponse' : 'voteResponse';
     if (message.type !== expected || this.#votes.has(message.from)) return;
     this.#votes.set(message.from, !message.reject);
-    const result = tallyVotes(this.#conf.voters, this.#votes);
+    const result = this.#tally();
     if (result === 'won') this.#electionWon();
     else if (result === 'lost') this.#becomeFollower(this.#term, null);
   }

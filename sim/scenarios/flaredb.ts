@@ -29,6 +29,7 @@
 // write stops the store for good, which tests the supervisor, not the protocol); BUGGIFY has no
 // site in flaredb.
 import { startFlaredb } from '../../actors/flaredb/flaredb-component.ts';
+import { storeMetrics } from '../../actors/flaredb/store/store-actor.ts';
 import type { FlaredbClient } from '../../actors/flaredb/client/flaredb-client.ts';
 import { UltraError } from '../../runtime/errors.ts';
 import { checkOperations, HistoryRecorder } from '../../runtime/linearizability/index.ts';
@@ -59,6 +60,7 @@ const COVERAGE = {
   pdFailover: 'the placement driver changed leader',
   regionLeaderChanged: 'a region changed leader',
   caughtUp: 'a crashed store restarted and served a read',
+  leaseRead: 'a leader served a strong read under its lease',
   eventualOverwritten: 'an eventual key was written from two nodes',
   checked: 'the linearizability check finished',
 } as const;
@@ -308,6 +310,7 @@ async function run(ctx: ScenarioContext, variant: Variant): Promise<ScenarioVerd
     if (!statusRunning) return;
     for (const id of stores) {
       cluster.onNode(id, (node) => {
+        ctx.sometimes(COVERAGE.leaseRead, storeMetrics(node.system).leaseReads.get() > 0);
         members.get(node.id)!.client.storeStatus(node.id).then(
           (status) => {
             maxRegions = Math.max(maxRegions, status.groups.filter((g) => g.region !== undefined).length);

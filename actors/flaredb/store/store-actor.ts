@@ -25,7 +25,7 @@ import { RecentIds } from '../../../runtime/collections/recent-ids.ts';
 import { UltraError, isUltraError } from '../../../runtime/errors.ts';
 import type { Counter } from '../../../runtime/metrics/counter.ts';
 import type { KvBackend, KvOp } from '../../../runtime/persistence/store.ts';
-import type { RaftConfig } from '../../../runtime/raft/config.ts';
+import { DEFAULT_ELECTION_TICKS, type RaftConfig } from '../../../runtime/raft/config.ts';
 import { decodeConfChange, type ConfChange, type ConfState } from '../../../runtime/raft/conf-change.ts';
 import { DurableRaftLog } from '../../../runtime/raft/durable-raft-log.ts';
 import type { Entry, Snapshot } from '../../../runtime/raft/entry.ts';
@@ -153,13 +153,19 @@ interface Group {
   readonly proposals: Map<number, PendingProposal>;
   readonly accepted: RecentIds;
   readQueue: PendingRead[];
-  readonly readsInFlight: Map<string, PendingRead[]>;
+  /** Read rounds under way (by context): their reads, and when and in which term the round started (for the lease). */
+  readonly readsInFlight: Map<string, { readonly reads: PendingRead[]; readonly startedMs: number; readonly term: number }>;
   readsAwaitingApply: Array<{ readonly index: number; readonly reads: PendingRead[] }>;
   readSeq: number;
   role: RaftRole;
   term: number;
   leader: string | null;
   splitting: boolean;
+  /** Lease reads (see leaseMs): until this monotonic time, in `leaseTerm`, reads need no ReadIndex round. */
+  leaseUntilMs: number;
+  leaseTerm: number;
+  /** A leadership transfer was started in this term: no lease for the rest of it. */
+  noLeaseTerm: number;
   /**
    * A split was applied: compact at once, so that any snapshot this replica sends from now on
    * describes the region's new range. A snapshot from before the split would overlap the new
@@ -247,23 +253,26 @@ interface State {
   readonly metrics: StoreMetrics;
 }
 
-interface StoreMetrics {
+export interface StoreMetrics {
   readonly batches: Counter;
   readonly raftMessages: Counter;
   readonly syncs: Counter;
   readonly splits: Counter;
+  readonly leaseReads: Counter;
   readonly confChanges: Counter;
   readonly destroyed: Counter;
   readonly moves: Counter;
 }
 
-function storeMetrics(system: ActorSystem): StoreMetrics {
+/** The store's counters in `system`'s registry (registered once, shared by every caller). */
+export function storeMetrics(system: ActorSystem): StoreMetrics {
   const m = system.metrics;
   return {
     batches: m.counter({ name: 'ultracloud_flaredb_raft_batches_sent_total', help: 'Batch messages carrying Raft traffic of every region to one store (coalesced heartbeats and appends).' }),
     raftMessages: m.counter({ name: 'ultracloud_flaredb_raft_messages_sent_total', help: 'Raft messages sent, summed over every region this store hosts.' }),
     syncs: m.counter({ name: 'ultracloud_flaredb_synced_writes_total', help: 'Synced backend writes: one per flush round, for every region and eventual write of the round.' }),
     splits: m.counter({ name: 'ultracloud_flaredb_region_splits_total', help: 'Region splits applied by this store.' }),
+    leaseReads: m.counter({ name: 'ultracloud_flaredb_lease_reads_total', help: 'Strong reads a leader served within its lease, without a ReadIndex round.' }),
     confChanges: m.counter({ name: 'ultracloud_flaredb_region_conf_changes_total', help: 'Region membership changes (learner added, promoted, replica removed) applied by this store.' }),
     destroyed: m.counter({ name: 'ultracloud_flaredb_replicas_destroyed_total', help: 'Region replicas this store destroyed after they were removed from their region.' }),
     moves: m.counter({ name: 'ultracloud_flaredb_replica_moves_total', help: 'Replica moves the PD leader finished.' }),
@@ -305,11 +314,29 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
 
   /**
    * A group member; `conf` is its membership unless its snapshot carries one (an uninitialized
-   * replica: none).
+   * replica: none). `fresh`: a replica this store never had (RaftConfig.fresh).
    */
-  const newNode = (ctx: ActorContext<StoreMsg>, log: DurableRaftLog, conf: ConfState): RaftNode =>
-    new RaftNode({ ...options.raft, id: options.nodeId, voters: conf.voters, learners: conf.learners, storage: log.storage, random: () => ctx.env.random(), applied: log.storage.snapshot().index, recovering: log.recovering });
+  const newNode = (ctx: ActorContext<StoreMsg>, log: DurableRaftLog, conf: ConfState, fresh = false): RaftNode =>
+    new RaftNode({ ...options.raft, id: options.nodeId, voters: conf.voters, learners: conf.learners, storage: log.storage, random: () => ctx.env.random(), applied: log.storage.snapshot().index, recovering: log.recovering, fresh });
+  // Lease reads: a ReadIndex round started at time t proves that a quorum heard from this leader
+  // at or after t; each of them refuses votes for an election timeout from then (CheckQuorum's
+  // leader stickiness, and RaftConfig.fresh after a restart), measured in ticks of its own clock.
+  // So no other leader can exist before t + (electionTicks − 1) ticks: until well before that
+  // (two ticks less, and 10 % for clock rate errors) the leader serves reads at its commit index
+  // without another round. A leader that was paused loses the lease with the passing time;
+  // one that starts a leadership transfer gives it up for the term (the target's campaign
+  // overrides stickiness).
+  const electionTicks = options.raft?.electionTicks ?? DEFAULT_ELECTION_TICKS;
+  const leaseMs = Math.max(0, (electionTicks - 2) * tickMs * 0.9);
   const openLog = (group: string): Promise<DurableRaftLog> => DurableRaftLog.open(backend, group, { rejoining: options.rejoining ?? false });
+  /**
+   * Whether this store's replica of `group` never answered anyone (RaftConfig.fresh): nothing of it
+   * on disk, and never destroyed here. A replica that existed before — in an earlier process, or an
+   * earlier incarnation removed and destroyed since (its log is gone, its tombstone is not) — may
+   * have acknowledged a leader's lease a moment ago and must hold its vote like a restarted one.
+   */
+  const neverExisted = (state: State, group: string, log: DurableRaftLog): boolean =>
+    log.storage.hardState().term === 0 && log.storage.snapshot().index === 0 && !state.tombstones.has(group);
 
   const newGroup = (name: string, regionId: number, node: RaftNode, log: DurableRaftLog, peers: readonly string[], region: RegionMachine | undefined, pd: PdMachine | undefined): Group => {
     const s = node.status();
@@ -318,7 +345,7 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
       applied: log.storage.snapshot().index,
       proposals: new Map(), accepted: new RecentIds(MAX_REMEMBERED_PROPOSALS),
       readQueue: [], readsInFlight: new Map(), readsAwaitingApply: [], readSeq: 0,
-      role: s.role, term: s.term, leader: s.leader, splitting: false, compactNow: false,
+      role: s.role, term: s.term, leader: s.leader, splitting: false, compactNow: false, leaseUntilMs: 0, leaseTerm: 0, noLeaseTerm: -1,
     };
   };
 
@@ -333,6 +360,7 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
     const log = existing?.log ?? (await openLog(name));
     if (log.storage.snapshot().index >= INIT_INDEX) return;
     const hard = log.storage.hardState();
+    const fresh = neverExisted(state, name, log);
     const snapshot: Snapshot = { index: INIT_INDEX, term: INIT_TERM, data: machine.snapshot(), conf: machine.confState() };
     const ready: Ready = {
       hardState: { term: Math.max(hard.term, INIT_TERM), vote: hard.term > INIT_TERM ? hard.vote : null, commit: INIT_INDEX },
@@ -346,7 +374,7 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
     ops.push({ type: 'put', key: metaKey(meta.id), value: codec.encode(meta) });
     await backend.batch(ops, { sync: true });
     log.markPersisted(ready);
-    const group = newGroup(name, meta.id, newNode(state.ctx, log, machine.confState()), log, regionMembers(meta), machine, undefined);
+    const group = newGroup(name, meta.id, newNode(state.ctx, log, machine.confState(), fresh), log, regionMembers(meta), machine, undefined);
     state.groups.set(name, group);
     if (campaign) group.node.campaign();
     state.ctx.log.info({ region: machine.describe() }, 'region replica created');
@@ -513,6 +541,19 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
     for (const { reads } of ready) for (const read of reads) read.run();
   };
 
+  /** Whether the leader holds a read lease now (see leaseMs). */
+  const hasLease = (state: State, group: Group): boolean => {
+    const core = group.node.status();
+    return core.role === 'leader' && core.term === group.leaseTerm && group.noLeaseTerm !== core.term && state.ctx.env.monotonicNow() < group.leaseUntilMs;
+  };
+
+  /**
+   * Whether queued reads may start: under a lease at once; otherwise one ReadIndex round in flight
+   * per region (etcd's linearizable read loop), so reads arriving meanwhile share the next round
+   * and under load a heartbeat round confirms a batch of reads instead of each paying for its own.
+   */
+  const readsMayStart = (state: State, group: Group): boolean => group.readQueue.length > 0 && (group.readsInFlight.size === 0 || hasLease(state, group));
+
   const startReads = (state: State, group: Group): void => {
     const reads = group.readQueue;
     group.readQueue = [];
@@ -520,10 +561,21 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
       for (const read of reads) read.fail(regionError({ kind: 'not-leader', region: group.regionId, leader: group.leader }));
       return;
     }
+    const core = group.node.status();
+    if (hasLease(state, group)) {
+      // Within the lease, the commit index is current (the round that took the lease saw an entry
+      // of this term committed): serve once it is applied, as a confirmed round would.
+      group.readsAwaitingApply.push({ index: core.commit, reads });
+      state.metrics.leaseReads.inc(reads.length);
+      // Usually applied already; else the Ready that applies the rest answers them.
+      answerReads(group);
+      return;
+    }
     const context = `${group.name}:${++group.readSeq}`;
     try {
+      const startedMs = state.ctx.env.monotonicNow();
       group.node.readIndex(encoder.encode(context));
-      group.readsInFlight.set(context, reads);
+      group.readsInFlight.set(context, { reads, startedMs, term: group.term });
     } catch (error) {
       for (const read of reads) read.fail(isUltraError(error, 'Unavailable') ? regionError({ kind: 'not-leader', region: group.regionId, leader: group.leader }) : UltraError.from(error));
     }
@@ -542,7 +594,7 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
     if (wasLeader && (s.role !== 'leader' || newTerm)) {
       // The core drops unconfirmed reads on every term change, even one it leads again (and the
       // next round waits for this one); tell their callers to re-route.
-      for (const reads of group.readsInFlight.values()) for (const read of reads) read.fail(regionError({ kind: 'not-leader', region: group.regionId, leader: s.leader }));
+      for (const { reads } of group.readsInFlight.values()) for (const read of reads) read.fail(regionError({ kind: 'not-leader', region: group.regionId, leader: s.leader }));
       group.readsInFlight.clear();
     }
     if (wasLeader && s.role !== 'leader') {
@@ -773,7 +825,7 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
     // by snapshot, not entry by entry): its outcome is unknown, so it must not look retryable.
     const unknown = new UltraError('Unavailable', `flaredb: this store's replica of region ${group.regionId} was removed before the write was answered; it may or may not have been applied — read it back before retrying`);
     for (const p of group.proposals.values()) p.done(undefined, unknown);
-    for (const reads of group.readsInFlight.values()) for (const read of reads) read.fail(gone);
+    for (const { reads } of group.readsInFlight.values()) for (const read of reads) read.fail(gone);
     for (const { reads } of group.readsAwaitingApply) for (const read of reads) read.fail(gone);
     for (const read of group.readQueue) read.fail(gone);
     const meta = metaKey(group.regionId);
@@ -1054,10 +1106,7 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
   /** Persists, sends, applies and answers everything every group has ready: one synced write per round. */
   const flush = async (state: State): Promise<void> => {
     for (let round = 0; round < MAX_FLUSH_ROUNDS; round++) {
-      // One ReadIndex round in flight per region (etcd's linearizable read loop): reads that arrive
-      // meanwhile wait for it and then share the next round, so under load a heartbeat round
-      // confirms a batch of reads instead of each read paying for its own.
-      for (const group of state.groups.values()) if (group.readQueue.length > 0 && group.readsInFlight.size === 0) startReads(state, group);
+      for (const group of state.groups.values()) if (readsMayStart(state, group)) startReads(state, group);
       const work: Array<[Group, Ready]> = [];
       const ops: KvOp[] = state.evOps;
       state.evOps = [];
@@ -1077,6 +1126,11 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
         if (!group.node.hasReady()) continue;
         const ready = group.node.ready();
         if (needsSync(group.log, ready)) for (const op of group.log.persistOps(ready)) ops.push(op);
+        // A region snapshot's metadata goes in the same write: a restart finds its replicas by
+        // their metadata, and one that found the snapshot's log without it (the metadata written a
+        // round later, a crash between) re-created the replica from Raft traffic as uninitialized,
+        // which then applied — and led — the region with no state machine (flaredb-moves seed 97).
+        if (ready.snapshot !== undefined && group.pd === undefined) ops.push({ type: 'put', key: metaKey(group.regionId), value: codec.encode(RegionMachine.metaOf(ready.snapshot.data)) });
         work.push([group, ready]);
         // A leader's appends that rest on nothing this Ready writes may go before the write, so
         // the followers' disks work in parallel with ours (a core that does not mark them: after).
@@ -1102,10 +1156,14 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
         for (const entry of ready.committedEntries) applyEntry(state, group, entry);
         for (const read of ready.readStates) {
           const context = new TextDecoder().decode(read.context);
-          const reads = group.readsInFlight.get(context);
-          if (reads === undefined) continue;
+          const round = group.readsInFlight.get(context);
+          if (round === undefined) continue;
           group.readsInFlight.delete(context);
-          group.readsAwaitingApply.push({ index: read.index, reads });
+          group.readsAwaitingApply.push({ index: read.index, reads: round.reads });
+          if (round.term === group.term && group.role === 'leader' && round.startedMs + leaseMs > group.leaseUntilMs) {
+            group.leaseUntilMs = round.startedMs + leaseMs;
+            group.leaseTerm = group.term;
+          }
         }
         group.node.advance(ready);
         if (group.log.recovering && !group.node.recovering) {
@@ -1141,7 +1199,7 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
     deliverEvents(state);
     pushEventual(state);
     let more = state.evOps.length > 0 || state.afterPersist.length > 0;
-    for (const group of state.groups.values()) if (group.node.hasReady() || (group.readQueue.length > 0 && group.readsInFlight.size === 0)) more = true;
+    for (const group of state.groups.values()) if (group.node.hasReady() || readsMayStart(state, group)) more = true;
     if (more) scheduleFlush(state);
   };
 
@@ -1173,9 +1231,18 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
         const regionId = Number(item.group.slice(1));
         if (!Number.isSafeInteger(regionId) || regionId <= 0) continue;
         const log = await openLog(item.group);
-        // No membership yet: it arrives with the leader's snapshot (a learner being added is not
-        // among any voter list; a replica split off elsewhere learns it the same way).
-        group = newGroup(item.group, regionId, newNode(state.ctx, log, NO_MEMBERS), log, item.peers, undefined, undefined);
+        const snapshot = log.storage.snapshot();
+        if (snapshot.index > 0) {
+          // Our log holds the region's state already (a disk written before the snapshot's metadata
+          // went with it): the replica is initialized, as a restart with its metadata would make it.
+          const machine = RegionMachine.restore(snapshot.data);
+          state.evOps.push({ type: 'put', key: metaKey(regionId), value: codec.encode(machine.meta) });
+          group = newGroup(item.group, regionId, newNode(state.ctx, log, machine.confState()), log, regionMembers(machine.meta), machine, undefined);
+        } else {
+          // No membership yet: it arrives with the leader's snapshot (a learner being added is not
+          // among any voter list; a replica split off elsewhere learns it the same way).
+          group = newGroup(item.group, regionId, newNode(state.ctx, log, NO_MEMBERS, neverExisted(state, item.group, log)), log, item.peers, undefined, undefined);
+        }
         state.groups.set(item.group, group);
       }
       if (item.message.type === 'snapshot' && group.pd === undefined && !snapshotFits(state, group, item.message.snapshot)) continue;
@@ -1583,8 +1650,12 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
       switch (msg.type) {
         case 'store.tick': {
           state.ticks++;
+          // Uninitialized replicas tick too. They never campaign (no membership until the leader's
+          // snapshot), but a follower's clock is what ends its leader's lease: one that stopped
+          // ticking after hearing from a leader would drop every later (pre-)vote request as
+          // "that leader is still alive" forever, and a region whose quorum needs it (voters that
+          // missed the split creating it, waiting for a snapshot) could never elect again.
           for (const group of state.groups.values()) {
-            if (group.region === undefined && group.pd === undefined) continue;
             group.node.tick();
             observeRole(state, group);
           }
@@ -1771,6 +1842,7 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
             const group = state.groups.get(regionGroupName(msg.region));
             if (group?.region === undefined) throw regionError({ kind: 'region-not-found', region: msg.region });
             if (group.role !== 'leader') throw regionError({ kind: 'not-leader', region: msg.region, leader: group.leader });
+            group.noLeaseTerm = group.term;
             group.node.transferLeadership(msg.to);
             scheduleFlush(state);
             reply.ok(true);
@@ -1788,7 +1860,7 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
       const stopped = new UltraError('Unavailable', `flaredb store ${options.nodeId} stopped`);
       for (const group of state.groups.values()) {
         for (const p of group.proposals.values()) p.done(undefined, stopped);
-        for (const reads of group.readsInFlight.values()) for (const read of reads) read.fail(stopped);
+        for (const { reads } of group.readsInFlight.values()) for (const read of reads) read.fail(stopped);
         for (const { reads } of group.readsAwaitingApply) for (const read of reads) read.fail(stopped);
         for (const read of group.readQueue) read.fail(stopped);
       }

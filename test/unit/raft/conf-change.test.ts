@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { applyConfChange, confChangeProblem, decodeConfChange, encodeConfChange } from '../../../runtime/raft/conf-change.ts';
 import { MemoryRaftStorage } from '../../../runtime/raft/memory-storage.ts';
+import type { Entry } from '../../../runtime/raft/entry.ts';
 import { RaftNode } from '../../../runtime/raft/raft-node.ts';
 import { isUltraError } from '../../../runtime/errors.ts';
 import { Cluster } from './harness.ts';
@@ -230,6 +231,38 @@ describe('membership changes', () => {
     const empty = new RaftNode({ id: 'x', voters: [], storage: new MemoryRaftStorage(), random: () => 0.5 });
     for (let t = 0; t < 50; t++) empty.tick();
     expect(empty.hasReady()).toBe(false);
+  });
+
+  it('a member whose log holds changes it does not know committed must also win the latest membership', () => {
+    // c applied up to {a,c,d} (entry 2); its log then adds b and removes a (entries 3–5, all
+    // committed elsewhere, but c's commit index says 2: the leader died before telling it, or a
+    // restart lost it). The group runs {b,c,d}, where b may already lead this term with {b,d}: a's
+    // vote alone must not elect c (flaredb-moves seed 98 elected both).
+    const storage = new MemoryRaftStorage();
+    const conf = (index: number, term: number, type: 'addLearner' | 'addVoter' | 'remove', node: string): Entry => ({ index, term, data: encodeConfChange({ type, node }), kind: 'conf' });
+    storage.append([conf(1, 7, 'addVoter', 'd'), conf(2, 8, 'remove', 'b'), conf(3, 8, 'addLearner', 'b'), conf(4, 8, 'addVoter', 'b'), conf(5, 8, 'remove', 'a')]);
+    storage.setHardState({ term: 8, vote: 'c', commit: 2 });
+    const node = new RaftNode({ id: 'c', voters: ['a', 'b', 'c'], storage, random: () => 0.5, applied: 2, electionTicks: 10 });
+    expect(node.confState()).toEqual({ voters: ['a', 'c', 'd'], learners: [] });
+    for (let t = 0; t < 20 && !node.hasReady(); t++) node.tick();
+    const canvass = node.ready();
+    node.advance(canvass);
+    // It canvasses both memberships...
+    expect(canvass.messages.filter((m) => m.type === 'preVote').map((m) => m.to).sort()).toEqual(['a', 'b', 'd']);
+    const grant = (from: string, type: 'preVoteResponse' | 'voteResponse'): void => node.step({ type, from, to: 'c', term: 9, reject: false });
+    // ...and a's grant is a majority of {a,c,d} only: no election.
+    grant('a', 'preVoteResponse');
+    expect(node.status().role).toBe('preCandidate');
+    grant('d', 'preVoteResponse');
+    expect(node.status().role).toBe('candidate');
+    grant('a', 'voteResponse');
+    expect(node.status().role).toBe('candidate');
+    grant('d', 'voteResponse');
+    expect(node.status().role).toBe('leader');
+    // A member its own log removes does not campaign at all.
+    const removed = new RaftNode({ id: 'a', voters: ['a', 'b', 'c'], storage, random: () => 0.5, applied: 2, electionTicks: 10 });
+    for (let t = 0; t < 50; t++) removed.tick();
+    expect(removed.status().role).toBe('follower');
   });
 });
 

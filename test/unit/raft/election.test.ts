@@ -50,6 +50,26 @@ describe('leader election', () => {
     expect(restarted.ready().messages.map((m) => [m.to, 'reject' in m && m.reject])).toEqual([['b', true], ['a', false]]);
   });
 
+  it('after a restart refuses (pre-)votes for an election timeout, as in a leader\'s lease; a fresh replica votes at once', () => {
+    const request = { type: 'preVote', from: 'a', to: 'c', term: 3, lastLogIndex: 0, lastLogTerm: 0, transfer: false } as const;
+    const answers = (node: RaftNode): boolean[] => node.ready().messages.map((m) => 'reject' in m && !m.reject);
+    const storage = new MemoryRaftStorage();
+    storage.setHardState({ term: 2, vote: null, commit: 0 });
+    const restarted = new RaftNode({ id: 'c', voters: ['a', 'b', 'c'], storage, random: () => 0.99, electionTicks: 10 });
+    restarted.step(request);
+    expect(restarted.hasReady()).toBe(false);
+    for (let t = 0; t < 10; t++) restarted.tick();
+    restarted.step(request);
+    expect(answers(restarted)).toEqual([true]);
+    const fresh = new RaftNode({ id: 'c', voters: ['a', 'b', 'c'], storage: new MemoryRaftStorage(), random: () => 0.99, electionTicks: 10, fresh: true });
+    fresh.step(request);
+    expect(answers(fresh)).toEqual([true]);
+    // A transfer's campaign is not held back.
+    const transfer = new RaftNode({ id: 'c', voters: ['a', 'b', 'c'], storage: new MemoryRaftStorage(), random: () => 0.99, electionTicks: 10 });
+    transfer.step({ ...request, transfer: true });
+    expect(answers(transfer)).toEqual([true]);
+  });
+
   it('refuses votes to candidates whose log is less up to date', () => {
     const cluster = new Cluster(3, 3);
     const leader = cluster.elect();
