@@ -460,13 +460,15 @@ class Call implements GrpcUnaryCall, GrpcStreamCall {
     else method.handle(this);
   }
 
-  /** A protocol error from the client: status, handler told, and the rest of its request refused. */
+  /**
+   * A protocol error from the client: status, and the handler told. What the client still sends is
+   * read and dropped (the reader stops at its first error) until it closes its side, as gRPC
+   * clients do on a status; no RST_STREAM from here, which nghttp2 could send ahead of the trailers.
+   */
   #abort(error: GrpcError): void {
     if (this.#done) return;
     this.fail(error);
     this.#cancelNow();
-    // The client may still be sending (an oversized message): reset our side once the status is out.
-    if (!this.#stream.destroyed && !this.#stream.readableEnded) this.#stream.close(http2.constants.NGHTTP2_NO_ERROR);
   }
 
   #encodeFailed(error: unknown): void {
