@@ -97,7 +97,7 @@ export class GrpcMessageReader {
     }
     if (length > this.#maxMessageBytes) {
       this.#failed = true;
-      return { code: GrpcStatus.RESOURCE_EXHAUSTED, details: `Received message larger than max (${length} vs. ${this.#maxMessageBytes})` };
+      return { code: GrpcStatus.RESOURCE_EXHAUSTED, details: `Received message larger than max (${length} vs ${this.#maxMessageBytes})` };
     }
     this.#compressed = flag === 1;
     this.#length = length;

@@ -38,7 +38,7 @@ export function serveSnapshotStream(call: GrpcStreamCall, deps: SnapshotStreamDe
       const message: WireMessage = { ...(header === undefined ? {} : { header }), remaining_bytes: String(data.length - sent), blob };
       header = undefined;
       // Respect flow control: a large store must not be buffered whole in the HTTP/2 stream.
-      if (!call.write(message)) {
+      if (!call.write(message) && !cancelled) {
         await new Promise<void>((resolve) => {
           wake = resolve;
           call.onceDrain(resolve);

@@ -69,7 +69,7 @@ describe('GrpcMessageReader', () => {
     const { reader: r, frames } = reader(10);
     expect(r.push(frameMessage(Buffer.alloc(10)))).toBeUndefined();
     const header = frameMessage(Buffer.alloc(11)).subarray(0, 5);
-    expect(r.push(header)).toEqual({ code: GrpcStatus.RESOURCE_EXHAUSTED, details: 'Received message larger than max (11 vs. 10)' });
+    expect(r.push(header)).toEqual({ code: GrpcStatus.RESOURCE_EXHAUSTED, details: 'Received message larger than max (11 vs 10)' });
     // Once failed, nothing more is read.
     expect(r.push(frameMessage(Buffer.alloc(1)))).toBeUndefined();
     expect(frames).toHaveLength(1);
