@@ -129,7 +129,8 @@ export class EtcdGrpcServer {
     this.#server = server;
     const port = await server.listen(this.#port, this.#host).catch((error: unknown) => {
       this.#server = undefined;
-      throw new UltraError('Unavailable', `etcd gRPC server: cannot listen on ${this.#host}:${this.#port}: ${(error as Error).message}`);
+      // listen's own text ("gRPC server: cannot listen on HOST:PORT: …"), said of the etcd API.
+      throw new UltraError('Unavailable', `etcd ${(error as Error).message}`);
     });
     this.#log.info({ host: this.#host, port, auth: this.#auth.issuesTokens }, 'etcd gRPC API listening');
     return port;

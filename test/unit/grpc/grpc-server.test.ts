@@ -274,6 +274,13 @@ describe('GrpcServer', () => {
     expect(await stream('0')).toEqual([]);
   });
 
+  it('refuses to listen on a port in use with Unavailable, naming it', async () => {
+    const port = await start();
+    const second = new GrpcServer({ methods, maxReceiveMessageBytes: 10, env, log: silentLogger() });
+    await expect(second.listen(port, '127.0.0.1')).rejects.toMatchObject({ code: 'Unavailable', message: expect.stringContaining(`cannot listen on 127.0.0.1:${port}`) });
+    await second.close();
+  });
+
   it('on close ends open streams UNAVAILABLE, runs their cancel listeners and refuses new calls', async () => {
     await start();
     const call = client!.makeBidiStreamRequest('/t.T/Chat', serialize, deserialize);
