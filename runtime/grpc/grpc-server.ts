@@ -280,8 +280,9 @@ class Call implements GrpcUnaryCall, GrpcStreamCall {
       const error = this.#reader.push(chunk);
       if (error !== undefined) this.#abort(error);
     });
-    stream.once('end', () => this.#clientEnd());
-    stream.once('close', () => this.#closed());
+    // `on`, not `once`, for events a stream emits once: `once` wraps every listener in two more objects.
+    stream.on('end', () => this.#clientEnd());
+    stream.on('close', () => this.#closed());
   }
 
   get metadata(): GrpcMetadata {
@@ -315,7 +316,7 @@ class Call implements GrpcUnaryCall, GrpcStreamCall {
     const stream = this.#stream;
     if (stream.destroyed) return;
     stream.respond(OK_HEADERS, WAIT_FOR_TRAILERS);
-    stream.once('wantTrailers', sendOkTrailers);
+    stream.on('wantTrailers', sendOkTrailers);
     stream.end(framed);
   }
 
@@ -342,7 +343,7 @@ class Call implements GrpcUnaryCall, GrpcStreamCall {
     if (stream.destroyed) return false;
     if (!stream.headersSent) {
       stream.respond(OK_HEADERS, WAIT_FOR_TRAILERS);
-      stream.once('wantTrailers', () => stream.sendTrailers(this.#trailers));
+      stream.on('wantTrailers', () => stream.sendTrailers(this.#trailers));
     }
     return stream.write(framed);
   }
