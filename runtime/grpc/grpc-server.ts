@@ -100,6 +100,8 @@ const END_STREAM = { endStream: true };
 /** grpc-timeout: up to 8 digits and a unit (Hours, Minutes, Seconds, milli, micro, nano). */
 const TIMEOUT = /^(\d{1,8})([HMSmun])$/;
 const TIMEOUT_UNIT_MS: Readonly<Record<string, number>> = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 0.001, n: 0.000001 };
+/** Node's timers fire at once beyond 2³¹−1 ms (24.8 days): a deadline further off than that is no deadline in practice. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 function ignore(): void {}
 
@@ -197,7 +199,7 @@ export class GrpcServer {
       timeoutMs = Number(match[1]) * TIMEOUT_UNIT_MS[match[2]!]!;
     }
     const call = new Call(this, stream, headers, method, encoding);
-    if (timeoutMs !== undefined) call.deadline(timeoutMs);
+    if (timeoutMs !== undefined && timeoutMs <= MAX_TIMER_MS) call.deadline(timeoutMs);
     if (method.kind !== 'unary') {
       this.#streams.add(call);
       if (method.kind === 'bidi') method.handle(call);

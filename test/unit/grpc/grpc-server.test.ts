@@ -242,6 +242,8 @@ describe('GrpcServer', () => {
     session.close();
     expect(trailers['grpc-status']).toBe(String(GrpcStatus.DEADLINE_EXCEEDED));
     expect(seen.cancels).toBe(1);
+    // 99,999,999 hours: past what a timer can hold, so no deadline rather than an immediate one.
+    expect((await raw(port, '/t.T/Echo', [frameMessage(Buffer.from('far'))], { 'grpc-timeout': '99999999H' })).body.subarray(5).toString()).toBe('far||');
     expect(statusOf(await raw(port, '/t.T/Echo', [frameMessage(Buffer.from('x'))], { 'grpc-timeout': 'soon' }))).toEqual({ code: GrpcStatus.INTERNAL, details: 'Invalid grpc-timeout value "soon"' });
   });
 
