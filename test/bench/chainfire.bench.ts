@@ -5,7 +5,8 @@
 // three processes with --initial-cluster; chainfire: `cluster init --nodes 3`). Every request goes
 // to the leader. Figures: put throughput with 1, 16 and 256 clients in flight (100-byte values),
 // put latency p50/p99 from the sequential run, and linearizable and serializable Range throughput
-// with 64 in flight. Each figure is the median of RUNS runs (default 3: this suite is slow), the two
+// with 64 in flight, and the leader process's CPU time per put with 256 clients (from /proc: less
+// disturbed by a busy machine than throughput). Each figure is the median of RUNS runs (default 3: this suite is slow), the two
 // stores taking turns run by run after one short warm-up each.
 // Needs: apt-get install etcd-server (the `etcd` binary on PATH).
 // Run: npm run bench -- chainfire   (or: npx node test/bench/chainfire.bench.ts)
@@ -100,6 +101,8 @@ async function until<T>(what: string, attempt: () => Promise<T | undefined>, die
 interface Store {
   readonly name: string;
   readonly leader: KvEndpoint;
+  /** The leader's process, whose CPU time is measured. */
+  readonly leaderPid: number;
   stop(): Promise<void>;
 }
 
@@ -150,6 +153,7 @@ async function startEtcd(nodes: number, basePort: number, dir: string): Promise<
   return {
     name: 'etcd',
     leader,
+    leaderPid: processes[endpoints.indexOf(leader)]!.pid!,
     async stop() {
       leader.close();
       await Promise.all(processes.map(stop));
@@ -184,6 +188,7 @@ async function startChainfire(nodes: number, basePort: number, dir: string, ultr
   return {
     name,
     leader,
+    leaderPid: processes[endpoints.indexOf(leader)]!.pid!,
     async stop() {
       leader.close();
       await Promise.all(processes.map(stop));
@@ -211,22 +216,37 @@ const ranges = (kv: KvEndpoint, serializable: boolean) =>
     if ((r.kvs as unknown[]).length !== 1) throw new Error(`${kv.address}: Range found ${(r.kvs as unknown[]).length} keys`);
   });
 
+/** CPU time (user + system, all threads) a process has used, in µs; /proc counts in clock ticks (10 ms). */
+async function cpuMicros(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10_000;
+}
+
 interface Sample {
   put1: number;
   latenciesMs: number[];
   put16: number;
   put256: number;
+  /** The leader's CPU µs per put during the 256-client run. */
+  cpu256: number;
   linearizable: number;
   serializable: number;
 }
 
-async function measure(kv: KvEndpoint): Promise<Sample> {
+async function measure(kv: KvEndpoint, pid: number): Promise<Sample> {
   const { rate: put1, latenciesMs } = await sequentialPuts(kv);
+  const put16 = await concurrentPuts(kv, 16);
+  const cpuBefore = await cpuMicros(pid);
+  const put256 = await concurrentPuts(kv, 256);
+  const cpu256 = ((await cpuMicros(pid)) - cpuBefore) / CONCURRENT_PUTS[256]!;
   return {
     put1,
     latenciesMs,
-    put16: await concurrentPuts(kv, 16),
-    put256: await concurrentPuts(kv, 256),
+    put16,
+    put256,
+    cpu256,
     linearizable: await ranges(kv, false),
     serializable: await ranges(kv, true),
   };
@@ -254,7 +274,7 @@ async function topology(nodes: number, basePort: number): Promise<BenchRow[]> {
         const t0 = performance.now();
         const retriesBefore = s.leader.retries;
         const termBefore = await s.leader.term();
-        samples[s.name]!.push(await measure(s.leader));
+        samples[s.name]!.push(await measure(s.leader, s.leaderPid));
         const retried = s.leader.retries - retriesBefore;
         const termAfter = await s.leader.term();
         const notes = [
@@ -273,6 +293,11 @@ async function topology(nodes: number, basePort: number): Promise<BenchRow[]> {
         const peer = m('etcd', pick);
         return { metric: `${label}: ${metric}${tag}`, ours, peer, peerName: 'etcd', ratio: ours / peer };
       };
+      const lower = (metric: string, pick: (s: Sample) => number): BenchRow => {
+        const ours = m(name, pick);
+        const peer = m('etcd', pick);
+        return { metric: `${label}: ${metric}${tag}`, ours, peer, peerName: 'etcd', ratio: peer / ours };
+      };
       const latency = (metric: string, q: number): BenchRow => {
         const ours = m(name, (s) => percentile(s.latenciesMs, q));
         const peer = m('etcd', (s) => percentile(s.latenciesMs, q));
@@ -282,6 +307,7 @@ async function topology(nodes: number, basePort: number): Promise<BenchRow[]> {
         throughput('put, 1 client (puts/s)', (s) => s.put1),
         throughput('put, 16 clients (puts/s)', (s) => s.put16),
         throughput('put, 256 clients (puts/s)', (s) => s.put256),
+        lower('leader CPU per put, 256 clients (µs)', (s) => s.cpu256),
         latency('put latency p50, sequential (ms)', 50),
         latency('put latency p99, sequential (ms)', 99),
         throughput(`linearizable range, ${RANGE_CLIENTS} clients (reads/s)`, (s) => s.linearizable),

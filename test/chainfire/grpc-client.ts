@@ -35,6 +35,16 @@ export class EtcdGrpcClient {
     });
   }
 
+  /** A unary call to any path (one no proto has, say), with an empty request. */
+  unaryPath(path: string): Promise<Buffer> {
+    return new Promise((resolve, reject) => {
+      this.#client.makeUnaryRequest(path, (b: Buffer) => b, (b: Buffer) => b, Buffer.alloc(0), this.#metadata, (error, response) => {
+        if (error) reject(error);
+        else resolve(response!);
+      });
+    });
+  }
+
   /** Every response of a server-streaming call, in order. */
   serverStream(service: EtcdServiceName, method: string, request: Wire): Promise<Wire[]> {
     const m = this.#method(service, method);

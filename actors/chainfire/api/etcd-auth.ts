@@ -7,10 +7,10 @@
 //   method's action (coordination:keys:read|write, …), so iam roles govern etcd access.
 // - CredentialAuth: one fixed name and password (tests, tools without iam).
 // - openAccess: no checks, for tests and local use only.
-import type { Metadata } from '@grpc/grpc-js';
-import { status } from '@grpc/grpc-js';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Env } from '../../../runtime/env/env.ts';
+import type { GrpcMetadata } from '../../../runtime/grpc/grpc-server.ts';
+import { GrpcStatus } from '../../../runtime/grpc/status.ts';
 import { isUltraError } from '../../../runtime/errors.ts';
 import type { AccessGate } from '../../../runtime/http/access.ts';
 import { tokenMatches } from '../../../runtime/node/admin-credential.ts';
@@ -30,12 +30,12 @@ export interface EtcdAuthenticator {
   /** A token for a correct name and password; undefined otherwise. */
   authenticate(name: string, password: string): string | undefined | Promise<string | undefined>;
   /** Whether the call may proceed; `method` is its gRPC path (`/etcdserverpb.KV/Range`). */
-  check(metadata: Metadata, method: string): AuthCheck | Promise<AuthCheck>;
+  check(metadata: GrpcMetadata, method: string): AuthCheck | Promise<AuthCheck>;
 }
 
 // etcd's own texts, which clientv3 recognises (rpctypes.ErrGRPCPermissionDenied).
-export const PERMISSION_DENIED: GrpcError = { code: status.PERMISSION_DENIED, details: 'etcdserver: permission denied' };
-export const AUTH_UNAVAILABLE: GrpcError = { code: status.UNAVAILABLE, details: 'etcdserver: authorization is unavailable (iam not reachable from this member); retry' };
+export const PERMISSION_DENIED: GrpcError = { code: GrpcStatus.PERMISSION_DENIED, details: 'etcdserver: permission denied' };
+export const AUTH_UNAVAILABLE: GrpcError = { code: GrpcStatus.UNAVAILABLE, details: 'etcdserver: authorization is unavailable (iam not reachable from this member); retry' };
 
 /** Tokens held at once; the oldest is forgotten first, and its client logs in again (clientv3 does on its own). */
 export const MAX_TOKENS = 4096;
@@ -44,7 +44,7 @@ export function openAccess(): EtcdAuthenticator {
   return { issuesTokens: false, authenticate: () => undefined, check: () => 'ok' };
 }
 
-export function customCheck(accept: (metadata: Metadata) => boolean): EtcdAuthenticator {
+export function customCheck(accept: (metadata: GrpcMetadata) => boolean): EtcdAuthenticator {
   return { issuesTokens: false, authenticate: () => undefined, check: (metadata) => (accept(metadata) ? 'ok' : 'invalid') };
 }
 
@@ -98,7 +98,7 @@ export class GateAuth implements EtcdAuthenticator {
     }
   }
 
-  async check(metadata: Metadata, method: string): Promise<AuthCheck> {
+  async check(metadata: GrpcMetadata, method: string): Promise<AuthCheck> {
     const [token] = metadata.get('token');
     if (token === undefined) return 'missing';
     if (typeof token !== 'string') return 'invalid';
@@ -140,7 +140,7 @@ export class CredentialAuth implements EtcdAuthenticator {
     return token;
   }
 
-  check(metadata: Metadata): AuthCheck {
+  check(metadata: GrpcMetadata): AuthCheck {
     const [token] = metadata.get('token');
     if (token === undefined) return 'missing';
     return typeof token === 'string' && this.#tokens.has(token) ? 'ok' : 'invalid';

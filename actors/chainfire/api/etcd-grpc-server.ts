@@ -5,19 +5,15 @@
 // changes and etcd's user/role management answer UNIMPLEMENTED saying why (fixed membership; iam
 // owns identities); a method of the protos not listed here (today only Maintenance.Downgrade,
 // meaningless with one chainfire version) answers UNIMPLEMENTED, naming itself.
-import { Server, ServerCredentials } from '@grpc/grpc-js';
-import type {
-  Metadata,
-  sendUnaryData,
-  ServerDuplexStream,
-  ServerUnaryCall,
-  ServerWritableStream,
-  ServiceDefinition,
-  UntypedHandleCall,
-  UntypedServiceImplementation,
-} from '@grpc/grpc-js';
+//
+// gRPC itself is runtime/grpc's server on node:http2, not grpc-js's (docs/architecture.md: half
+// the CPU per call); the protos still load through proto-loader, which gives each method's path
+// and protobufjs encoder and decoder.
+import type { MethodDefinition, ServiceDefinition } from '@grpc/grpc-js';
 import { realEnv } from '../../../runtime/env/real-env.ts';
 import type { Env } from '../../../runtime/env/env.ts';
+import { GrpcServer } from '../../../runtime/grpc/grpc-server.ts';
+import type { GrpcMetadata, GrpcMethod, GrpcStreamCall, GrpcUnaryCall } from '../../../runtime/grpc/grpc-server.ts';
 import { UltraError } from '../../../runtime/errors.ts';
 import type { Logger } from '../../../runtime/log/logger.ts';
 import { etcdError, etcdReason } from '../core/errors.ts';
@@ -70,7 +66,7 @@ export interface EtcdGrpcServerOptions {
   /** Requires etcd-style login (Auth.Authenticate, then the `token` metadata) on every call. */
   readonly credential?: ClusterCredential;
   /** Instead of a credential: accepts or refuses each call by its metadata. */
-  readonly authenticate?: (metadata: Metadata) => boolean;
+  readonly authenticate?: (metadata: GrpcMetadata) => boolean;
   /** Instead of either: an authenticator of its own (a node's: iam logins, the access gate per call; etcd-auth.ts GateAuth). */
   readonly authenticator?: EtcdAuthenticator;
   /** Largest write request (Put, DeleteRange, Txn) in bytes; default etcd's 1.5 MiB. */
@@ -82,6 +78,10 @@ export interface EtcdGrpcServerOptions {
 }
 
 type Unary = (request: WireMessage) => Promise<unknown>;
+type UnaryHandler = (call: GrpcUnaryCall) => void;
+type StreamHandler = (call: GrpcStreamCall) => void;
+/** A service's handlers by method name; unary methods are the functions of a GrpcUnaryMethod, streaming ones of a GrpcStreamMethod. */
+type Implementation = Readonly<Record<string, UnaryHandler | StreamHandler>>;
 
 /** Marks a decoded write request whose encoding exceeded the size limit (see #measuringWrites). */
 const TOO_LARGE = Symbol('too large');
@@ -95,7 +95,7 @@ export class EtcdGrpcServer {
   readonly #maxRequestBytes: number;
   readonly #env: Pick<Env, 'randomBytes' | 'random' | 'setTimer'>;
   readonly #progressNotifyMs: number;
-  #server: Server | undefined;
+  #server: GrpcServer | undefined;
 
   constructor(options: EtcdGrpcServerOptions) {
     if (options.credential !== undefined && options.authenticate !== undefined) {
@@ -120,19 +120,17 @@ export class EtcdGrpcServer {
   /** Binds and serves; resolves with the bound port. */
   async start(): Promise<number> {
     if (this.#server !== undefined) throw new UltraError('FailedPrecondition', 'etcd gRPC server already started');
-    const server = new Server({ 'grpc.max_receive_message_length': this.#maxRequestBytes + GRPC_OVERHEAD_BYTES });
     const definitions = etcdServiceDefinitions();
     const implementations = this.#implementations();
-    for (const name of ETCD_SERVICES) {
-      const definition = name === 'KV' ? this.#measuringWrites(definitions.KV) : definitions[name];
-      server.addService(definition, withUnimplemented(name, definition, implementations[name]));
-    }
+    const methods = ETCD_SERVICES.flatMap((name) =>
+      grpcMethods(name, name === 'KV' ? this.#measuringWrites(definitions.KV) : definitions[name], implementations[name]),
+    );
+    const server = new GrpcServer({ methods, maxReceiveMessageBytes: this.#maxRequestBytes + GRPC_OVERHEAD_BYTES, env: this.#env, log: this.#log });
     this.#server = server;
-    const port = await new Promise<number>((resolve, reject) => {
-      server.bindAsync(`${this.#host}:${this.#port}`, ServerCredentials.createInsecure(), (error, bound) => {
-        if (error === null) resolve(bound);
-        else reject(new UltraError('Unavailable', `etcd gRPC server: cannot listen on ${this.#host}:${this.#port}: ${error.message}`));
-      });
+    const port = await server.listen(this.#port, this.#host).catch((error: unknown) => {
+      this.#server = undefined;
+      // listen's own text ("gRPC server: cannot listen on HOST:PORT: …"), said of the etcd API.
+      throw new UltraError('Unavailable', `etcd ${(error as Error).message}`);
     });
     this.#log.info({ host: this.#host, port, auth: this.#auth.issuesTokens }, 'etcd gRPC API listening');
     return port;
@@ -140,12 +138,12 @@ export class EtcdGrpcServer {
 
   /** Stops at once: watch and keep-alive streams are long-lived, so waiting for them could wait forever. */
   close(): Promise<void> {
-    this.#server?.forceShutdown();
+    const server = this.#server;
     this.#server = undefined;
-    return Promise.resolve();
+    return server === undefined ? Promise.resolve() : server.close();
   }
 
-  #implementations(): Record<EtcdServiceName, UntypedServiceImplementation> {
+  #implementations(): Record<EtcdServiceName, Implementation> {
     const service = this.#service;
     const header = (revision: bigint): WireMessage => wireHeader(service.header(), revision);
     const withServerHeader = (response: { readonly header: { readonly revision: bigint } }): WireMessage =>
@@ -170,14 +168,14 @@ export class EtcdGrpcServer {
         Compact: this.#unary(async (w) => withServerHeader(await service.compact(compactionRequest(w)))),
       },
       Watch: {
-        Watch: this.#stream((call) => serveWatchStream(call as ServerDuplexStream<WireMessage, WireMessage>, watchDeps)),
+        Watch: this.#stream((call) => serveWatchStream(call, watchDeps)),
       },
       Lease: {
         LeaseGrant: this.#unary(async (w) =>
           withServerHeader(await service.leaseGrant({ TTL: int64(w['TTL'], 'TTL'), ID: int64(w['ID'], 'ID') })),
         ),
         LeaseRevoke: this.#unary(async (w) => withServerHeader(await service.leaseRevoke({ ID: int64(w['ID'], 'ID') }))),
-        LeaseKeepAlive: this.#stream((call) => serveLeaseKeepAliveStream(call as ServerDuplexStream<WireMessage, WireMessage>, streamDeps)),
+        LeaseKeepAlive: this.#stream((call) => serveLeaseKeepAliveStream(call, streamDeps)),
         LeaseTimeToLive: this.#unary(async (w) => {
           const ID = int64(w['ID'], 'ID');
           try {
@@ -219,7 +217,7 @@ export class EtcdGrpcServer {
             }),
           ),
         ),
-        Snapshot: this.#stream((call) => serveSnapshotStream(call as ServerWritableStream<WireMessage, WireMessage>, streamDeps)),
+        Snapshot: this.#stream((call) => serveSnapshotStream(call, streamDeps)),
         Hash: this.#unary(async () => withServerHeader(await service.hash())),
         HashKV: this.#unary(async (w) => withServerHeader(await service.hashKV(int64(w['revision'], 'revision')))),
         Defragment: this.#unary(async () => {
@@ -232,17 +230,18 @@ export class EtcdGrpcServer {
         }),
       },
       Auth: {
-        Authenticate: (call: ServerUnaryCall<WireMessage, unknown>, callback: sendUnaryData<unknown>) => {
-          if (!this.#auth.issuesTokens) return callback(AUTH_NOT_ENABLED);
-          Promise.resolve(this.#auth.authenticate(String(call.request['name']), String(call.request['password']))).then(
+        Authenticate: (call: GrpcUnaryCall) => {
+          if (!this.#auth.issuesTokens) return call.fail(AUTH_NOT_ENABLED);
+          const request = call.request as WireMessage;
+          Promise.resolve(this.#auth.authenticate(String(request['name']), String(request['password']))).then(
             (token) => {
-              if (token === undefined) return callback(AUTH_FAILED);
+              if (token === undefined) return call.fail(AUTH_FAILED);
               this.#currentRevision().then(
-                (revision) => callback(null, { header: header(revision), token }),
-                (error: unknown) => callback(toGrpcError(error, this.#log)),
+                (revision) => call.respond({ header: header(revision), token }),
+                (error: unknown) => call.fail(toGrpcError(error, this.#log)),
               );
             },
-            (error: unknown) => callback(toGrpcError(error, this.#log)),
+            (error: unknown) => call.fail(toGrpcError(error, this.#log)),
           );
         },
         ...Object.fromEntries(IAM_MANAGED_AUTH_METHODS.map((m) => [m, this.#refuse(managedByIam(m))])),
@@ -250,40 +249,40 @@ export class EtcdGrpcServer {
     };
   }
 
-  #unary(handle: Unary): UntypedHandleCall {
-    return (call: ServerUnaryCall<WireMessage, unknown>, callback: sendUnaryData<unknown>) => {
+  #unary(handle: Unary): UnaryHandler {
+    return (call) => {
       this.#whenChecked(call, (refusal) => {
-        if (refusal !== undefined) return callback(refusal);
+        if (refusal !== undefined) return call.fail(refusal);
         // Conversion errors throw synchronously inside handle's async body, so they reject too.
-        handle(call.request).then(
-          (response) => callback(null, response),
-          (error: unknown) => callback(toGrpcError(error, this.#log)),
+        handle(call.request as WireMessage).then(
+          (response) => call.respond(response),
+          (error: unknown) => call.fail(toGrpcError(error, this.#log)),
         );
       });
     };
   }
 
   /** A streaming method (bidi or server-streaming): refused at once without a valid login. */
-  #stream(serve: (call: ServerDuplexStream<WireMessage, WireMessage> | ServerWritableStream<WireMessage, WireMessage>) => void): UntypedHandleCall {
-    return (call: ServerDuplexStream<WireMessage, WireMessage> | ServerWritableStream<WireMessage, WireMessage>) => {
+  #stream(serve: StreamHandler): StreamHandler {
+    return (call) => {
       this.#whenChecked(call, (refusal) => {
-        if (refusal !== undefined) call.emit('error', refusal);
-        else serve(call);
+        if (refusal !== undefined) call.fail(refusal);
+        else if (!call.cancelled) serve(call);
       });
     };
   }
 
   /** Runs `then` with the call's refusal (undefined: it may proceed); at once when the check is synchronous. */
-  #whenChecked(call: { readonly metadata: Metadata; getPath(): string }, then: (refusal: GrpcError | undefined) => void): void {
-    const check = this.#auth.check(call.metadata, call.getPath());
+  #whenChecked(call: { readonly metadata: GrpcMetadata; readonly path: string }, then: (refusal: GrpcError | undefined) => void): void {
+    const check = this.#auth.check(call.metadata, call.path);
     if (typeof check === 'string') return then(authRefusal(check));
     check.then((c) => then(authRefusal(c)), (error: unknown) => then(toGrpcError(error, this.#log)));
   }
 
   /** A unary method that always answers `error` (after the login check, as every call). */
-  #refuse(error: GrpcError): UntypedHandleCall {
-    return (call: ServerUnaryCall<WireMessage, unknown>, callback: sendUnaryData<unknown>) => {
-      this.#whenChecked(call, (refusal) => callback(refusal ?? error));
+  #refuse(error: GrpcError): UnaryHandler {
+    return (call) => {
+      this.#whenChecked(call, (refusal) => call.fail(refusal ?? error));
     };
   }
 
@@ -303,7 +302,7 @@ export class EtcdGrpcServer {
       const definition = kv[method]!;
       measured[method] = {
         ...definition,
-        requestDeserialize: (buffer: Buffer) => {
+        requestDeserialize: (buffer: Buffer): unknown => {
           const message = definition.requestDeserialize(buffer) as { [TOO_LARGE]?: true };
           if (buffer.length > this.#maxRequestBytes) message[TOO_LARGE] = true;
           return message;
@@ -343,22 +342,19 @@ function authRefusal(check: AuthCheck): GrpcError | undefined {
   }
 }
 
-/** The service's handlers, with UNIMPLEMENTED for every method of the proto it does not serve. */
-function withUnimplemented(
-  name: EtcdServiceName,
-  definition: ServiceDefinition,
-  implemented: UntypedServiceImplementation,
-): UntypedServiceImplementation {
-  const all: UntypedServiceImplementation = { ...implemented };
-  for (const method of Object.keys(definition)) {
-    if (Object.hasOwn(all, method)) continue;
-    const error = unimplemented(name, method);
-    // Unary and client-streaming calls answer through the callback, the others through the stream.
-    const handler = (call: { emit(event: 'error', error: GrpcError): boolean }, callback?: sendUnaryData<unknown>) => {
-      if (callback !== undefined) callback(error);
-      else call.emit('error', error);
-    };
-    all[method] = handler as UntypedHandleCall;
-  }
-  return all;
+/**
+ * A service's methods for the gRPC server: every method of the proto, with its handler, or one
+ * answering UNIMPLEMENTED (naming the method) where the service has none.
+ */
+function grpcMethods(name: EtcdServiceName, definition: ServiceDefinition, implemented: Implementation): GrpcMethod[] {
+  return Object.entries(definition).map(([method, untyped]) => {
+    const d = untyped as MethodDefinition<unknown, unknown>;
+    if (d.requestStream && !d.responseStream) throw new UltraError('Internal', `etcd gRPC server: ${d.path} is client-streaming, which the server does not serve`);
+    const refusal = unimplemented(name, method);
+    const handle = Object.hasOwn(implemented, method) ? implemented[method]! : (call: { fail(error: GrpcError): void }) => call.fail(refusal);
+    const codec = { path: d.path, decode: d.requestDeserialize, encode: d.responseSerialize };
+    return d.responseStream
+      ? { kind: d.requestStream ? 'bidi' : 'server-stream', ...codec, handle: handle as StreamHandler }
+      : { kind: 'unary', ...codec, handle: handle as UnaryHandler };
+  });
 }

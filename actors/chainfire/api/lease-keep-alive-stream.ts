@@ -1,7 +1,7 @@
 // One etcd LeaseKeepAlive stream: each request renews a lease and is answered in order with its
 // new TTL. A lease that no longer exists is not an error on this stream: etcd answers TTL 0, and
 // clients (etcdctl lease keep-alive) report the lease as expired.
-import type { ServerDuplexStream } from '@grpc/grpc-js';
+import type { GrpcStreamCall } from '../../../runtime/grpc/grpc-server.ts';
 import type { Logger } from '../../../runtime/log/logger.ts';
 import { etcdReason } from '../core/errors.ts';
 import type { ChainfireService } from '../service.ts';
@@ -16,7 +16,7 @@ export interface KeepAliveStreamDeps {
 }
 
 export function serveLeaseKeepAliveStream(
-  call: ServerDuplexStream<WireMessage, WireMessage>,
+  call: GrpcStreamCall,
   deps: KeepAliveStreamDeps,
 ): void {
   let ended = false;
@@ -38,20 +38,22 @@ export function serveLeaseKeepAliveStream(
   const fail = (error: unknown): void => {
     if (ended) return;
     ended = true;
-    call.emit('error', toGrpcError(error, deps.log));
+    call.fail(toGrpcError(error, deps.log));
   };
 
-  call.on('data', (w: WireMessage) => {
-    queue = queue.then(() => (ended ? undefined : renew(w))).catch(fail);
-  });
-  call.on('end', () => {
-    queue = queue.then(() => {
-      if (ended) return;
-      ended = true;
-      call.end();
-    });
-  });
-  call.on('cancelled', () => {
+  call.onMessages(
+    (w) => {
+      queue = queue.then(() => (ended ? undefined : renew(w as WireMessage))).catch(fail);
+    },
+    () => {
+      queue = queue.then(() => {
+        if (ended) return;
+        ended = true;
+        call.end();
+      });
+    },
+  );
+  call.onCancel(() => {
     ended = true;
   });
 }

@@ -2,7 +2,7 @@
 // blobs, then the SHA-256 of everything sent, as etcd's server sends its bbolt file. The bytes
 // form a chainfire snapshot file (core/snapshot-file.ts documents the format), which
 // `etcdctl snapshot save FILE` stores as is.
-import type { ServerWritableStream } from '@grpc/grpc-js';
+import type { GrpcStreamCall } from '../../../runtime/grpc/grpc-server.ts';
 import type { Logger } from '../../../runtime/log/logger.ts';
 import { sha256, snapshotFileData } from '../core/snapshot-file.ts';
 import type { ChainfireService } from '../service.ts';
@@ -18,9 +18,14 @@ export interface SnapshotStreamDeps {
   readonly log: Logger;
 }
 
-export function serveSnapshotStream(call: ServerWritableStream<WireMessage, WireMessage>, deps: SnapshotStreamDeps): void {
+export function serveSnapshotStream(call: GrpcStreamCall, deps: SnapshotStreamDeps): void {
   let cancelled = false;
-  call.on('cancelled', () => (cancelled = true));
+  // Wakes a write waiting for the stream to drain: after a cancel no drain comes.
+  let wake: (() => void) | undefined;
+  call.onCancel(() => {
+    cancelled = true;
+    wake?.();
+  });
   void (async () => {
     const { revision, data: store } = await deps.service.snapshot();
     const data = snapshotFileData(store);
@@ -33,12 +38,18 @@ export function serveSnapshotStream(call: ServerWritableStream<WireMessage, Wire
       const message: WireMessage = { ...(header === undefined ? {} : { header }), remaining_bytes: String(data.length - sent), blob };
       header = undefined;
       // Respect flow control: a large store must not be buffered whole in the HTTP/2 stream.
-      if (!call.write(message)) await new Promise((resolve) => call.once('drain', resolve));
+      if (!call.write(message) && !cancelled) {
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          call.onceDrain(resolve);
+        });
+        wake = undefined;
+      }
     }
     if (cancelled) return;
     call.write({ remaining_bytes: '0', blob: sha256(data) });
     call.end();
   })().catch((error: unknown) => {
-    if (!cancelled) call.emit('error', toGrpcError(error, deps.log));
+    if (!cancelled) call.fail(toGrpcError(error, deps.log));
   });
 }

@@ -13,8 +13,8 @@
 // limit split over several responses, every one but the last marked `fragment` (etcd's
 // sendFragments: a response stops before the event that would reach the limit, and always holds
 // at least one event). Clients reassemble them.
-import type { ServerDuplexStream } from '@grpc/grpc-js';
 import type { Env, Timer } from '../../../runtime/env/env.ts';
+import type { GrpcStreamCall } from '../../../runtime/grpc/grpc-server.ts';
 import type { Logger } from '../../../runtime/log/logger.ts';
 import { UltraError } from '../../../runtime/errors.ts';
 import { etcdReason } from '../core/errors.ts';
@@ -54,7 +54,7 @@ export interface WatchStreamDeps {
   readonly env: Pick<Env, 'setTimer' | 'random'>;
 }
 
-export function serveWatchStream(call: ServerDuplexStream<WireMessage, WireMessage>, deps: WatchStreamDeps): void {
+export function serveWatchStream(call: GrpcStreamCall, deps: WatchStreamDeps): void {
   const entries = new Map<bigint, Entry>();
   let nextId = 0n;
   let ended = false;
@@ -94,7 +94,7 @@ export function serveWatchStream(call: ServerDuplexStream<WireMessage, WireMessa
   const fail = (error: unknown): void => {
     if (ended) return;
     cleanup();
-    call.emit('error', toGrpcError(error, deps.log));
+    call.fail(toGrpcError(error, deps.log));
   };
 
   const create = async (w: WireMessage): Promise<void> => {
@@ -211,18 +211,19 @@ export function serveWatchStream(call: ServerDuplexStream<WireMessage, WireMessa
         return Promise.resolve();
     }
   };
-  call.on('data', (w: WireMessage) => {
-    queue = queue.then(() => (ended ? undefined : handle(w))).catch(fail);
-  });
-  call.on('end', () => {
-    queue = queue.then(() => {
-      if (ended) return;
-      cleanup();
-      call.end();
-    });
-  });
-  call.on('cancelled', cleanup);
-  call.on('error', cleanup);
+  call.onMessages(
+    (w) => {
+      queue = queue.then(() => (ended ? undefined : handle(w as WireMessage))).catch(fail);
+    },
+    () => {
+      queue = queue.then(() => {
+        if (ended) return;
+        cleanup();
+        call.end();
+      });
+    },
+  );
+  call.onCancel(cleanup);
 }
 
 /**

@@ -1,0 +1,487 @@
+// A gRPC server on node:http2 directly (PROTOCOL-HTTP2.md): unary, server-streaming and bidi
+// methods, each given as a path with its own decode/encode and handler. It exists instead of
+// @grpc/grpc-js's Server because that costs about twice the CPU and most of the allocation per
+// call of this one on the same http2 sessions (docs/architecture.md has the numbers): grpc-js
+// wraps every call in interceptor chains, a Metadata copy of the headers, an object-mode Duplex
+// and several promises. Here a unary call is one object, the request is decoded from a view of the
+// DATA chunk, and the response goes out as one framed write with constant headers and trailers.
+//
+// What it keeps of gRPC: `content-type: application/grpc…` (else HTTP 415), unknown methods
+// UNIMPLEMENTED, `grpc-encoding` identity/gzip/deflate (others UNIMPLEMENTED, naming the ones
+// accepted), the size limit on received messages (RESOURCE_EXHAUSTED, checked on the length prefix
+// before anything is buffered), malformed frames and undecodable messages INTERNAL, `grpc-timeout`
+// deadlines (DEADLINE_EXCEEDED), a client's RST_STREAM or a lost connection as cancellation, and
+// statuses in `grpc-status`/`grpc-message` trailers (trailers-only when nothing was sent).
+import http2 from 'node:http2';
+import type { IncomingHttpHeaders, ServerHttp2Session, ServerHttp2Stream } from 'node:http2';
+import type { AddressInfo } from 'node:net';
+import zlib from 'node:zlib';
+import type { Env, Timer } from '../env/env.ts';
+import { UltraError } from '../errors.ts';
+import type { Logger } from '../log/logger.ts';
+import { frameMessage, GrpcMessageReader } from './framing.ts';
+import type { GrpcFrame } from './framing.ts';
+import { GrpcStatus, percentEncode } from './status.ts';
+import type { GrpcError } from './status.ts';
+
+/** A call's custom metadata (request headers); `-bin` keys come back as Buffers, as gRPC defines. */
+export interface GrpcMetadata {
+  get(key: string): Array<string | Buffer>;
+}
+
+interface CallBase {
+  /** The method's path, `/package.Service/Method`. */
+  readonly path: string;
+  readonly metadata: GrpcMetadata;
+  /** True once the client cancelled, the deadline passed or the server shut down: nothing sent after counts. */
+  readonly cancelled: boolean;
+  /** Ends the call with this status; does nothing once the call ended. */
+  fail(error: GrpcError): void;
+}
+
+export interface GrpcUnaryCall extends CallBase {
+  /** The decoded request. */
+  readonly request: unknown;
+  /** Answers OK with this message; does nothing once the call ended. */
+  respond(message: unknown): void;
+}
+
+export interface GrpcStreamCall extends CallBase {
+  /** A server-streaming call's one request; undefined for bidi calls. */
+  readonly request: unknown;
+  /** Bidi: each request in order, then `onEnd` when the client half-closes; ones that came before are delivered at once. */
+  onMessages(onMessage: (message: unknown) => void, onEnd: () => void): void;
+  /** Runs once when the call ends by cancellation, deadline or shutdown (not after fail or end). */
+  onCancel(listener: () => void): void;
+  /** Sends a response; false when the stream's buffer is full (wait for onceDrain). */
+  write(message: unknown): boolean;
+  onceDrain(listener: () => void): void;
+  /** Ends the call OK. */
+  end(): void;
+}
+
+interface MethodBase {
+  readonly path: string;
+  readonly decode: (bytes: Buffer) => unknown;
+  readonly encode: (message: unknown) => Uint8Array;
+}
+
+export interface GrpcUnaryMethod extends MethodBase {
+  readonly kind: 'unary';
+  readonly handle: (call: GrpcUnaryCall) => void;
+}
+
+export interface GrpcStreamMethod extends MethodBase {
+  readonly kind: 'server-stream' | 'bidi';
+  readonly handle: (call: GrpcStreamCall) => void;
+}
+
+export type GrpcMethod = GrpcUnaryMethod | GrpcStreamMethod;
+
+export interface GrpcServerOptions {
+  readonly methods: readonly GrpcMethod[];
+  /** Largest message accepted, after decompression. */
+  readonly maxReceiveMessageBytes: number;
+  /** Deadline timers and the shutdown grace period. */
+  readonly env: Pick<Env, 'setTimer'>;
+  readonly log: Logger;
+}
+
+/** How long close() lets sessions finish once every call has its status, before cutting them. */
+const SHUTDOWN_GRACE_MS = 1000;
+
+const ACCEPTED_ENCODINGS = 'identity,deflate,gzip';
+// Constant header and trailer blocks: node copies them into nghttp2's header list, so one object serves every call.
+const OK_HEADERS = { ':status': 200, 'content-type': 'application/grpc' };
+const OK_TRAILERS = { 'grpc-status': '0' };
+const WAIT_FOR_TRAILERS = { waitForTrailers: true };
+const END_STREAM = { endStream: true };
+
+/** grpc-timeout: up to 8 digits and a unit (Hours, Minutes, Seconds, milli, micro, nano). */
+const TIMEOUT = /^(\d{1,8})([HMSmun])$/;
+const TIMEOUT_UNIT_MS: Readonly<Record<string, number>> = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 0.001, n: 0.000001 };
+/** Node's timers fire at once beyond 2³¹−1 ms (24.8 days): a deadline further off than that is no deadline in practice. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+function ignore(): void {}
+
+/** 'wantTrailers' listener of an answered unary call: a shared function, so no closure per call. */
+function sendOkTrailers(this: ServerHttp2Stream): void {
+  this.sendTrailers(OK_TRAILERS);
+}
+
+function statusTrailers(error: GrpcError): Record<string, string> {
+  return error.details === '' ? { 'grpc-status': String(error.code) } : { 'grpc-status': String(error.code), 'grpc-message': percentEncode(error.details) };
+}
+
+export class GrpcServer {
+  readonly #methods = new Map<string, GrpcMethod>();
+  readonly #maxBytes: number;
+  readonly #env: Pick<Env, 'setTimer'>;
+  readonly #log: Logger;
+  readonly #server: http2.Http2Server;
+  readonly #sessions = new Set<ServerHttp2Session>();
+  /** Streaming calls in progress, ended with UNAVAILABLE by close(); unary calls are short and not tracked. */
+  readonly #streams = new Set<Call>();
+  #closing = false;
+
+  constructor(options: GrpcServerOptions) {
+    for (const method of options.methods) {
+      if (this.#methods.has(method.path)) throw new UltraError('InvalidArgument', `gRPC server: method ${method.path} registered twice`);
+      this.#methods.set(method.path, method);
+    }
+    if (!(options.maxReceiveMessageBytes > 0)) throw new UltraError('InvalidArgument', `gRPC server: maxReceiveMessageBytes must be positive, got ${options.maxReceiveMessageBytes}`);
+    this.#maxBytes = options.maxReceiveMessageBytes;
+    this.#env = options.env;
+    this.#log = options.log;
+    // No session memory cap, as grpc-js: node's default (10 MB) refuses streams under load
+    // (ENHANCE_YOUR_CALM) and the per-message limit already bounds what one call may hold.
+    this.#server = http2.createServer({ maxSessionMemory: Number.MAX_SAFE_INTEGER, maxSendHeaderBlockLength: Number.MAX_SAFE_INTEGER });
+    this.#server.on('session', (session) => {
+      this.#sessions.add(session);
+      session.once('close', () => this.#sessions.delete(session));
+      session.on('error', (error) => this.#log.debug({ err: error }, 'gRPC session error'));
+    });
+    this.#server.on('stream', (stream, headers) => this.#onStream(stream, headers));
+  }
+
+  /** Binds and serves; resolves with the bound port. */
+  listen(port: number, host: string): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const failed = (error: Error): void => reject(new UltraError('Unavailable', `gRPC server: cannot listen on ${host}:${port}: ${error.message}`));
+      this.#server.once('error', failed);
+      this.#server.listen(port, host, () => {
+        this.#server.off('error', failed);
+        resolve((this.#server.address() as AddressInfo).port);
+      });
+    });
+  }
+
+  /**
+   * Stops at once: no new connections; every streaming call (watches, keep-alives, snapshots are
+   * long-lived, so waiting for them could wait forever) ends UNAVAILABLE and runs its cancel
+   * listeners; sessions close as their calls finish, and are cut after a short grace.
+   */
+  close(): Promise<void> {
+    if (this.#closing) return Promise.resolve();
+    this.#closing = true;
+    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    for (const call of [...this.#streams]) call.cancel({ code: GrpcStatus.UNAVAILABLE, details: 'server is shutting down' });
+    for (const session of this.#sessions) session.close();
+    const cut = this.#env.setTimer(SHUTDOWN_GRACE_MS, () => {
+      for (const session of this.#sessions) session.destroy();
+    });
+    return closed.finally(() => cut.cancel());
+  }
+
+  #onStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
+    // A reset stream emits 'error'; the call learns of it from 'close'.
+    stream.on('error', ignore);
+    const contentType = headers['content-type'];
+    if (typeof contentType !== 'string' || !contentType.startsWith('application/grpc')) {
+      stream.respond({ ':status': 415 }, END_STREAM);
+      return;
+    }
+    const path = headers[':path'] ?? '';
+    const method = this.#methods.get(path);
+    if (method === undefined) return trailersOnly(stream, { code: GrpcStatus.UNIMPLEMENTED, details: `The server does not implement the method ${path}` });
+    if (this.#closing) return trailersOnly(stream, { code: GrpcStatus.UNAVAILABLE, details: 'server is shutting down' });
+    const encoding = headers['grpc-encoding'];
+    if (encoding !== undefined && encoding !== 'identity' && encoding !== 'gzip' && encoding !== 'deflate') {
+      stream.respond({ ...OK_HEADERS, 'grpc-status': String(GrpcStatus.UNIMPLEMENTED), 'grpc-message': percentEncode(`Unsupported grpc-encoding "${String(encoding)}": this server accepts ${ACCEPTED_ENCODINGS}`), 'grpc-accept-encoding': ACCEPTED_ENCODINGS }, END_STREAM);
+      return;
+    }
+    let timeoutMs: number | undefined;
+    const timeout = headers['grpc-timeout'];
+    if (timeout !== undefined) {
+      const match = TIMEOUT.exec(String(timeout));
+      if (match === null) return trailersOnly(stream, { code: GrpcStatus.INTERNAL, details: `Invalid grpc-timeout value "${String(timeout)}"` });
+      timeoutMs = Number(match[1]) * TIMEOUT_UNIT_MS[match[2]!]!;
+    }
+    const call = new Call(this, stream, headers, method, encoding);
+    if (timeoutMs !== undefined && timeoutMs <= MAX_TIMER_MS) call.deadline(timeoutMs);
+    if (method.kind !== 'unary') {
+      this.#streams.add(call);
+      if (method.kind === 'bidi') method.handle(call);
+    }
+  }
+
+  /** @internal */
+  get maxBytes(): number {
+    return this.#maxBytes;
+  }
+
+  /** @internal */
+  get env(): Pick<Env, 'setTimer'> {
+    return this.#env;
+  }
+
+  /** @internal */
+  forget(call: Call): void {
+    this.#streams.delete(call);
+  }
+}
+
+function trailersOnly(stream: ServerHttp2Stream, error: GrpcError): void {
+  if (stream.destroyed || stream.headersSent) return;
+  stream.respond({ ...OK_HEADERS, ...statusTrailers(error) }, END_STREAM);
+}
+
+/** The request headers as gRPC metadata, looked up when asked (most calls ask for one key). */
+class HeaderMetadata implements GrpcMetadata {
+  readonly #headers: IncomingHttpHeaders;
+
+  constructor(headers: IncomingHttpHeaders) {
+    this.#headers = headers;
+  }
+
+  get(key: string): Array<string | Buffer> {
+    const name = key.toLowerCase();
+    const value = this.#headers[name];
+    if (value === undefined) return [];
+    if (!name.endsWith('-bin')) return Array.isArray(value) ? value : [value];
+    // Binary values are base64, several of them joined by commas in one header.
+    const parts = Array.isArray(value) ? value : value.split(',');
+    return parts.map((part) => Buffer.from(part.trim(), 'base64'));
+  }
+}
+
+/** One call: the unary fast path and the streaming API in one class, streaming state allocated only when used. */
+class Call implements GrpcUnaryCall, GrpcStreamCall {
+  readonly path: string;
+  readonly #server: GrpcServer;
+  readonly #stream: ServerHttp2Stream;
+  readonly #headers: IncomingHttpHeaders;
+  readonly #method: GrpcMethod;
+  readonly #encoding: string | undefined;
+  readonly #reader: GrpcMessageReader;
+  #metadata: HeaderMetadata | undefined;
+  #request: unknown;
+  #received = 0;
+  /** The call has its final status (or was cancelled): nothing more goes out. */
+  #done = false;
+  #cancelled = false;
+  #timer: Timer | undefined;
+  // Streaming only.
+  #trailers: Record<string, string> = OK_TRAILERS;
+  #onMessage: ((message: unknown) => void) | undefined;
+  #onEnd: (() => void) | undefined;
+  #backlog: unknown[] | undefined;
+  #clientEnded = false;
+  #cancelListeners: Array<() => void> | undefined;
+
+  constructor(server: GrpcServer, stream: ServerHttp2Stream, headers: IncomingHttpHeaders, method: GrpcMethod, encoding: string | undefined) {
+    this.#server = server;
+    this.#stream = stream;
+    this.#headers = headers;
+    this.#method = method;
+    this.#encoding = encoding;
+    this.path = method.path;
+    this.#reader = new GrpcMessageReader(server.maxBytes, (frame) => this.#message(frame));
+    stream.on('data', (chunk: Buffer) => {
+      const error = this.#reader.push(chunk);
+      if (error !== undefined) this.#abort(error);
+    });
+    // `on`, not `once`, for events a stream emits once: `once` wraps every listener in two more objects.
+    stream.on('end', () => this.#clientEnd());
+    stream.on('close', () => this.#closed());
+  }
+
+  get metadata(): GrpcMetadata {
+    return (this.#metadata ??= new HeaderMetadata(this.#headers));
+  }
+
+  get request(): unknown {
+    return this.#request;
+  }
+
+  get cancelled(): boolean {
+    return this.#cancelled;
+  }
+
+  deadline(ms: number): void {
+    this.#timer = this.#server.env.setTimer(ms, () => {
+      this.#timer = undefined;
+      this.cancel({ code: GrpcStatus.DEADLINE_EXCEEDED, details: 'Deadline exceeded' });
+    });
+  }
+
+  respond(message: unknown): void {
+    if (this.#done) return;
+    let framed: Buffer;
+    try {
+      framed = frameMessage(this.#method.encode(message));
+    } catch (error) {
+      return this.#encodeFailed(error);
+    }
+    this.#finish();
+    const stream = this.#stream;
+    if (stream.destroyed) return;
+    stream.respond(OK_HEADERS, WAIT_FOR_TRAILERS);
+    stream.on('wantTrailers', sendOkTrailers);
+    stream.end(framed);
+  }
+
+  fail(error: GrpcError): void {
+    if (this.#done) return;
+    this.#finish();
+    const stream = this.#stream;
+    if (stream.destroyed) return;
+    if (!stream.headersSent) return trailersOnly(stream, error);
+    this.#trailers = statusTrailers(error);
+    stream.end();
+  }
+
+  write(message: unknown): boolean {
+    if (this.#done) return false;
+    let framed: Buffer;
+    try {
+      framed = frameMessage(this.#method.encode(message));
+    } catch (error) {
+      this.#encodeFailed(error);
+      return false;
+    }
+    const stream = this.#stream;
+    if (stream.destroyed) return false;
+    if (!stream.headersSent) {
+      stream.respond(OK_HEADERS, WAIT_FOR_TRAILERS);
+      stream.on('wantTrailers', () => stream.sendTrailers(this.#trailers));
+    }
+    return stream.write(framed);
+  }
+
+  onceDrain(listener: () => void): void {
+    this.#stream.once('drain', listener);
+  }
+
+  end(): void {
+    if (this.#done) return;
+    this.#finish();
+    const stream = this.#stream;
+    if (stream.destroyed) return;
+    if (!stream.headersSent) return trailersOnly(stream, { code: GrpcStatus.OK, details: '' });
+    this.#trailers = OK_TRAILERS;
+    stream.end();
+  }
+
+  onMessages(onMessage: (message: unknown) => void, onEnd: () => void): void {
+    this.#onMessage = onMessage;
+    this.#onEnd = onEnd;
+    const backlog = this.#backlog;
+    this.#backlog = undefined;
+    for (const message of backlog ?? []) {
+      if (this.#done) return;
+      onMessage(message);
+    }
+    if (this.#clientEnded && !this.#done) onEnd();
+  }
+
+  onCancel(listener: () => void): void {
+    if (this.#cancelled) return listener();
+    (this.#cancelListeners ??= []).push(listener);
+  }
+
+  /** Ends the call with `error` and tells its handler (deadline, shutdown). */
+  cancel(error: GrpcError): void {
+    if (this.#done) return;
+    this.fail(error);
+    this.#cancelNow();
+  }
+
+  #finish(): void {
+    this.#done = true;
+    this.#timer?.cancel();
+    this.#timer = undefined;
+    if (this.#method.kind !== 'unary') this.#server.forget(this);
+  }
+
+  #cancelNow(): void {
+    if (this.#cancelled) return;
+    this.#cancelled = true;
+    const listeners = this.#cancelListeners ?? [];
+    this.#cancelListeners = undefined;
+    for (const listener of listeners) listener();
+  }
+
+  #message(frame: GrpcFrame): void {
+    if (this.#done) return;
+    let bytes = frame.bytes;
+    if (frame.compressed) {
+      const inflated = this.#inflate(bytes);
+      if (inflated === undefined) return;
+      bytes = inflated;
+    }
+    let message: unknown;
+    try {
+      message = this.#method.decode(bytes);
+    } catch (error) {
+      return this.#abort({ code: GrpcStatus.INTERNAL, details: `Error deserializing request: ${(error as Error).message}` });
+    }
+    if (this.#method.kind === 'bidi') {
+      if (this.#onMessage !== undefined) this.#onMessage(message);
+      else (this.#backlog ??= []).push(message);
+      return;
+    }
+    if (++this.#received > 1) {
+      return this.#abort({ code: GrpcStatus.UNIMPLEMENTED, details: `Received a second request message for ${this.#method.kind === 'unary' ? 'unary' : 'server streaming'} method ${this.path}` });
+    }
+    this.#request = message;
+  }
+
+  #inflate(bytes: Buffer): Buffer | undefined {
+    const encoding = this.#encoding;
+    if (encoding !== 'gzip' && encoding !== 'deflate') {
+      this.#abort({ code: GrpcStatus.INTERNAL, details: 'Received a compressed message but the call names no grpc-encoding' });
+      return undefined;
+    }
+    const limit = { maxOutputLength: this.#server.maxBytes };
+    try {
+      return encoding === 'gzip' ? zlib.gunzipSync(bytes, limit) : zlib.inflateSync(bytes, limit);
+    } catch (error) {
+      this.#abort(
+        (error as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE'
+          ? { code: GrpcStatus.RESOURCE_EXHAUSTED, details: `Received message that decompresses to a size larger than ${this.#server.maxBytes}` }
+          : { code: GrpcStatus.INTERNAL, details: 'Failed to decompress message' },
+      );
+      return undefined;
+    }
+  }
+
+  #clientEnd(): void {
+    if (this.#done) return;
+    if (!this.#reader.idle) return this.#abort({ code: GrpcStatus.INTERNAL, details: 'Received an incomplete message: the stream ended inside it' });
+    const method = this.#method;
+    if (method.kind === 'bidi') {
+      this.#clientEnded = true;
+      this.#onEnd?.();
+      return;
+    }
+    if (this.#received === 0) {
+      return this.fail({ code: GrpcStatus.UNIMPLEMENTED, details: `Received no request message for ${method.kind === 'unary' ? 'unary' : 'server streaming'} method ${this.path}` });
+    }
+    if (method.kind === 'unary') method.handle(this);
+    else method.handle(this);
+  }
+
+  /**
+   * A protocol error from the client: status, and the handler told. What the client still sends is
+   * read and dropped (the reader stops at its first error) until it closes its side, as gRPC
+   * clients do on a status; no RST_STREAM from here, which nghttp2 could send ahead of the trailers.
+   */
+  #abort(error: GrpcError): void {
+    if (this.#done) return;
+    this.fail(error);
+    this.#cancelNow();
+  }
+
+  #encodeFailed(error: unknown): void {
+    this.#abort({ code: GrpcStatus.INTERNAL, details: `Error serializing response: ${(error as Error).message}` });
+  }
+
+  #closed(): void {
+    if (this.#done) return;
+    // The stream closed before the call had its status: the client reset it or the connection went.
+    this.#finish();
+    this.#cancelNow();
+  }
+}
