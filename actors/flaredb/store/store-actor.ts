@@ -1040,6 +1040,19 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
     else proposal.done(undefined, regionError({ kind: 'not-leader', region: group.regionId, leader: group.leader }));
   };
 
+  /**
+   * Applies the Ready's committed entries that earlier rounds persisted (below this Ready's own
+   * entries, which may replace only uncommitted ones), up to the first membership change: those
+   * wait for the round, as they did before.
+   */
+  const applyDurable = (state: State, group: Group, ready: Ready): void => {
+    const durable = Math.min(group.log.storage.lastIndex(), (ready.entries[0]?.index ?? Infinity) - 1);
+    for (const entry of ready.committedEntries) {
+      if (entry.index > durable || entry.kind === 'conf') return;
+      applyEntry(state, group, entry);
+    }
+  };
+
   const onPdApplied = (state: State, group: Group, result: PdResult): void => {
     if (result.t === 'tso-save' && group.role === 'leader') state.oracle.saved(result.term, result.previous, result.limit);
     if (result.t === 'ns-create') state.nsCache.set(result.namespace.name, result.namespace);
@@ -1141,6 +1154,10 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
       }
       if (work.length === 0 && ops.length === 0 && afterPersist.length === 0) break;
       sendOutbox(state);
+      // Committed entries already on this store's disk need not wait for this round's write (etcd
+      // applies while it persists; chainfire's group actor does the same): under load nearly every
+      // round also carries newer proposals, and their fsync would otherwise delay every answer.
+      for (const [group, ready] of work) if (ready.snapshot === undefined) applyDurable(state, group, ready);
       const seqAtBatch = state.eventual.lastSeq;
       if (ops.length > 0) {
         await backend.batch(ops, { sync: true });
