@@ -2,7 +2,9 @@
 // (watch fragments, progress notifications, snapshot blobs) and requests such as alarm ACTIVATE.
 // Built from the same protos the server loads (etcd's field names and numbers).
 import { Client, credentials, Metadata, type ClientDuplexStream, type MethodDefinition, type ServiceDefinition } from '@grpc/grpc-js';
+import { afterAll, beforeAll } from 'vitest';
 import { etcdServiceDefinitions, type EtcdServiceName } from '../../actors/chainfire/api/etcd-proto.ts';
+import type { EtcdTestServer } from './etcdctl-harness.ts';
 
 type Wire = Record<string, any>;
 
@@ -75,4 +77,18 @@ export class EtcdGrpcClient {
   close(): void {
     this.#client.close();
   }
+}
+
+/** Starts `server` before the enclosing describe block's tests and stops it after; returns the block's bare client. */
+export function withGrpcClient(server: EtcdTestServer): () => EtcdGrpcClient {
+  let client: EtcdGrpcClient | undefined;
+  beforeAll(async () => {
+    await server.start();
+    client = new EtcdGrpcClient(server.port);
+  });
+  afterAll(async () => {
+    client?.close();
+    await server.stop();
+  });
+  return () => client!;
 }

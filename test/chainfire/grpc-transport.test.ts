@@ -3,8 +3,8 @@
 // transport's RESOURCE_EXHAUSTED over it), UNIMPLEMENTED for methods it does not serve, and the
 // cleanup of watches and keep-alives when a client cancels its stream or the server closes.
 import { status, type ServiceError } from '@grpc/grpc-js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EtcdGrpcClient } from './grpc-client.ts';
+import { describe, expect, it } from 'vitest';
+import { EtcdGrpcClient, withGrpcClient } from './grpc-client.ts';
 import { EtcdTestServer, waitFor } from './etcdctl-harness.ts';
 
 const b = (s: string) => Buffer.from(s);
@@ -20,36 +20,27 @@ async function failure(promise: Promise<unknown>): Promise<{ code: number; detai
 
 describe('chainfire etcd API: gRPC transport behaviour', () => {
   const t = new EtcdTestServer({ maxRequestBytes: LIMIT });
-  let client: EtcdGrpcClient;
-
-  beforeAll(async () => {
-    await t.start();
-    client = new EtcdGrpcClient(t.port);
-  });
-  afterAll(async () => {
-    client.close();
-    await t.stop();
-  });
+  const grpc = withGrpcClient(t);
 
   it("answers etcd's request-too-large under the transport limit and the transport's RESOURCE_EXHAUSTED over it, writing nothing", async () => {
     const before = t.store.revision;
-    expect(await failure(client.unary('KV', 'Put', { key: b('big'), value: Buffer.alloc(LIMIT + 1) }))).toEqual({ code: status.INVALID_ARGUMENT, details: 'etcdserver: request is too large' });
-    const over = await failure(client.unary('KV', 'Put', { key: b('big'), value: Buffer.alloc(LIMIT + OVERHEAD + 1) }));
+    expect(await failure(grpc().unary('KV', 'Put', { key: b('big'), value: Buffer.alloc(LIMIT + 1) }))).toEqual({ code: status.INVALID_ARGUMENT, details: 'etcdserver: request is too large' });
+    const over = await failure(grpc().unary('KV', 'Put', { key: b('big'), value: Buffer.alloc(LIMIT + OVERHEAD + 1) }));
     expect(over.code).toBe(status.RESOURCE_EXHAUSTED);
     expect(over.details).toMatch(/^Received message larger than max \(\d+ vs 589824\)$/);
     expect(t.store.revision).toBe(before);
     // The connection is still good.
-    expect((await client.unary('KV', 'Put', { key: b('small'), value: b('v') }))['header'].revision).toBe(String(before + 1n));
+    expect((await grpc().unary('KV', 'Put', { key: b('small'), value: b('v') }))['header'].revision).toBe(String(before + 1n));
   });
 
   it('answers UNIMPLEMENTED naming a proto method it does not serve, and a method that is in no proto', async () => {
-    expect(await failure(client.unary('Maintenance', 'Downgrade', {}))).toEqual({ code: status.UNIMPLEMENTED, details: 'chainfire: etcdserverpb.Maintenance/Downgrade is not implemented' });
-    const unknown = await failure(client.unaryPath('/etcdserverpb.KV/Nope'));
+    expect(await failure(grpc().unary('Maintenance', 'Downgrade', {}))).toEqual({ code: status.UNIMPLEMENTED, details: 'chainfire: etcdserverpb.Maintenance/Downgrade is not implemented' });
+    const unknown = await failure(grpc().unaryPath('/etcdserverpb.KV/Nope'));
     expect(unknown).toEqual({ code: status.UNIMPLEMENTED, details: 'The server does not implement the method /etcdserverpb.KV/Nope' });
   });
 
   it('cancels the watches of a stream the client cancels', async () => {
-    const { call, responses } = client.watch();
+    const { call, responses } = grpc().watch();
     call.write({ create_request: { key: b('w/'), range_end: b('w0') } });
     call.write({ create_request: { key: b('x') } });
     await waitFor(() => responses.filter((r) => r['created']).length === 2);

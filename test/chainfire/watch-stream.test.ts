@@ -1,7 +1,7 @@
 // The Watch stream's progress notifications and fragmentation, seen on the wire by a bare gRPC
 // client (etcdctl 3.4 has no flag for either), against a real single-voter chainfire.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EtcdGrpcClient } from './grpc-client.ts';
+import { describe, expect, it } from 'vitest';
+import { withGrpcClient } from './grpc-client.ts';
 import { EtcdTestServer, sleep, waitFor } from './etcdctl-harness.ts';
 
 const b = (s: string) => Buffer.from(s);
@@ -12,21 +12,12 @@ const LIMIT = 64 * 1024;
 
 describe('chainfire watch streams', () => {
   const t = new EtcdTestServer({ progressNotifyMs: PROGRESS_MS, maxRequestBytes: LIMIT });
-  let client: EtcdGrpcClient;
-
-  beforeAll(async () => {
-    await t.start();
-    client = new EtcdGrpcClient(t.port);
-  });
-  afterAll(async () => {
-    client.close();
-    await t.stop();
-  });
+  const grpc = withGrpcClient(t);
 
   const isProgress = (r: Wire, id: string) => r['watch_id'] === id && r['events'].length === 0 && !r['created'] && !r['canceled'];
 
   it('sends progress notifications to progress_notify watches that got no events, at the current revision', async () => {
-    const { call, responses } = client.watch();
+    const { call, responses } = grpc().watch();
     call.write({ create_request: { key: b('p/'), range_end: b('p0'), progress_notify: true } });
     call.write({ create_request: { key: b('q/'), range_end: b('q0') } });
     await waitFor(() => responses.filter((r) => r['created']).length === 2);
@@ -34,12 +25,12 @@ describe('chainfire watch streams', () => {
     await waitFor(() => responses.some((r) => isProgress(r, notifying!)), 5000);
     // A write elsewhere moves the store on: the next notification reports the new revision, which
     // promises that every event of this watch up to it was sent.
-    const put = await client.unary('KV', 'Put', { key: b('elsewhere'), value: b('x') });
+    const put = await grpc().unary('KV', 'Put', { key: b('elsewhere'), value: b('x') });
     const revision = BigInt(put['header'].revision);
     await waitFor(() => responses.some((r) => isProgress(r, notifying!) && BigInt(r['header'].revision) >= revision), 5000);
     expect(responses.some((r) => isProgress(r, silent!))).toBe(false);
     // Progress notifications never come between a watch's events out of order.
-    await client.unary('KV', 'Put', { key: b('p/1'), value: b('v') });
+    await grpc().unary('KV', 'Put', { key: b('p/1'), value: b('v') });
     await waitFor(() => responses.some((r) => r['watch_id'] === notifying && r['events'].length === 1));
     await sleep(3 * PROGRESS_MS);
     const afterEvent = responses.slice(responses.findIndex((r) => r['events'].length === 1));
@@ -48,7 +39,7 @@ describe('chainfire watch streams', () => {
   });
 
   it('answers a progress request for the whole stream with the current revision', async () => {
-    const { call, responses } = client.watch();
+    const { call, responses } = grpc().watch();
     call.write({ create_request: { key: b('r/') } });
     await waitFor(() => responses.some((r) => r['created']));
     call.write({ progress_request: {} });
@@ -60,10 +51,10 @@ describe('chainfire watch streams', () => {
   it('splits a batch over the request limit into fragments when the watch asked for it', async () => {
     const start = t.store.revision + 1n;
     const big = 'x'.repeat(30_000);
-    for (let i = 0; i < 5; i++) await client.unary('KV', 'Put', { key: b(`f/${i}`), value: b(big) });
-    const fragmenting = client.watch();
+    for (let i = 0; i < 5; i++) await grpc().unary('KV', 'Put', { key: b(`f/${i}`), value: b(big) });
+    const fragmenting = grpc().watch();
     fragmenting.call.write({ create_request: { key: b('f/'), range_end: b('f0'), start_revision: String(start), fragment: true, prev_kv: true } });
-    const whole = client.watch();
+    const whole = grpc().watch();
     whole.call.write({ create_request: { key: b('f/'), range_end: b('f0'), start_revision: String(start), prev_kv: true } });
     const events = (rs: Wire[]) => rs.flatMap((r) => r['events'] as Wire[]);
     await waitFor(() => events(fragmenting.responses).length === 5 && events(whole.responses).length === 5);
@@ -74,10 +65,10 @@ describe('chainfire watch streams', () => {
     expect(whole.responses.filter((r) => r['events'].length > 0).map((r) => [r['events'].length, r['fragment']])).toEqual([[5, false]]);
 
     // Live: one delete of all five, each event carrying its 30 kB prev_kv.
-    await client.unary('KV', 'DeleteRange', { key: b('f/'), range_end: b('f0') });
+    await grpc().unary('KV', 'DeleteRange', { key: b('f/'), range_end: b('f0') });
     await waitFor(() => events(fragmenting.responses).length === 10 && events(whole.responses).length === 10);
     expect(fragmenting.responses.filter((r) => r['events'].length > 0).slice(3).map((r) => [r['events'].length, r['fragment']])).toEqual([[2, true], [2, true], [1, false]]);
-    for (const r of fragmenting.responses) expect(r['events'].length === 0 || client.encodedWatchResponseSize(r) < LIMIT).toBe(true);
+    for (const r of fragmenting.responses) expect(r['events'].length === 0 || grpc().encodedWatchResponseSize(r) < LIMIT).toBe(true);
     fragmenting.call.end();
     whole.call.end();
   });
