@@ -153,3 +153,27 @@ describe('flaredb multi-Raft on three nodes', () => {
     expect(messages / batches).toBeGreaterThan(5);
   });
 });
+
+describe('flaredb lease reads', () => {
+  const readMany = async (leaseReads: boolean): Promise<{ leaseReads: number; messagesPerRead: number }> => {
+    const h = new FlaredbHarness(['a', 'b', 'c'], { leaseReads });
+    const a = h.client('a');
+    await h.run(a.createNamespace('r', 'strong'));
+    await h.run(a.compareAndSwap('r', 'k', text('v'), 0));
+    const client = h.client((await h.run(a.regions()))[0]!.leader!);
+    await h.run(client.get('r', 'k'));
+    const sum = (name: string) => ['a', 'b', 'c'].reduce((total, n) => total + h.counter(n, name), 0);
+    const [leaseBefore, messagesBefore] = [sum('ultracloud_flaredb_lease_reads_total'), sum('ultracloud_flaredb_raft_messages_sent_total')];
+    for (let i = 0; i < 20; i++) expect(str((await h.run(client.get('r', 'k')))?.value)).toBe('v');
+    return { leaseReads: sum('ultracloud_flaredb_lease_reads_total') - leaseBefore, messagesPerRead: (sum('ultracloud_flaredb_raft_messages_sent_total') - messagesBefore) / 20 };
+  };
+
+  it('serve reads within the leader lease without a heartbeat round, and every read takes one when leases are off', async () => {
+    const withLeases = await readMany(true);
+    expect(withLeases.leaseReads).toBe(20);
+    const without = await readMany(false);
+    expect(without.leaseReads).toBe(0);
+    // A sequential read's round: a heartbeat to each follower and its answer.
+    expect(without.messagesPerRead).toBeGreaterThanOrEqual(4);
+  });
+});

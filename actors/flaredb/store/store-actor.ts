@@ -119,6 +119,12 @@ export interface StoreOptions {
    * which must hold every region of the watched range — see docs/flaredb.md).
    */
   readonly balanceReplicas?: boolean;
+  /**
+   * Whether a leader serves strong reads within its lease, without a ReadIndex round (default
+   * true; see leaseMs). false: every batch of reads is confirmed by a heartbeat round — for clocks
+   * whose rates cannot be trusted to within 10 %.
+   */
+  readonly leaseReads?: boolean;
   readonly requestTimeoutMs?: number;
   /**
    * This node lost its state and rejoins (`ultracloud node reset`): every replica it creates with
@@ -327,7 +333,7 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
   // one that starts a leadership transfer gives it up for the term (the target's campaign
   // overrides stickiness).
   const electionTicks = options.raft?.electionTicks ?? DEFAULT_ELECTION_TICKS;
-  const leaseMs = Math.max(0, (electionTicks - 2) * tickMs * 0.9);
+  const leaseMs = options.leaseReads === false ? 0 : Math.max(0, (electionTicks - 2) * tickMs * 0.9);
   const openLog = (group: string): Promise<DurableRaftLog> => DurableRaftLog.open(backend, group, { rejoining: options.rejoining ?? false });
   /**
    * Whether this store's replica of `group` never answered anyone (RaftConfig.fresh): nothing of it
