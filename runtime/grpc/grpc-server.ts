@@ -46,6 +46,28 @@ export interface GrpcUnaryCall extends CallBase {
   respond(message: unknown): void;
 }
 
+/**
+ * Handles a bidi call's requests one at a time, in arrival order (each waits for the one before to
+ * settle), and runs `close` once the client half-closed and every request was handled. A handler
+ * that rejects goes to `fail`; nothing more is handled once `ended()` says the call is over.
+ */
+export function handleInOrder(
+  call: GrpcStreamCall,
+  handlers: { readonly handle: (message: unknown) => Promise<void>; readonly close: () => void; readonly fail: (error: unknown) => void; readonly ended: () => boolean },
+): void {
+  let queue = Promise.resolve();
+  call.onMessages(
+    (message) => {
+      queue = queue.then(() => (handlers.ended() ? undefined : handlers.handle(message))).catch(handlers.fail);
+    },
+    () => {
+      queue = queue.then(() => {
+        if (!handlers.ended()) handlers.close();
+      });
+    },
+  );
+}
+
 export interface GrpcStreamCall extends CallBase {
   /** A server-streaming call's one request; undefined for bidi calls. */
   readonly request: unknown;

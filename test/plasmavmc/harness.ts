@@ -4,7 +4,6 @@
 // (MemoryNetworkPorts), a fake hypervisor fleet and fake volumes — the real actors and service on
 // fake drivers, chosen the way the descriptor chooses them: by configuration.
 import type { ActorSystem } from '../../runtime/actors/index.ts';
-import { UltraError } from '../../runtime/errors.ts';
 import { VirtualEnv, type VirtualScheduler } from '../../runtime/env/virtual-env.ts';
 import { FakeDriver, FakeFleet } from '../../hostdrivers/kvm/fake-driver.ts';
 import { startPlasmavmc, type Plasmavmc, type Timing } from '../../actors/plasmavmc/plasmavmc.ts';
@@ -17,16 +16,7 @@ import { MemoryStrongKv } from '../support/memory-strong-kv.ts';
 
 export const SCOPE = { org: 'acme', project: 'web' } as const;
 
-/** The code of the UltraError `promise` rejects with (fails if it resolves). */
-export async function rejectionCode(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof UltraError) return error.code;
-    throw error;
-  }
-  throw new Error('expected an UltraError');
-}
+export { rejectionCode } from '../support/error-code.ts';
 export const IMAGE_PATH = '/images/guest.raw';
 export const IMAGE_SUM = `sha256:${'ab'.repeat(32)}`;
 

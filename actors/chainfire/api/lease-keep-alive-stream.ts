@@ -1,7 +1,7 @@
 // One etcd LeaseKeepAlive stream: each request renews a lease and is answered in order with its
 // new TTL. A lease that no longer exists is not an error on this stream: etcd answers TTL 0, and
 // clients (etcdctl lease keep-alive) report the lease as expired.
-import type { GrpcStreamCall } from '../../../runtime/grpc/grpc-server.ts';
+import { handleInOrder, type GrpcStreamCall } from '../../../runtime/grpc/grpc-server.ts';
 import type { Logger } from '../../../runtime/log/logger.ts';
 import { etcdReason } from '../core/errors.ts';
 import type { ChainfireService } from '../service.ts';
@@ -20,7 +20,6 @@ export function serveLeaseKeepAliveStream(
   deps: KeepAliveStreamDeps,
 ): void {
   let ended = false;
-  let queue = Promise.resolve();
 
   const renew = async (w: WireMessage): Promise<void> => {
     const ID = int64(w['ID'], 'ID');
@@ -41,18 +40,15 @@ export function serveLeaseKeepAliveStream(
     call.fail(toGrpcError(error, deps.log));
   };
 
-  call.onMessages(
-    (w) => {
-      queue = queue.then(() => (ended ? undefined : renew(w as WireMessage))).catch(fail);
+  handleInOrder(call, {
+    handle: (w) => renew(w as WireMessage),
+    close: () => {
+      ended = true;
+      call.end();
     },
-    () => {
-      queue = queue.then(() => {
-        if (ended) return;
-        ended = true;
-        call.end();
-      });
-    },
-  );
+    fail,
+    ended: () => ended,
+  });
   call.onCancel(() => {
     ended = true;
   });

@@ -14,7 +14,7 @@
 // sendFragments: a response stops before the event that would reach the limit, and always holds
 // at least one event). Clients reassemble them.
 import type { Env, Timer } from '../../../runtime/env/env.ts';
-import type { GrpcStreamCall } from '../../../runtime/grpc/grpc-server.ts';
+import { handleInOrder, type GrpcStreamCall } from '../../../runtime/grpc/grpc-server.ts';
 import type { Logger } from '../../../runtime/log/logger.ts';
 import { UltraError } from '../../../runtime/errors.ts';
 import { etcdReason } from '../core/errors.ts';
@@ -196,8 +196,6 @@ export function serveWatchStream(call: GrpcStreamCall, deps: WatchStreamDeps): v
     entries.clear();
   }
 
-  // One request at a time, in order: clients match `created` responses to their creates by order.
-  let queue = Promise.resolve();
   const handle = (w: WireMessage): Promise<void> => {
     switch (w['request_union']) {
       case 'create_request':
@@ -211,18 +209,16 @@ export function serveWatchStream(call: GrpcStreamCall, deps: WatchStreamDeps): v
         return Promise.resolve();
     }
   };
-  call.onMessages(
-    (w) => {
-      queue = queue.then(() => (ended ? undefined : handle(w as WireMessage))).catch(fail);
+  // One request at a time, in order: clients match `created` responses to their creates by order.
+  handleInOrder(call, {
+    handle: (w) => handle(w as WireMessage),
+    close: () => {
+      cleanup();
+      call.end();
     },
-    () => {
-      queue = queue.then(() => {
-        if (ended) return;
-        cleanup();
-        call.end();
-      });
-    },
-  );
+    fail,
+    ended: () => ended,
+  });
   call.onCancel(cleanup);
 }
 

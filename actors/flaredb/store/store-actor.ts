@@ -386,6 +386,14 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
     state.ctx.log.info({ region: machine.describe() }, 'region replica created');
   };
 
+  /** Forgets a destroyed replica's hand-off of eventual records once every member acknowledged it. */
+  const finishHandoffIfAcked = (state: State, region: number, handoff: Handoff): void => {
+    if (handoff.members.some((m) => !handoff.acked.has(m))) return;
+    state.handoffs.delete(region);
+    state.evOps.push({ type: 'del', key: handoffKey(region) });
+    scheduleFlush(state);
+  };
+
   const scheduleFlush = (state: State): void => {
     if (state.flushScheduled) return;
     state.flushScheduled = true;
@@ -1843,20 +1851,14 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
           const handoff = state.handoffs.get(msg.region);
           if (handoff === undefined || msg.members.length === 0) return state;
           handoff.members = msg.members;
-          if (handoff.members.some((m) => !handoff.acked.has(m))) return state;
-          state.handoffs.delete(msg.region);
-          state.evOps.push({ type: 'del', key: handoffKey(msg.region) });
-          scheduleFlush(state);
+          finishHandoffIfAcked(state, msg.region, handoff);
           return state;
         }
         case 'ev.handoff-ack': {
           const handoff = state.handoffs.get(msg.region);
           if (handoff === undefined) return state;
           handoff.acked.add(msg.from);
-          if (handoff.members.some((m) => !handoff.acked.has(m))) return state;
-          state.handoffs.delete(msg.region);
-          state.evOps.push({ type: 'del', key: handoffKey(msg.region) });
-          scheduleFlush(state);
+          finishHandoffIfAcked(state, msg.region, handoff);
           return state;
         }
         case 'region.transfer-leader': {
