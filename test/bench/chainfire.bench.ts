@@ -20,6 +20,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { closedLoop, KvEndpoint } from './etcd-kv-client.ts';
+import { cpuMicros } from './process-cpu.ts';
 import { median, percentile, report, type BenchRow } from './report.ts';
 
 const RUNS = Number(process.env.RUNS ?? 3);
@@ -216,14 +217,6 @@ const ranges = (kv: KvEndpoint, serializable: boolean) =>
     if ((r.kvs as unknown[]).length !== 1) throw new Error(`${kv.address}: Range found ${(r.kvs as unknown[]).length} keys`);
   });
 
-/** CPU time (user + system, all threads) a process has used, in µs; /proc counts in clock ticks (10 ms). */
-async function cpuMicros(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-  // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10_000;
-}
-
 interface Sample {
   put1: number;
   latenciesMs: number[];
@@ -238,9 +231,9 @@ interface Sample {
 async function measure(kv: KvEndpoint, pid: number): Promise<Sample> {
   const { rate: put1, latenciesMs } = await sequentialPuts(kv);
   const put16 = await concurrentPuts(kv, 16);
-  const cpuBefore = await cpuMicros(pid);
+  const cpuBefore = await cpuMicros([pid]);
   const put256 = await concurrentPuts(kv, 256);
-  const cpu256 = ((await cpuMicros(pid)) - cpuBefore) / CONCURRENT_PUTS[256]!;
+  const cpu256 = ((await cpuMicros([pid])) - cpuBefore) / CONCURRENT_PUTS[256]!;
   return {
     put1,
     latenciesMs,

@@ -28,6 +28,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KeepAliveHttp as Http } from './keepalive-http-client.ts';
+import { cpuMicros } from './process-cpu.ts';
 import { median, percentile, report, type BenchRow } from './report.ts';
 
 const RUNS = Number(process.env.RUNS ?? 3);
@@ -221,17 +222,6 @@ interface Sample {
   readonly p99: number;
   /** CPU time all daemons spent per operation (µs): what the run cost the cluster, whoever else shares the cores. */
   readonly cpuPerOp: number;
-}
-
-/** User + system CPU time of the processes, in µs (/proc/PID/stat fields 14 and 15, in clock ticks of 10 ms). */
-async function cpuMicros(pids: readonly number[]): Promise<number> {
-  let ticks = 0;
-  for (const pid of pids) {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    ticks += Number(fields[11]) + Number(fields[12]);
-  }
-  return ticks * 10_000;
 }
 
 async function ycsb(system: System, readShare: number, seed: number, pids: readonly number[]): Promise<Sample> {

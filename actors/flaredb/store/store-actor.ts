@@ -29,7 +29,7 @@ import { DEFAULT_ELECTION_TICKS, type RaftConfig } from '../../../runtime/raft/c
 import { decodeConfChange, type ConfChange, type ConfState } from '../../../runtime/raft/conf-change.ts';
 import { DurableRaftLog } from '../../../runtime/raft/durable-raft-log.ts';
 import type { Entry, Snapshot } from '../../../runtime/raft/entry.ts';
-import { RaftNode, type RaftRole } from '../../../runtime/raft/raft-node.ts';
+import { RaftNode, type RaftRole, type RaftStatus } from '../../../runtime/raft/raft-node.ts';
 import type { Ready } from '../../../runtime/raft/ready.ts';
 import { prefixEnd, type ChangeEvent } from '../client/strong-kv.ts';
 import { EventualStore, type EventualRecord } from '../core/eventual-store.ts';
@@ -556,8 +556,7 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
   };
 
   /** Whether the leader holds a read lease now (see leaseMs). */
-  const hasLease = (state: State, group: Group): boolean => {
-    const core = group.node.status();
+  const hasLease = (state: State, group: Group, core: RaftStatus = group.node.status()): boolean => {
     return core.role === 'leader' && core.term === group.leaseTerm && group.noLeaseTerm !== core.term && state.ctx.env.monotonicNow() < group.leaseUntilMs;
   };
 
@@ -576,7 +575,7 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
       return;
     }
     const core = group.node.status();
-    if (hasLease(state, group)) {
+    if (hasLease(state, group, core)) {
       // Within the lease, the commit index is current (the round that took the lease saw an entry
       // of this term committed): serve once it is applied, as a confirmed round would.
       group.readsAwaitingApply.push({ index: core.commit, reads });
