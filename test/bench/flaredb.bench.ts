@@ -20,7 +20,7 @@
 // real processes and fsync). The load generator is a keep-alive HTTP/1.1 client of a few µs per
 // request (keepalive-http-client.ts): with Node's fetch, the client used more CPU than the stores.
 // Run: npm run bench -- flaredb   (or: npx node test/bench/flaredb.bench.ts)
-// SYSTEMS="flaredb strong,chainfire" measures only those; BENCH_NODE_FLAGS="--cpu-prof
+// SYSTEMS="flaredb strong,chainfire" measures only those, WORKLOADS=A only that workload; BENCH_NODE_FLAGS="--cpu-prof
 // --cpu-prof-dir=DIR" starts the daemons with those node flags (profiles written when they stop).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -37,6 +37,8 @@ const OPS = Number(process.env.OPS ?? 12_000);
 const CLIENTS = Number(process.env.CLIENTS ?? 64);
 const REGIONS = Number(process.env.REGIONS ?? 8);
 const VALUE = 'x'.repeat(100);
+/** WORKLOADS=A (or C) runs only that workload (profiling one path). */
+const WORKLOADS = (process.env.WORKLOADS?.split(',') ?? ['A', 'C']) as ReadonlyArray<'A' | 'C'>;
 const STARTUP_TIMEOUT_MS = 90_000;
 
 const cli = new URL('../../runtime/cli/ultracloud.ts', import.meta.url).pathname;
@@ -222,13 +224,29 @@ interface Sample {
   readonly p99: number;
   /** CPU time all daemons spent per operation (µs): what the run cost the cluster, whoever else shares the cores. */
   readonly cpuPerOp: number;
+  /** Synced LevelDB writes of all flaredb stores per operation (fsyncs: group commit shares them). */
+  readonly syncsPerOp: number;
+  /** Eventual replication push messages of all stores per operation. */
+  readonly pushesPerOp: number;
 }
 
-async function ycsb(system: System, readShare: number, seed: number, pids: readonly number[]): Promise<Sample> {
+/** The sum over every flaredb node of a counter of its /metrics exposition. */
+async function counterSum(nodes: readonly Http[], name: string): Promise<number> {
+  let sum = 0;
+  for (const node of nodes) {
+    const text = await (await fetch(`${node.base}/metrics`)).text();
+    for (const line of text.split('\n')) if (line.startsWith(`${name} `) || line.startsWith(`${name}{`)) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return sum;
+}
+
+async function ycsb(system: System, readShare: number, seed: number, pids: readonly number[], stores: readonly Http[]): Promise<Sample> {
   const zipf = new ScrambledZipfian(RECORDS, seed);
   const ops = Array.from({ length: OPS }, () => ({ k: key(zipf.next()), read: Math.random() < readShare }));
   const latencies: number[] = [];
   let next = 0;
+  const syncs0 = await counterSum(stores, 'ultracloud_flaredb_synced_writes_total');
+  const pushes0 = await counterSum(stores, 'ultracloud_flaredb_eventual_pushes_total');
   const cpu0 = await cpuMicros(pids);
   const t0 = performance.now();
   await Promise.all(
@@ -242,7 +260,8 @@ async function ycsb(system: System, readShare: number, seed: number, pids: reado
     }),
   );
   const rate = OPS / ((performance.now() - t0) / 1000);
-  return { rate, p99: percentile(latencies, 99), cpuPerOp: ((await cpuMicros(pids)) - cpu0) / OPS };
+  const cpuPerOp = ((await cpuMicros(pids)) - cpu0) / OPS;
+  return { rate, p99: percentile(latencies, 99), cpuPerOp, syncsPerOp: ((await counterSum(stores, 'ultracloud_flaredb_synced_writes_total')) - syncs0) / OPS, pushesPerOp: ((await counterSum(stores, 'ultracloud_flaredb_eventual_pushes_total')) - pushes0) / OPS };
 }
 
 async function pool(count: number, work: (i: number) => Promise<void>): Promise<void> {
@@ -357,15 +376,15 @@ async function topology(nodes: number, basePort: number): Promise<BenchRow[]> {
     const only = process.env.SYSTEMS?.split(',');
     const systems: System[] = [strong, eventual, chainfire].filter((s) => only === undefined || only.includes(s.name));
     const samples = new Map<string, Sample[]>();
-    for (const system of systems) await ycsb(system, 0.5, 1, cluster.pids); // warm-up
+    for (const system of systems) await ycsb(system, 0.5, 1, cluster.pids, [...cluster.flaredb.values()]); // warm-up
     for (let r = 0; r < RUNS; r++) {
       const order = r % 2 === 0 ? systems : [...systems].reverse();
-      for (const workload of ['A', 'C'] as const) {
+      for (const workload of WORKLOADS) {
         for (const system of order) {
-          const sample = await ycsb(system, workload === 'A' ? 0.5 : 1, 1000 + r, cluster.pids);
+          const sample = await ycsb(system, workload === 'A' ? 0.5 : 1, 1000 + r, cluster.pids, [...cluster.flaredb.values()]);
           const k = `${system.name}/${workload}`;
           samples.set(k, [...(samples.get(k) ?? []), sample]);
-          process.stderr.write(`  ${nodes} node(s), run ${r + 1}/${RUNS}, YCSB-${workload}, ${system.name}: ${sample.rate.toFixed(0)} ops/s, p99 ${sample.p99.toFixed(1)} ms, cluster CPU ${sample.cpuPerOp.toFixed(0)} µs/op\n`);
+          process.stderr.write(`  ${nodes} node(s), run ${r + 1}/${RUNS}, YCSB-${workload}, ${system.name}: ${sample.rate.toFixed(0)} ops/s, p99 ${sample.p99.toFixed(1)} ms, cluster CPU ${sample.cpuPerOp.toFixed(0)} µs/op, ${sample.syncsPerOp.toFixed(2)} fsyncs/op, ${sample.pushesPerOp.toFixed(2)} eventual pushes/op\n`);
         }
       }
     }
