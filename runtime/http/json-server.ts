@@ -115,8 +115,10 @@ export class JsonServer {
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = parseTarget(req.url);
+    let path = req.url ?? '/';
     try {
+      const url = parseTarget(req.url);
+      path = url.pathname;
       const route = this.#route(req.method, url.pathname);
       if (route === undefined) {
         const known = this.#options.routes.some((r) => matches(r.path, url.pathname));
@@ -126,7 +128,7 @@ export class JsonServer {
       // Authenticate before reading the body: an unauthenticated caller costs no more than a header.
       const caller = route.auth === false ? undefined : await gate.authenticate(bearerToken(req.headers.authorization));
       const body = req.method === 'GET' || req.method === 'DELETE' ? undefined : await this.#readJson(req);
-      const rest = route.path.endsWith('/*') ? decodeURIComponent(url.pathname.slice(route.path.length - 1)) : '';
+      const rest = route.path.endsWith('/*') ? decodePathRest(url.pathname.slice(route.path.length - 1)) : '';
       const base = { method: req.method ?? 'GET', path: url.pathname, rest, query: url.searchParams, body, headers: req.headers };
       const sourceIp = req.socket.remoteAddress;
       const authorize = (action: string, resource: AccessResource): Promise<void> => {
@@ -149,7 +151,9 @@ export class JsonServer {
       }
     } catch (error) {
       const err = UltraError.from(error);
-      if (err.code === 'Internal') this.#options.log.error({ err: error, path: url.pathname }, 'request failed');
+      if (err.code === 'Internal') this.#options.log.error({ err: error, path }, 'request failed');
+      // A body left unread (refused as too large) is not drained: the answer closes the connection.
+      if (!req.complete) res.setHeader('connection', 'close');
       this.#json(res, httpStatusOf(err.code), { error: err.toData() });
     }
   }
@@ -203,8 +207,8 @@ function readBody(req: IncomingMessage, limit: number): Promise<string | undefin
       size += chunk.length;
       if (size > limit) {
         cleanup();
-        // The rest is read and dropped, so the refusal can still be answered on this connection.
-        req.resume();
+        // Nothing more is read: the refusal is answered, then the connection closed (see #handle).
+        req.pause();
         reject(new UltraError('ResourceExhausted', `request body over ${limit} bytes`));
         return;
       }
@@ -243,8 +247,22 @@ export function parseTarget(target: string | undefined): { readonly pathname: st
     // From the '?': URLSearchParams drops one leading '?', as URL parsing does with the search.
     return { pathname: path, searchParams: new URLSearchParams(q < 0 ? '' : raw.slice(q)) };
   }
-  const url = new URL(raw, 'http://localhost');
+  let url: URL;
+  try {
+    url = new URL(raw, 'http://localhost');
+  } catch {
+    throw new UltraError('InvalidArgument', `request target ${JSON.stringify(raw.slice(0, 200))} is not a valid path`);
+  }
   return { pathname: url.pathname, searchParams: url.searchParams };
+}
+
+/** The percent-decoded remainder of a prefix route's path; a malformed escape is the caller's error. */
+function decodePathRest(rest: string): string {
+  try {
+    return decodeURIComponent(rest);
+  } catch {
+    throw new UltraError('InvalidArgument', `path ${JSON.stringify(rest.slice(0, 200))} has a malformed percent escape`);
+  }
 }
 
 /** Characters URL parsing keeps unchanged in a path, and in a query. */
