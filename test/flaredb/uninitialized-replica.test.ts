@@ -7,7 +7,7 @@
 // still alive" for ever, and the two initialized voters could never win three of four votes.
 import { describe, expect, it } from 'vitest';
 import { defineActor } from '../../runtime/actors/index.ts';
-import type { RaftBatchItem, StoreMsg } from '../../actors/flaredb/store/messages.ts';
+import type { RaftBatchItem, RaftBatchMessage, StoreMsg } from '../../actors/flaredb/store/messages.ts';
 import type { Message as RaftMessage } from '../../runtime/raft/messages.ts';
 import { storeRef } from '../../actors/flaredb/store/messages.ts';
 import { FlaredbHarness } from './harness.ts';
@@ -18,7 +18,8 @@ describe('flaredb uninitialized replicas', () => {
     await h.advance(1_000);
     // Node x stands in for another store: it records the Raft traffic d's replica sends it.
     const x = h.cluster.start('x', { seeds: ['a', 'b', 'c'] });
-    const received: RaftMessage[] = [];
+    // Batch items carry messages without `from` and `to` (the batch's sender, and the receiver).
+    const received: RaftBatchMessage[] = [];
     const recorder = defineActor<null, StoreMsg>({
       init: () => null,
       receive: (state, msg) => {
@@ -27,7 +28,7 @@ describe('flaredb uninitialized replicas', () => {
       },
     });
     x.system.spawn(defineActor<null, StoreMsg>({ init: (ctx) => (ctx.spawn(recorder, { name: 'store' }), null), receive: (state) => state }), { name: 'flaredb' });
-    const send = async (message: RaftMessage): Promise<RaftMessage[]> => {
+    const send = async (message: RaftMessage): Promise<RaftBatchMessage[]> => {
       received.length = 0;
       const item: RaftBatchItem = { group: 'r9', peers: ['d', 'x', 'y'], confVer: 1, message };
       x.system.tell(storeRef('d'), { type: 'raft.batch', from: 'x', items: [item] });

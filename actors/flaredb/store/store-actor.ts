@@ -30,6 +30,7 @@ import { decodeConfChange, type ConfChange, type ConfState } from '../../../runt
 import { DurableRaftLog } from '../../../runtime/raft/durable-raft-log.ts';
 import type { Entry, Snapshot } from '../../../runtime/raft/entry.ts';
 import { RaftNode, type RaftRole, type RaftStatus } from '../../../runtime/raft/raft-node.ts';
+import type { Message as RaftMessage } from '../../../runtime/raft/messages.ts';
 import type { Ready } from '../../../runtime/raft/ready.ts';
 import { prefixEnd, type ChangeEvent } from '../client/strong-kv.ts';
 import { EventualStore, type EventualRecord } from '../core/eventual-store.ts';
@@ -1143,7 +1144,7 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
         for (const message of ready.messages) {
           let items = state.outbox.get(message.to);
           if (items === undefined) state.outbox.set(message.to, (items = []));
-          items.push({ group: group.name, peers: group.peers, confVer: group.region?.meta.epoch.confVer ?? 0, message });
+          items.push(batchItem(group, message));
           if (message.type === 'snapshot') snapshotsSent.push([group, message.to]);
         }
       };
@@ -1244,15 +1245,22 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
 
   // ---- incoming Raft traffic -------------------------------------------------------------------
 
-  const isLeaderTraffic = (type: string): boolean => type === 'append' || type === 'heartbeat' || type === 'snapshot' || type === 'vote' || type === 'preVote' || type === 'timeoutNow';
+  /** Leader traffic that creates a replica where the group is unknown (appends do not: see RaftBatchItem). */
+  const createsReplica = (type: string): boolean => type === 'heartbeat' || type === 'snapshot' || type === 'vote' || type === 'preVote' || type === 'timeoutNow';
 
-  const stepBatch = async (state: State, items: readonly RaftBatchItem[]): Promise<void> => {
+  /** A message of `group` in its batch's wire form (see RaftBatchItem). */
+  const batchItem = (group: Group, message: RaftMessage): RaftBatchItem => {
+    const { from: _from, to: _to, ...rest } = message;
+    return createsReplica(message.type) ? { group: group.name, peers: group.peers, confVer: group.region?.meta.epoch.confVer ?? 0, message: rest } : { group: group.name, message: rest };
+  };
+
+  const stepBatch = async (state: State, from: string, items: readonly RaftBatchItem[]): Promise<void> => {
     for (const item of items) {
       let group = state.groups.get(item.group);
       if (group === undefined) {
         // A region this store should hold but does not know yet (created by a split it has not
         // applied, or that it missed): an uninitialized replica that the leader fills by snapshot.
-        if (!item.group.startsWith('r') || !Array.isArray(item.peers) || !item.peers.includes(options.nodeId) || !isLeaderTraffic(item.message.type)) continue;
+        if (!item.group.startsWith('r') || !Array.isArray(item.peers) || !item.peers.includes(options.nodeId) || !createsReplica(item.message.type)) continue;
         // A replica destroyed here comes back only for a membership newer than the one that removed
         // it: a member that has not applied the removal yet still counts on the log we dropped
         // (it would tell the new, empty replica to commit entries it does not have).
@@ -1276,7 +1284,7 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
         state.groups.set(item.group, group);
       }
       if (item.message.type === 'snapshot' && group.pd === undefined && !snapshotFits(state, group, item.message.snapshot)) continue;
-      group.node.step(item.message);
+      group.node.step({ ...item.message, from, to: options.nodeId } as RaftMessage);
     }
     scheduleFlush(state);
   };
@@ -1705,7 +1713,7 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
           state.flushScheduled = false;
           return flush(state).then(() => state);
         case 'raft.batch':
-          return stepBatch(state, msg.items).then(() => state);
+          return stepBatch(state, msg.from, msg.items).then(() => state);
         case 'ev.push': {
           // Last-writer-wins makes every change safe to take, in any order, more than once.
           for (const [key, ts, origin, value] of msg.entries) {
