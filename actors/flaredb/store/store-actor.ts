@@ -324,7 +324,11 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
    * replica: none). `fresh`: a replica this store never had (RaftConfig.fresh).
    */
   const newNode = (ctx: ActorContext<StoreMsg>, log: DurableRaftLog, conf: ConfState, fresh = false): RaftNode =>
-    new RaftNode({ ...options.raft, id: options.nodeId, voters: conf.voters, learners: conf.learners, storage: log.storage, random: () => ctx.env.random(), applied: log.storage.snapshot().index, recovering: log.recovering, fresh });
+    // commitOnlyAppends false: only leaders answer clients, so followers may learn a commit index
+    // with the next append or heartbeat — under load that saves each write the empty appends and
+    // their answers of one more exchange per follower (each region's leader would otherwise send
+    // them after every quorum, as its writes spread thin over nine groups rarely have more queued).
+    new RaftNode({ ...options.raft, commitOnlyAppends: false, id: options.nodeId, voters: conf.voters, learners: conf.learners, storage: log.storage, random: () => ctx.env.random(), applied: log.storage.snapshot().index, recovering: log.recovering, fresh });
   // Lease reads: a ReadIndex round started at time t proves that a quorum heard from this leader
   // at or after t; each of them refuses votes for an election timeout from then (CheckQuorum's
   // leader stickiness, and RaftConfig.fresh after a restart), measured in ticks of its own clock.
