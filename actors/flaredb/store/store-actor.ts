@@ -402,7 +402,11 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
   const scheduleFlush = (state: State): void => {
     if (state.flushScheduled) return;
     state.flushScheduled = true;
-    state.ctx.tell(state.ctx.self, { type: 'store.flush' });
+    // The flush waits for the host's next turn (setImmediate), not just for the mailbox: the
+    // requests and Raft batches that the same poll of the event loop read from other sockets join
+    // this round instead of the next, so one synced write and one batch per peer carry more of them
+    // (write-only bench: 0.26 → 0.19 synced writes and 1.7 → 1.5 Raft messages per write).
+    state.ctx.env.yieldThen(() => state.ctx.tell(state.ctx.self, { type: 'store.flush' }));
   };
 
   // ---- routing checks ------------------------------------------------------------------------
