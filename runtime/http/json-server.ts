@@ -70,10 +70,32 @@ export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 export class JsonServer {
   readonly #server: Server;
   readonly #options: JsonServerOptions;
+  /** Exact routes by `METHOD path`, and prefix routes by method, each with its place in `routes` (the first match wins). */
+  readonly #exact = new Map<string, { readonly route: Route; readonly at: number }>();
+  readonly #prefixes = new Map<string, Array<{ readonly route: Route; readonly at: number }>>();
 
   constructor(options: JsonServerOptions) {
     this.#options = options;
+    options.routes.forEach((route, at) => {
+      if (route.path.endsWith('/*')) {
+        const list = this.#prefixes.get(route.method) ?? [];
+        list.push({ route, at });
+        this.#prefixes.set(route.method, list);
+      } else if (!this.#exact.has(`${route.method} ${route.path}`)) {
+        this.#exact.set(`${route.method} ${route.path}`, { route, at });
+      }
+    });
     this.#server = createServer((req, res) => void this.#handle(req, res));
+  }
+
+  /** The first route (in `routes` order) for this method and path. */
+  #route(method: string | undefined, path: string): Route | undefined {
+    const exact = this.#exact.get(`${method} ${path}`);
+    for (const prefix of this.#prefixes.get(method ?? '') ?? []) {
+      if (exact !== undefined && exact.at < prefix.at) break;
+      if (matches(prefix.route.path, path)) return prefix.route;
+    }
+    return exact?.route;
   }
 
   async listen(port: number, host: string): Promise<AddressInfo> {
@@ -93,9 +115,11 @@ export class JsonServer {
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://localhost');
+    let path = req.url ?? '/';
     try {
-      const route = this.#options.routes.find((r) => r.method === req.method && matches(r.path, url.pathname));
+      const url = parseTarget(req.url);
+      path = url.pathname;
+      const route = this.#route(req.method, url.pathname);
       if (route === undefined) {
         const known = this.#options.routes.some((r) => matches(r.path, url.pathname));
         throw new UltraError(known ? 'InvalidArgument' : 'NotFound', known ? `${req.method} is not allowed on ${url.pathname}` : `no route ${url.pathname}`);
@@ -104,7 +128,7 @@ export class JsonServer {
       // Authenticate before reading the body: an unauthenticated caller costs no more than a header.
       const caller = route.auth === false ? undefined : await gate.authenticate(bearerToken(req.headers.authorization));
       const body = req.method === 'GET' || req.method === 'DELETE' ? undefined : await this.#readJson(req);
-      const rest = route.path.endsWith('/*') ? decodeURIComponent(url.pathname.slice(route.path.length - 1)) : '';
+      const rest = route.path.endsWith('/*') ? decodePathRest(url.pathname.slice(route.path.length - 1)) : '';
       const base = { method: req.method ?? 'GET', path: url.pathname, rest, query: url.searchParams, body, headers: req.headers };
       const sourceIp = req.socket.remoteAddress;
       const authorize = (action: string, resource: AccessResource): Promise<void> => {
@@ -127,7 +151,9 @@ export class JsonServer {
       }
     } catch (error) {
       const err = UltraError.from(error);
-      if (err.code === 'Internal') this.#options.log.error({ err: error, path: url.pathname }, 'request failed');
+      if (err.code === 'Internal') this.#options.log.error({ err: error, path }, 'request failed');
+      // A body left unread (refused as too large) is not drained: the answer closes the connection.
+      if (!req.complete) res.setHeader('connection', 'close');
       this.#json(res, httpStatusOf(err.code), { error: err.toData() });
     }
   }
@@ -154,17 +180,10 @@ export class JsonServer {
   }
 
   async #readJson(req: IncomingMessage): Promise<unknown> {
-    const limit = this.#options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of req) {
-      size += (chunk as Buffer).length;
-      if (size > limit) throw new UltraError('ResourceExhausted', `request body over ${limit} bytes`);
-      chunks.push(chunk as Buffer);
-    }
-    if (size === 0) return undefined;
+    const text = await readBody(req, this.#options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES);
+    if (text === undefined) return undefined;
     try {
-      return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+      return JSON.parse(text);
     } catch {
       throw new UltraError('InvalidArgument', 'request body is not valid JSON');
     }
@@ -174,6 +193,81 @@ export class JsonServer {
     res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
   }
 }
+
+/**
+ * A request body as text (undefined when empty), refused past `limit` bytes. Read with listeners
+ * rather than an async iterator: this runs for every request with a body, and the iterator's
+ * machinery cost more than the parsing.
+ */
+function readBody(req: IncomingMessage, limit: number): Promise<string | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > limit) {
+        cleanup();
+        // Nothing more is read: the refusal is answered, then the connection closed (see #handle).
+        req.pause();
+        reject(new UltraError('ResourceExhausted', `request body over ${limit} bytes`));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = (): void => {
+      cleanup();
+      resolve(size === 0 ? undefined : (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)).toString('utf8'));
+    };
+    const onError = (error: Error): void => {
+      cleanup();
+      reject(error);
+    };
+    const onClose = (): void => {
+      cleanup();
+      reject(new UltraError('Unavailable', 'the client closed the connection before sending the whole request body'));
+    };
+    const cleanup = (): void => {
+      req.off('data', onData).off('end', onEnd).off('error', onError).off('close', onClose);
+    };
+    req.on('data', onData).on('end', onEnd).on('error', onError).on('close', onClose);
+  });
+}
+
+/**
+ * The path and query of a request target. A plain origin-form path (the common case) is split
+ * as is; anything URL parsing could change — dot segments (also percent-encoded), characters it
+ * escapes, backslashes, absolute-form targets, fragments — goes through `new URL`, as every
+ * target did before, so routing sees exactly what it saw then.
+ */
+export function parseTarget(target: string | undefined): { readonly pathname: string; readonly searchParams: URLSearchParams } {
+  const raw = target ?? '/';
+  const q = raw.indexOf('?');
+  const path = q < 0 ? raw : raw.slice(0, q);
+  if (PLAIN_PATH.test(path) && !path.startsWith('//') && !path.includes('/.') && !/%2e/i.test(path) && !raw.includes('#') && (q < 0 || PLAIN_QUERY.test(raw.slice(q + 1)))) {
+    // From the '?': URLSearchParams drops one leading '?', as URL parsing does with the search.
+    return { pathname: path, searchParams: new URLSearchParams(q < 0 ? '' : raw.slice(q)) };
+  }
+  let url: URL;
+  try {
+    url = new URL(raw, 'http://localhost');
+  } catch {
+    throw new UltraError('InvalidArgument', `request target ${JSON.stringify(raw.slice(0, 200))} is not a valid path`);
+  }
+  return { pathname: url.pathname, searchParams: url.searchParams };
+}
+
+/** The percent-decoded remainder of a prefix route's path; a malformed escape is the caller's error. */
+function decodePathRest(rest: string): string {
+  try {
+    return decodeURIComponent(rest);
+  } catch {
+    throw new UltraError('InvalidArgument', `path ${JSON.stringify(rest.slice(0, 200))} has a malformed percent escape`);
+  }
+}
+
+/** Characters URL parsing keeps unchanged in a path, and in a query. */
+const PLAIN_PATH = /^\/[A-Za-z0-9\-._~!$&'()*+,;=:@%/]*$/;
+const PLAIN_QUERY = /^[A-Za-z0-9\-._~!$&'()*+,;=:@%/?]*$/;
 
 /** The action's resource kind (`network:vpcs:create` → `vpcs`) in the caller's own tenant scope. */
 function defaultResource(action: string, caller: Caller): AccessResource {

@@ -9,7 +9,8 @@
 // disturbed by a busy machine than throughput). Each figure is the median of RUNS runs (default 3: this suite is slow), the two
 // stores taking turns run by run after one short warm-up each.
 // Needs: apt-get install etcd-server (the `etcd` binary on PATH).
-// Run: npm run bench -- chainfire   (or: npx node test/bench/chainfire.bench.ts)
+// Run: npm run bench -- chainfire   (or: npx node test/bench/chainfire.bench.ts); TOPOLOGY=1 or 3
+// measures one topology only.
 // Before/after a change, in the same run: CHAINFIRE_BASELINE=DIR, a checkout of the earlier code
 // (e.g. `git archive HEAD | tar -x -C DIR`, with node_modules linked in), runs that build as a
 // third store taking turns with the other two; its rows are marked [baseline].
@@ -319,7 +320,8 @@ export async function runChainfireBenches(): Promise<BenchRow[]> {
   // Fixed ports below Linux's ephemeral range (32768…) and apart from the e2e tests' (23000…26300):
   // etcd on base…base+12, chainfire's cluster on base+1000…, its etcd API on base+1200…
   const base = 27_000 + (process.pid % 50) * 20;
-  return [...(await topology(1, base)), ...(await topology(3, base + 2_000))];
+  const only = process.env.TOPOLOGY;
+  return [...(only === '3' ? [] : await topology(1, base)), ...(only === '1' ? [] : await topology(3, base + 2_000))];
 }
 
 /** report() with this suite's default RUNS in its heading. */

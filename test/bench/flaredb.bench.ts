@@ -24,8 +24,9 @@
 // --cpu-prof-dir=DIR" starts the daemons with those node flags (profiles written when they stop);
 // READ_PROPORTION=0 makes "YCSB-A" a write-only mix (default 0.5), WORKLOADS=A runs only A. Each
 // run also prints transport counters per operation (frames, envelopes, bytes sent between the
-// nodes), and a flaredb strong run the stores' (Raft batches and messages, synced writes), summed
-// over the nodes, to see where a change moved the work.
+// nodes), a flaredb strong run the stores' Raft batches and messages and synced writes, a flaredb
+// eventual run the synced writes and eventual pushes, summed over the nodes, to see where a change
+// moved the work.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -145,6 +146,7 @@ const COUNTERS = {
   batches: 'ultracloud_flaredb_raft_batches_sent_total',
   messages: 'ultracloud_flaredb_raft_messages_sent_total',
   syncs: 'ultracloud_flaredb_synced_writes_total',
+  pushes: 'ultracloud_flaredb_eventual_pushes_total',
   frames: 'ultracloud_libp2p_frames_sent_total',
   envelopes: 'ultracloud_libp2p_envelopes_sent_total',
   bytes: 'ultracloud_libp2p_bytes_sent_total',
@@ -152,7 +154,7 @@ const COUNTERS = {
 type Counters = Record<keyof typeof COUNTERS, number>;
 
 async function nodeCounters(nodes: Iterable<Http>): Promise<Counters> {
-  const sum: Counters = { batches: 0, messages: 0, syncs: 0, frames: 0, envelopes: 0, bytes: 0 };
+  const sum: Counters = { batches: 0, messages: 0, syncs: 0, pushes: 0, frames: 0, envelopes: 0, bytes: 0 };
   for (const node of nodes) {
     const text = await (await fetch(`${node.base}/metrics`)).text();
     for (const line of text.split('\n')) {
@@ -404,6 +406,7 @@ async function topology(nodes: number, basePort: number): Promise<BenchRow[]> {
           const per = (k: keyof Counters, digits = 2) => ((after[k] - before[k]) / OPS).toFixed(digits);
           let counters = `; per op: ${per('frames')} transport frames, ${per('envelopes')} envelopes, ${per('bytes', 0)} bytes`;
           if (system === strong) counters += `, ${per('batches')} Raft batches, ${per('messages')} Raft messages, ${per('syncs')} synced writes`;
+          if (system === eventual) counters += `, ${per('syncs')} synced writes, ${per('pushes')} eventual pushes`;
           process.stderr.write(`  ${nodes} node(s), run ${r + 1}/${RUNS}, YCSB-${workload}, ${system.name}: ${sample.rate.toFixed(0)} ops/s, p99 ${sample.p99.toFixed(1)} ms, cluster CPU ${sample.cpuPerOp.toFixed(0)} µs/op (kernel ${sample.sysPerOp.toFixed(0)})${counters}\n`);
         }
       }

@@ -1,6 +1,7 @@
 // The node control API over real HTTP on loopback: open probes, bearer-token auth, the actor
 // message endpoints, and bad input answered with typed errors that change nothing.
 import { mkdtempSync, rmSync, statSync, writeFileSync, chmodSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -42,7 +43,7 @@ async function startApi() {
       headers: { 'content-type': 'application/json', ...(auth === null ? {} : { authorization: `Bearer ${auth}` }) },
       ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
     });
-  return { dataDir, token, call, system };
+  return { dataDir, token, call, system, port };
 }
 
 describe('admin credential', () => {
@@ -103,6 +104,33 @@ describe('control API', () => {
     }
     expect((await call('POST', '/v1/actors/ask', { target: 'local', path: '/user/counter', message: { type: 'get' }, timeoutMs: 0 })).status).toBe(400);
     expect((await call('GET', '/v1/nothing')).status).toBe(404);
+    expect(await (await call('POST', '/v1/actors/ask', { target: 'local', path: '/user/counter', message: { type: 'get' } })).json()).toEqual({ reply: 0 });
+  });
+
+  it('answers targets URL parsing refuses and oversized bodies without draining them, and keeps serving', async () => {
+    const { port, token, call } = await startApi();
+    // fetch normalizes targets; a raw socket sends them as they are.
+    const raw = (request: string | Buffer, end = true) =>
+      new Promise<{ text: string; closed: boolean }>((resolve, reject) => {
+        const socket = connect(port, '127.0.0.1');
+        let text = '';
+        socket.on('data', (d) => (text += d.toString()));
+        socket.on('error', reject);
+        socket.on('close', () => resolve({ text, closed: true }));
+        socket.write(request);
+        if (end) socket.end();
+      });
+    for (const target of ['//', '/v1/actors/x%zz']) {
+      const { text } = await raw(`GET ${target} HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${token}\r\nconnection: close\r\n\r\n`);
+      expect(text).toMatch(/^HTTP\/1.1 (400|404) /);
+      expect(text).toContain('"code":"');
+    }
+    // A body declared far over the limit: answered 429 and the connection closed after the first
+    // chunks, although the client never sends the rest.
+    const { text, closed } = await raw(Buffer.concat([Buffer.from(`POST /v1/actors/send HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${token}\r\ncontent-type: application/json\r\ncontent-length: 100000000\r\n\r\n`), Buffer.alloc(8192, 0x20)]), false);
+    expect(text).toMatch(/^HTTP\/1.1 429 /);
+    expect(text.toLowerCase()).toContain('connection: close');
+    expect(closed).toBe(true);
     expect(await (await call('POST', '/v1/actors/ask', { target: 'local', path: '/user/counter', message: { type: 'get' } })).json()).toEqual({ reply: 0 });
   });
 });

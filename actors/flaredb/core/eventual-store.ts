@@ -77,11 +77,12 @@ export class EventualStore {
     return { entries, more: false };
   }
 
-  /** Changes after `seq`, oldest first, at most `limit`. */
-  changesAfter(seq: number, limit: number): EventualChange[] {
+  /** Changes after `seq` and up to `upTo` (default: the last), oldest first, at most `limit`. */
+  changesAfter(seq: number, limit: number, upTo = Infinity): EventualChange[] {
     const out: EventualChange[] = [];
     for (const [s, { key, from }] of this.#log) {
       if (s <= seq) continue;
+      if (s > upTo) break;
       out.push({ seq: s, key, record: this.#data.get(key)!, from });
       if (out.length >= limit) break;
     }
