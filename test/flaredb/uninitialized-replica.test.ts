@@ -37,6 +37,13 @@ describe('flaredb uninitialized replicas', () => {
     };
     const preVote = { type: 'preVote', from: 'x', to: 'd', term: 8, lastLogIndex: 5, lastLogTerm: 5, transfer: false } as const;
 
+    // An append does not create a replica, even with the members (a sender attaches them only to
+    // other leader traffic): it is dropped, and the leader's next heartbeat creates the replica.
+    const append = { type: 'append', from: 'x', to: 'd', term: 7, prevLogIndex: 5, prevLogTerm: 5, entries: [], commit: 5 } as const;
+    x.system.tell(storeRef('d'), { type: 'raft.batch', from: 'x', items: [{ group: 'r9', peers: ['d', 'x', 'y'], confVer: 1, message: append }] });
+    await h.advance(40);
+    expect(received).toEqual([]);
+    expect((await h.run(h.client('a').storeStatus('d'))).groups.map((g) => g.group)).not.toContain('r9');
     // x leads region 9 in term 7: d creates an uninitialized replica that follows it.
     expect(await send({ type: 'heartbeat', from: 'x', to: 'd', term: 7, commit: 0, context: null })).toContainEqual(expect.objectContaining({ type: 'heartbeatResponse', term: 7 }));
     // Within the leader's lease (10 ticks of 20 ms) a pre-vote for a later term is dropped (leader stickiness)...
