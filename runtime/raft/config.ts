@@ -32,6 +32,17 @@ export interface RaftConfig {
   readonly preVote?: boolean;
   /** A leader steps down if a quorum was silent for an election timeout; followers then ignore votes while they have a leader. */
   readonly checkQuorum?: boolean;
+  /**
+   * Whether a leader whose commit index moved sends it at once, in an append without entries, to
+   * every follower that has nothing else coming (etcd's behaviour; default true). false: the
+   * commit index rides on the next append or heartbeat — followers apply up to a heartbeat
+   * interval later when writes stop, and under load each write costs the group two messages (an
+   * empty append, its answer) fewer per follower. Nothing a client sees waits for followers to
+   * apply: the leader answers writes and reads. The commit of a membership change (and of a new
+   * leader's first entry) still goes out at once: a member it removes hears nothing afterwards,
+   * and must learn that its removal committed to apply it.
+   */
+  readonly commitOnlyAppends?: boolean;
   /** The last index the application applied before a restart (defaults to the snapshot index). */
   readonly applied?: number;
   /**
@@ -98,6 +109,7 @@ export function resolveConfig(config: RaftConfig): ResolvedConfig {
     ),
     preVote: config.preVote ?? true,
     checkQuorum: config.checkQuorum ?? true,
+    commitOnlyAppends: config.commitOnlyAppends ?? true,
     applied: config.applied,
     recovering: config.recovering ?? false,
     fresh: config.fresh ?? false,

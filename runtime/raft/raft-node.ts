@@ -878,7 +878,7 @@ export class RaftNode {
     this.#broadcastHeartbeat();
   }
 
-  /** Sends each follower the entries it lacks, or else the new commit index (see #appendsDue). */
+  /** Sends each follower the entries it lacks, or else the new commit index (see #appendsDue and RaftConfig.commitOnlyAppends). */
   #sendDueAppends(): void {
     this.#appendsDue = false;
     if (this.#role !== 'leader') return;
@@ -886,7 +886,8 @@ export class RaftNode {
       if (member === this.#config.id) continue;
       let sent = false;
       while (this.#sendAppend(member, false)) sent = true;
-      if (!sent && (this.#commitSent.get(member) ?? -1) < this.#log.committed) this.#sendAppend(member, true);
+      const told = this.#commitSent.get(member) ?? -1;
+      if (!sent && told < this.#log.committed && (this.#config.commitOnlyAppends || told < Math.min(this.#pendingConfIndex, this.#log.committed))) this.#sendAppend(member, true);
     }
   }
 

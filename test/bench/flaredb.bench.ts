@@ -20,15 +20,20 @@
 // real processes and fsync). The load generator is a keep-alive HTTP/1.1 client of a few µs per
 // request (keepalive-http-client.ts): with Node's fetch, the client used more CPU than the stores.
 // Run: npm run bench -- flaredb   (or: npx node test/bench/flaredb.bench.ts)
-// SYSTEMS="flaredb strong,chainfire" measures only those, WORKLOADS=A only that workload; BENCH_NODE_FLAGS="--cpu-prof
-// --cpu-prof-dir=DIR" starts the daemons with those node flags (profiles written when they stop).
+// SYSTEMS="flaredb strong,chainfire" measures only those; BENCH_NODE_FLAGS="--cpu-prof
+// --cpu-prof-dir=DIR" starts the daemons with those node flags (profiles written when they stop);
+// READ_PROPORTION=0 makes "YCSB-A" a write-only mix (default 0.5), WORKLOADS=A runs only A. Each
+// run also prints transport counters per operation (frames, envelopes, bytes sent between the
+// nodes), a flaredb strong run the stores' Raft batches and messages and synced writes, a flaredb
+// eventual run the synced writes and eventual pushes, summed over the nodes, to see where a change
+// moved the work.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KeepAliveHttp as Http } from './keepalive-http-client.ts';
-import { cpuMicros } from './process-cpu.ts';
+import { cpuMicrosSplit } from './process-cpu.ts';
 import { median, percentile, report, type BenchRow } from './report.ts';
 
 const RUNS = Number(process.env.RUNS ?? 3);
@@ -37,8 +42,8 @@ const OPS = Number(process.env.OPS ?? 12_000);
 const CLIENTS = Number(process.env.CLIENTS ?? 64);
 const REGIONS = Number(process.env.REGIONS ?? 8);
 const VALUE = 'x'.repeat(100);
-/** WORKLOADS=A (or C) runs only that workload (profiling one path). */
-const WORKLOADS = (process.env.WORKLOADS?.split(',') ?? ['A', 'C']) as ReadonlyArray<'A' | 'C'>;
+const READ_PROPORTION = Number(process.env.READ_PROPORTION ?? 0.5);
+const WORKLOADS = (process.env.WORKLOADS ?? 'A,C').split(',') as Array<'A' | 'C'>;
 const STARTUP_TIMEOUT_MS = 90_000;
 
 const cli = new URL('../../runtime/cli/ultracloud.ts', import.meta.url).pathname;
@@ -136,6 +141,29 @@ function expectOk(what: string, r: { status: number; body: any }): void {
   if (r.status !== 200) throw new Error(`${what}: HTTP ${r.status} ${JSON.stringify(r.body)}`);
 }
 
+/** Counters summed over the daemons (from the /metrics of each node's flaredb API, which expose the node's whole registry). */
+const COUNTERS = {
+  batches: 'ultracloud_flaredb_raft_batches_sent_total',
+  messages: 'ultracloud_flaredb_raft_messages_sent_total',
+  syncs: 'ultracloud_flaredb_synced_writes_total',
+  pushes: 'ultracloud_flaredb_eventual_pushes_total',
+  frames: 'ultracloud_libp2p_frames_sent_total',
+  envelopes: 'ultracloud_libp2p_envelopes_sent_total',
+  bytes: 'ultracloud_libp2p_bytes_sent_total',
+} as const;
+type Counters = Record<keyof typeof COUNTERS, number>;
+
+async function nodeCounters(nodes: Iterable<Http>): Promise<Counters> {
+  const sum: Counters = { batches: 0, messages: 0, syncs: 0, pushes: 0, frames: 0, envelopes: 0, bytes: 0 };
+  for (const node of nodes) {
+    const text = await (await fetch(`${node.base}/metrics`)).text();
+    for (const line of text.split('\n')) {
+      for (const [k, name] of Object.entries(COUNTERS) as Array<[keyof Counters, string]>) if (line.startsWith(`${name} `)) sum[k] += Number(line.slice(name.length + 1));
+    }
+  }
+  return sum;
+}
+
 /** flaredb strong: requests routed to the leader of each key's region, CAS updates at the last version seen. */
 class FlaredbStrong implements System {
   readonly name = 'flaredb strong';
@@ -224,30 +252,16 @@ interface Sample {
   readonly p99: number;
   /** CPU time all daemons spent per operation (µs): what the run cost the cluster, whoever else shares the cores. */
   readonly cpuPerOp: number;
-  /** Synced LevelDB writes of all flaredb stores per operation (fsyncs: group commit shares them). */
-  readonly syncsPerOp: number;
-  /** Eventual replication push messages of all stores per operation. */
-  readonly pushesPerOp: number;
+  /** Of which in the kernel (syscalls, loopback TCP, fsync). */
+  readonly sysPerOp: number;
 }
 
-/** The sum over every flaredb node of a counter of its /metrics exposition. */
-async function counterSum(nodes: readonly Http[], name: string): Promise<number> {
-  let sum = 0;
-  for (const node of nodes) {
-    const text = await (await fetch(`${node.base}/metrics`)).text();
-    for (const line of text.split('\n')) if (line.startsWith(`${name} `) || line.startsWith(`${name}{`)) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return sum;
-}
-
-async function ycsb(system: System, readShare: number, seed: number, pids: readonly number[], stores: readonly Http[]): Promise<Sample> {
+async function ycsb(system: System, readShare: number, seed: number, pids: readonly number[]): Promise<Sample> {
   const zipf = new ScrambledZipfian(RECORDS, seed);
   const ops = Array.from({ length: OPS }, () => ({ k: key(zipf.next()), read: Math.random() < readShare }));
   const latencies: number[] = [];
   let next = 0;
-  const syncs0 = await counterSum(stores, 'ultracloud_flaredb_synced_writes_total');
-  const pushes0 = await counterSum(stores, 'ultracloud_flaredb_eventual_pushes_total');
-  const cpu0 = await cpuMicros(pids);
+  const cpu0 = await cpuMicrosSplit(pids);
   const t0 = performance.now();
   await Promise.all(
     Array.from({ length: CLIENTS }, async () => {
@@ -260,8 +274,8 @@ async function ycsb(system: System, readShare: number, seed: number, pids: reado
     }),
   );
   const rate = OPS / ((performance.now() - t0) / 1000);
-  const cpuPerOp = ((await cpuMicros(pids)) - cpu0) / OPS;
-  return { rate, p99: percentile(latencies, 99), cpuPerOp, syncsPerOp: ((await counterSum(stores, 'ultracloud_flaredb_synced_writes_total')) - syncs0) / OPS, pushesPerOp: ((await counterSum(stores, 'ultracloud_flaredb_eventual_pushes_total')) - pushes0) / OPS };
+  const cpu1 = await cpuMicrosSplit(pids);
+  return { rate, p99: percentile(latencies, 99), cpuPerOp: (cpu1.user + cpu1.system - cpu0.user - cpu0.system) / OPS, sysPerOp: (cpu1.system - cpu0.system) / OPS };
 }
 
 async function pool(count: number, work: (i: number) => Promise<void>): Promise<void> {
@@ -376,22 +390,31 @@ async function topology(nodes: number, basePort: number): Promise<BenchRow[]> {
     const only = process.env.SYSTEMS?.split(',');
     const systems: System[] = [strong, eventual, chainfire].filter((s) => only === undefined || only.includes(s.name));
     const samples = new Map<string, Sample[]>();
-    for (const system of systems) await ycsb(system, 0.5, 1, cluster.pids, [...cluster.flaredb.values()]); // warm-up
+    for (const system of systems) await ycsb(system, 0.5, 1, cluster.pids); // warm-up
     for (let r = 0; r < RUNS; r++) {
       const order = r % 2 === 0 ? systems : [...systems].reverse();
       for (const workload of WORKLOADS) {
         for (const system of order) {
-          const sample = await ycsb(system, workload === 'A' ? 0.5 : 1, 1000 + r, cluster.pids, [...cluster.flaredb.values()]);
+          // The PD's balancer may have moved leaderships since the last look (the API forwards a
+          // request that reaches a follower, which costs the cluster a hop the routing should avoid).
+          if (system === strong && process.env.REFRESH_ROUTES !== '0') await strong.refreshRoutes();
+          const before = await nodeCounters(cluster.flaredb.values());
+          const sample = await ycsb(system, workload === 'A' ? READ_PROPORTION : 1, 1000 + r, cluster.pids);
           const k = `${system.name}/${workload}`;
           samples.set(k, [...(samples.get(k) ?? []), sample]);
-          process.stderr.write(`  ${nodes} node(s), run ${r + 1}/${RUNS}, YCSB-${workload}, ${system.name}: ${sample.rate.toFixed(0)} ops/s, p99 ${sample.p99.toFixed(1)} ms, cluster CPU ${sample.cpuPerOp.toFixed(0)} µs/op, ${sample.syncsPerOp.toFixed(2)} fsyncs/op, ${sample.pushesPerOp.toFixed(2)} eventual pushes/op\n`);
+          const after = await nodeCounters(cluster.flaredb.values());
+          const per = (k: keyof Counters, digits = 2) => ((after[k] - before[k]) / OPS).toFixed(digits);
+          let counters = `; per op: ${per('frames')} transport frames, ${per('envelopes')} envelopes, ${per('bytes', 0)} bytes`;
+          if (system === strong) counters += `, ${per('batches')} Raft batches, ${per('messages')} Raft messages, ${per('syncs')} synced writes`;
+          if (system === eventual) counters += `, ${per('syncs')} synced writes, ${per('pushes')} eventual pushes`;
+          process.stderr.write(`  ${nodes} node(s), run ${r + 1}/${RUNS}, YCSB-${workload}, ${system.name}: ${sample.rate.toFixed(0)} ops/s, p99 ${sample.p99.toFixed(1)} ms, cluster CPU ${sample.cpuPerOp.toFixed(0)} µs/op (kernel ${sample.sysPerOp.toFixed(0)})${counters}\n`);
         }
       }
     }
     const m = (name: string, workload: string, pick: (s: Sample) => number) => { const s = samples.get(`${name}/${workload}`); return s === undefined ? Number.NaN : median(s.map(pick)); };
     const label = nodes === 1 ? '1 node' : `${nodes} nodes`;
     const rows: BenchRow[] = [];
-    for (const workload of ['A', 'C'] as const) {
+    for (const workload of WORKLOADS) {
       const strongRate = m('flaredb strong', workload, (s) => s.rate);
       const eventualRate = m('flaredb eventual', workload, (s) => s.rate);
       const chainfireRate = m('chainfire', workload, (s) => s.rate);

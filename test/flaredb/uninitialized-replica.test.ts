@@ -7,7 +7,7 @@
 // still alive" for ever, and the two initialized voters could never win three of four votes.
 import { describe, expect, it } from 'vitest';
 import { defineActor } from '../../runtime/actors/index.ts';
-import type { RaftBatchItem, StoreMsg } from '../../actors/flaredb/store/messages.ts';
+import type { RaftBatchItem, RaftBatchMessage, StoreMsg } from '../../actors/flaredb/store/messages.ts';
 import type { Message as RaftMessage } from '../../runtime/raft/messages.ts';
 import { storeRef } from '../../actors/flaredb/store/messages.ts';
 import { FlaredbHarness } from './harness.ts';
@@ -18,7 +18,8 @@ describe('flaredb uninitialized replicas', () => {
     await h.advance(1_000);
     // Node x stands in for another store: it records the Raft traffic d's replica sends it.
     const x = h.cluster.start('x', { seeds: ['a', 'b', 'c'] });
-    const received: RaftMessage[] = [];
+    // Batch items carry messages without `from` and `to` (the batch's sender, and the receiver).
+    const received: RaftBatchMessage[] = [];
     const recorder = defineActor<null, StoreMsg>({
       init: () => null,
       receive: (state, msg) => {
@@ -27,7 +28,7 @@ describe('flaredb uninitialized replicas', () => {
       },
     });
     x.system.spawn(defineActor<null, StoreMsg>({ init: (ctx) => (ctx.spawn(recorder, { name: 'store' }), null), receive: (state) => state }), { name: 'flaredb' });
-    const send = async (message: RaftMessage): Promise<RaftMessage[]> => {
+    const send = async (message: RaftMessage): Promise<RaftBatchMessage[]> => {
       received.length = 0;
       const item: RaftBatchItem = { group: 'r9', peers: ['d', 'x', 'y'], confVer: 1, message };
       x.system.tell(storeRef('d'), { type: 'raft.batch', from: 'x', items: [item] });
@@ -36,6 +37,13 @@ describe('flaredb uninitialized replicas', () => {
     };
     const preVote = { type: 'preVote', from: 'x', to: 'd', term: 8, lastLogIndex: 5, lastLogTerm: 5, transfer: false } as const;
 
+    // An append does not create a replica, even with the members (a sender attaches them only to
+    // other leader traffic): it is dropped, and the leader's next heartbeat creates the replica.
+    const append = { type: 'append', from: 'x', to: 'd', term: 7, prevLogIndex: 5, prevLogTerm: 5, entries: [], commit: 5 } as const;
+    x.system.tell(storeRef('d'), { type: 'raft.batch', from: 'x', items: [{ group: 'r9', peers: ['d', 'x', 'y'], confVer: 1, message: append }] });
+    await h.advance(40);
+    expect(received).toEqual([]);
+    expect((await h.run(h.client('a').storeStatus('d'))).groups.map((g) => g.group)).not.toContain('r9');
     // x leads region 9 in term 7: d creates an uninitialized replica that follows it.
     expect(await send({ type: 'heartbeat', from: 'x', to: 'd', term: 7, commit: 0, context: null })).toContainEqual(expect.objectContaining({ type: 'heartbeatResponse', term: 7 }));
     // Within the leader's lease (10 ticks of 20 ms) a pre-vote for a later term is dropped (leader stickiness)...

@@ -101,14 +101,25 @@ export interface StoreStatus {
   readonly watchers: number;
 }
 
-/** Raft messages of many groups for one store, sent together (coalesced heartbeats and appends). */
+/** A Raft message without `from` and `to`, which its batch says once for all (the sender, and the receiving store). */
+export type RaftBatchMessage = RaftMessage extends infer M ? (M extends RaftMessage ? Omit<M, 'from' | 'to'> : never) : never;
+
+/**
+ * Raft messages of many groups for one store, sent together (coalesced heartbeats and appends).
+ * Node ids are long and a batch item used to carry five of them (the members, `from`, `to`): more
+ * bytes than the item's own data, encoded and decoded for every message.
+ */
 export interface RaftBatchItem {
   readonly group: string;
-  /** The group's members (voters and learners), so a store that does not host a new region yet can create its replica. */
-  readonly peers: readonly string[];
-  /** The sender's conf version of the region (0: the PD, or a replica not initialized yet); a store that destroyed its replica ignores older ones. */
+  /**
+   * The group's members (voters and learners), so a store that does not host a new region yet can
+   * create its replica. Only on the leader traffic that may create one, except appends (a
+   * heartbeat does it within a heartbeat interval; appends are most of the traffic).
+   */
+  readonly peers?: readonly string[];
+  /** With `peers`: the sender's conf version of the region (0: the PD, or a replica not initialized yet); a store that destroyed its replica ignores older ones. */
   readonly confVer?: number;
-  readonly message: RaftMessage;
+  readonly message: RaftBatchMessage;
 }
 
 export type WatchMsg =
