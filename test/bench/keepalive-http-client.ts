@@ -17,6 +17,9 @@ interface Pending {
 
 const HEADER_END = Buffer.from('\r\n\r\n');
 
+/** Idle connections older than this are closed rather than reused (see KeepAliveHttp.call). */
+const IDLE_REUSE_MS = 1_000;
+
 /** One keep-alive connection; `send` must not be called again before its answer arrived. */
 class Connection {
   readonly #socket: Socket;
@@ -38,6 +41,9 @@ class Connection {
     this.#socket.on('error', fail);
     this.#socket.on('close', () => fail(new Error('connection closed by the server')));
   }
+
+  /** When the last answer arrived (performance.now()), for IDLE_REUSE_MS. */
+  idleSince = 0;
 
   get broken(): boolean {
     return this.#failure !== undefined;
@@ -92,6 +98,9 @@ class Connection {
     const pending = this.#pending;
     this.#pending = undefined;
     this.#buffer = this.#buffer.subarray(end);
+    // The server closes this connection after the answer: it must not carry another request.
+    if (lower.includes('\r\nconnection: close')) this.#failure = new Error('connection closed by the server after its answer');
+    this.idleSince = performance.now();
     pending?.resolve({ status, body: body.length === 0 ? undefined : JSON.parse(body.toString('utf8')) });
   }
 }
@@ -119,7 +128,13 @@ export class KeepAliveHttp {
       `${method} ${path} HTTP/1.1\r\nhost: ${this.#host}:${this.#port}\r\nauthorization: ${this.#authorization}\r\n` +
       (body === undefined ? '\r\n' : `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(payload)}\r\n\r\n${payload}`);
     let connection = this.#idle.pop();
-    while (connection?.broken === true) connection = this.#idle.pop();
+    // A connection idle for a while may be closing on the server's side (node's keepAliveTimeout
+    // is 5 s) while a request is written to it: that race answers ECONNRESET, so it is not reused.
+    while (connection !== undefined && (connection.broken || performance.now() - connection.idleSince > IDLE_REUSE_MS)) {
+      connection.close();
+      this.#all.delete(connection);
+      connection = this.#idle.pop();
+    }
     if (connection === undefined) {
       connection = new Connection(this.#host, this.#port);
       this.#all.add(connection);
