@@ -152,8 +152,9 @@ export class JsonServer {
     } catch (error) {
       const err = UltraError.from(error);
       if (err.code === 'Internal') this.#options.log.error({ err: error, path }, 'request failed');
-      // A body left unread (refused as too large) is not drained: the answer closes the connection.
-      if (!req.complete) res.setHeader('connection', 'close');
+      // A body left unread (refused as too large, or the request refused before it was read) is
+      // not drained: the answer closes the connection.
+      if (hasBody(req) && !req.complete) res.setHeader('connection', 'close');
       this.#json(res, httpStatusOf(err.code), { error: err.toData() });
     }
   }
@@ -254,6 +255,12 @@ export function parseTarget(target: string | undefined): { readonly pathname: st
     throw new UltraError('InvalidArgument', `request target ${JSON.stringify(raw.slice(0, 200))} is not a valid path`);
   }
   return { pathname: url.pathname, searchParams: url.searchParams };
+}
+
+/** Whether the request declares a body (a GET without one is complete only after its handler starts). */
+function hasBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }
 
 /** The percent-decoded remainder of a prefix route's path; a malformed escape is the caller's error. */

@@ -125,6 +125,10 @@ describe('control API', () => {
       expect(text).toMatch(/^HTTP\/1.1 (400|404) /);
       expect(text).toContain('"code":"');
     }
+    // A refused request without a body keeps its connection: two requests on one socket, two answers.
+    const twice = `GET /v1/nothing HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${token}\r\n\r\n`;
+    const kept = await raw(twice + twice.replace('\r\n\r\n', '\r\nconnection: close\r\n\r\n'));
+    expect(kept.text.match(/HTTP\/1.1 404 /g)).toHaveLength(2);
     // A body declared far over the limit: answered 429 and the connection closed after the first
     // chunks, although the client never sends the rest.
     const { text, closed } = await raw(Buffer.concat([Buffer.from(`POST /v1/actors/send HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${token}\r\ncontent-type: application/json\r\ncontent-length: 100000000\r\n\r\n`), Buffer.alloc(8192, 0x20)]), false);
