@@ -161,6 +161,15 @@ export class DurableRaftLog {
     return ops;
   }
 
+  /**
+   * The last index on disk before `ready` is written: committed entries up to it may be applied
+   * (and answered) before this Ready's write, as etcd applies while it persists. Entries from the
+   * Ready's first one on may replace ours — only uncommitted ones, but not durable either.
+   */
+  durableBefore(ready: Ready): number {
+    return Math.min(this.storage.lastIndex(), (ready.entries[0]?.index ?? Infinity) - 1);
+  }
+
   /** Makes a Ready whose persistOps were written visible to the core. */
   markPersisted(ready: Ready): void {
     if (ready.snapshot !== undefined) this.storage.applySnapshot(ready.snapshot);

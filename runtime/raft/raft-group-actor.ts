@@ -238,12 +238,9 @@ async function handleReadies(state: GroupState, ctx: ActorContext<RaftGroupMsg>,
   }
 }
 
-/**
- * Applies the Ready's committed entries that earlier Readies already persisted (below this Ready's
- * own entries, which may replace only uncommitted ones); returns how many it applied.
- */
+/** Applies the Ready's committed entries already on disk (DurableRaftLog.durableBefore); returns how many it applied. */
 function applyDurable(state: GroupState, ready: Ready): number {
-  const durable = Math.min(state.log.storage.lastIndex(), (ready.entries[0]?.index ?? Infinity) - 1);
+  const durable = state.log.durableBefore(ready);
   let count = 0;
   for (const entry of ready.committedEntries) {
     if (entry.index > durable) break;

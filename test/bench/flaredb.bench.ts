@@ -22,7 +22,8 @@
 // Run: npm run bench -- flaredb   (or: npx node test/bench/flaredb.bench.ts)
 // SYSTEMS="flaredb strong,chainfire" measures only those; BENCH_NODE_FLAGS="--cpu-prof
 // --cpu-prof-dir=DIR" starts the daemons with those node flags (profiles written when they stop);
-// READ_PROPORTION=0 makes "YCSB-A" a write-only mix (default 0.5), WORKLOADS=A runs only A. Each
+// READ_PROPORTION=0 makes "YCSB-A" a write-only mix (default 0.5), WORKLOADS=A runs only A,
+// REFRESH_ROUTES=0 skips re-reading the strong client's routes before each run. Each
 // run also prints transport counters per operation (frames, envelopes, bytes sent between the
 // nodes), a flaredb strong run the stores' Raft batches and messages and synced writes, a flaredb
 // eventual run the synced writes and eventual pushes, summed over the nodes, to see where a change

@@ -1088,12 +1088,11 @@ export function storeActor(options: StoreOptions): Behavior<State, StoreMsg> {
   };
 
   /**
-   * Applies the Ready's committed entries that earlier rounds persisted (below this Ready's own
-   * entries, which may replace only uncommitted ones), up to the first membership change: those
-   * wait for the round, as they did before.
+   * Applies the Ready's committed entries already on disk (DurableRaftLog.durableBefore), up to the
+   * first membership change: those wait for the round, as they did before.
    */
   const applyDurable = (state: State, group: Group, ready: Ready): void => {
-    const durable = Math.min(group.log.storage.lastIndex(), (ready.entries[0]?.index ?? Infinity) - 1);
+    const durable = group.log.durableBefore(ready);
     for (const entry of ready.committedEntries) {
       if (entry.index > durable || entry.kind === 'conf') return;
       applyEntry(state, group, entry);
