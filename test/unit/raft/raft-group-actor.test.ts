@@ -72,6 +72,23 @@ describe('raft group actor', () => {
     for (const id of ids) expect(h.applied.get(id)).toEqual(['x', 'y']);
   });
 
+  it('tells the followers a new commit index at once, after the answer, not with the next heartbeat', async () => {
+    const h = setup();
+    ids.forEach((id) => h.start(id));
+    const leader = await leaderOf(h.system, h.advance);
+    await h.advance(100);
+    let answered = false;
+    const answer = h.system.ask(peer(leader), { type: 'raft.propose', id: 'x', data: new TextEncoder().encode('x') }, { timeoutMs: 1_000 });
+    void answer.then(() => (answered = true));
+    // In-process delivery takes no virtual time: the commit index travels in an append without
+    // entries (deferred to the next turn, see handleReadies), well inside one 10 ms tick.
+    await h.advance(0);
+    expect(answered).toBe(true);
+    expect(await answer).toBe(1);
+    await h.advance(1);
+    for (const id of ids) expect(h.applied.get(id)).toEqual(['x']);
+  });
+
   it('refuses a proposal on a follower with Unavailable and the leader hint', async () => {
     const h = setup();
     ids.forEach((id) => h.start(id));
