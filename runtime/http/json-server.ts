@@ -155,7 +155,7 @@ export class JsonServer {
       // A body left unread (refused as too large, or the request refused before it was read) is
       // not drained: the answer closes the connection.
       if (hasBody(req) && !req.complete) res.setHeader('connection', 'close');
-      this.#json(res, httpStatusOf(err.code), { error: err.toData() });
+      this.#json(res, err instanceof ContentTooLarge ? 413 : httpStatusOf(err.code), { error: err.toData() });
     }
   }
 
@@ -196,6 +196,17 @@ export class JsonServer {
 }
 
 /**
+ * A request body over the server's limit: ResourceExhausted like every other limit, answered with
+ * HTTP's own status for it (413 Content Too Large) rather than ResourceExhausted's 429, which
+ * tells a client to retry later — this request never fits.
+ */
+class ContentTooLarge extends UltraError {
+  constructor(limit: number) {
+    super('ResourceExhausted', `request body over ${limit} bytes: send a smaller request`, { limitBytes: limit });
+  }
+}
+
+/**
  * A request body as text (undefined when empty), refused past `limit` bytes. Read with listeners
  * rather than an async iterator: this runs for every request with a body, and the iterator's
  * machinery cost more than the parsing.
@@ -210,7 +221,7 @@ function readBody(req: IncomingMessage, limit: number): Promise<string | undefin
         cleanup();
         // Nothing more is read: the refusal is answered, then the connection closed (see #handle).
         req.pause();
-        reject(new UltraError('ResourceExhausted', `request body over ${limit} bytes`));
+        reject(new ContentTooLarge(limit));
         return;
       }
       chunks.push(chunk);

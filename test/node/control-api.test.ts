@@ -96,7 +96,7 @@ describe('control API', () => {
       [{ target: 'local', path: '/user/counter', message: { by: 1 } }, 400, 'InvalidArgument'],
       [{ target: 'local', path: '/user/counter', message: [1] }, 400, 'InvalidArgument'],
       [{ target: 'local', path: '/user/nobody', message: { type: 'inc', by: 1 } }, 404, 'NotFound'],
-      [{ target: 'local', path: '/user/counter', message: { type: 'inc', by: 1, pad: 'x'.repeat(5000) } }, 429, 'ResourceExhausted'],
+      [{ target: 'local', path: '/user/counter', message: { type: 'inc', by: 1, pad: 'x'.repeat(5000) } }, 413, 'ResourceExhausted'],
     ];
     for (const [body, status, code] of cases) {
       const res = await call('POST', '/v1/actors/send', body);
@@ -129,10 +129,10 @@ describe('control API', () => {
     const twice = `GET /v1/nothing HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${token}\r\n\r\n`;
     const kept = await raw(twice + twice.replace('\r\n\r\n', '\r\nconnection: close\r\n\r\n'));
     expect(kept.text.match(/HTTP\/1.1 404 /g)).toHaveLength(2);
-    // A body declared far over the limit: answered 429 and the connection closed after the first
+    // A body declared far over the limit: answered 413 and the connection closed after the first
     // chunks, although the client never sends the rest.
     const { text, closed } = await raw(Buffer.concat([Buffer.from(`POST /v1/actors/send HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${token}\r\ncontent-type: application/json\r\ncontent-length: 100000000\r\n\r\n`), Buffer.alloc(8192, 0x20)]), false);
-    expect(text).toMatch(/^HTTP\/1.1 429 /);
+    expect(text).toMatch(/^HTTP\/1.1 413 /);
     expect(text.toLowerCase()).toContain('connection: close');
     expect(closed).toBe(true);
     expect(await (await call('POST', '/v1/actors/ask', { target: 'local', path: '/user/counter', message: { type: 'get' } })).json()).toEqual({ reply: 0 });
