@@ -5,6 +5,7 @@ import { MinHeap } from '../collections/min-heap.ts';
 import { UltraError } from '../errors.ts';
 
 interface Pending {
+  readonly id: number;
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: Error) => void;
   readonly deadline: number;
@@ -13,11 +14,17 @@ interface Pending {
   readonly node: string;
 }
 
+/** Settled asks the heap may keep beyond twice the pending ones before it is rebuilt. */
+const HEAP_SLACK = 64;
+
 export class AskTable {
   readonly #env: Env;
   readonly #pending = new Map<number, Pending>();
-  /** [deadline, id] by deadline; entries of settled asks are skipped lazily. */
-  readonly #heap = new MinHeap<readonly [number, number]>((a, b) => a[0] < b[0]);
+  /**
+   * Pending asks by deadline. A settled ask stays until it comes up (skipped then) or until the
+   * settled outnumber the pending (see #take): removing it from the middle would cost a search.
+   */
+  readonly #heap = new MinHeap<Pending>((a, b) => a.deadline < b.deadline);
   #nextId: number;
   #timer: Timer | undefined;
   #armedFor = Infinity;
@@ -36,6 +43,11 @@ export class AskTable {
     return this.#pending.size;
   }
 
+  /** Deadlines the table tracks, settled asks' included: at most 2 × size + 64 (diagnostics, tests). */
+  get trackedDeadlines(): number {
+    return this.#heap.size;
+  }
+
   /** Registers an ask; returns its id and the promise its reply settles. */
   open(timeoutMs: number, description: string, node: string): [number, Promise<unknown>] {
     if (!(timeoutMs > 0) || !Number.isFinite(timeoutMs)) {
@@ -43,10 +55,12 @@ export class AskTable {
     }
     const id = this.#nextId++;
     const deadline = this.#env.monotonicNow() + timeoutMs;
+    let pending: Pending | undefined;
     const promise = new Promise<unknown>((resolve, reject) => {
-      this.#pending.set(id, { resolve, reject, deadline, description, node });
+      pending = { id, resolve, reject, deadline, description, node };
+      this.#pending.set(id, pending);
     });
-    this.#heap.push([deadline, id]);
+    this.#heap.push(pending!);
     if (deadline < this.#armedFor) this.#arm(deadline);
     return [id, promise];
   }
@@ -81,6 +95,12 @@ export class AskTable {
     const p = this.#pending.get(id);
     if (p === undefined) return undefined;
     this.#pending.delete(id);
+    // Under load the table is never empty, and settled asks would pile up in the heap until their
+    // deadlines (30 s of asks: hundreds of thousands of objects for every collection to walk).
+    if (this.#heap.size > 2 * this.#pending.size + HEAP_SLACK) {
+      this.#heap.clear();
+      for (const pending of this.#pending.values()) this.#heap.push(pending);
+    }
     if (this.#pending.size === 0 && !this.#idleCheckQueued) {
       // Nothing left to time out: drop the timer so an idle process can exit — but only after the
       // host's next turn, since a caller asking in a loop would otherwise re-arm a host timer for
@@ -111,14 +131,11 @@ export class AskTable {
     this.#armedFor = Infinity;
     // A little slack: a drifting virtual clock can land a hair before the deadline it was armed for.
     const now = this.#env.monotonicNow() + 1e-6;
-    for (let head = this.#heap.peek(); head !== undefined && head[0] <= now; head = this.#heap.peek()) {
-      const [, id] = this.#heap.pop()!;
-      const p = this.#pending.get(id);
-      if (p !== undefined) {
-        this.reject(id, new UltraError('DeadlineExceeded', `ask timed out: ${p.description}`));
-      }
+    for (let head = this.#heap.peek(); head !== undefined && head.deadline <= now; head = this.#heap.peek()) {
+      this.#heap.pop();
+      if (this.#pending.get(head.id) === head) this.reject(head.id, new UltraError('DeadlineExceeded', `ask timed out: ${head.description}`));
     }
     const next = this.#heap.peek();
-    if (next !== undefined && this.#pending.size > 0) this.#arm(next[0]);
+    if (next !== undefined && this.#pending.size > 0) this.#arm(next.deadline);
   };
 }
