@@ -108,15 +108,24 @@ export class DurableRaftLog {
    * visible to the core — except a Ready that only moves the commit index (see mustSync).
    */
   async persist(ready: Ready): Promise<void> {
+    await this.write(ready);
+    this.markPersisted(ready);
+  }
+
+  /**
+   * persist() without making the Ready visible: the synced write alone (undefined when the Ready
+   * needs none), for an owner that keeps stepping its core meanwhile and calls markPersisted once
+   * the write is done — in its own turn, not whenever the write's promise settles.
+   */
+  write(ready: Ready): Promise<void> | undefined {
     if (this.mustSync(ready)) {
       const ops = this.persistOps(ready);
       if (ready.hardState === undefined) ops.push(...this.#deferredOps());
       this.#deferredHardState = undefined;
-      await this.#backend.batch(ops, { sync: true });
-    } else if (ready.hardState !== undefined) {
-      this.#deferredHardState = ready.hardState;
+      return this.#backend.batch(ops, { sync: true });
     }
-    this.markPersisted(ready);
+    if (ready.hardState !== undefined) this.#deferredHardState = ready.hardState;
+    return undefined;
   }
 
   #deferredOps(): KvOp[] {

@@ -44,6 +44,10 @@ export type RaftGroupMsg =
   | { readonly type: 'raft.tick' }
   /** Internal: persist and carry out everything the core has ready (see `flushScheduled`). */
   | { readonly type: 'raft.flush' }
+  /** Internal: the write of the Ready in flight (`writing.id`) is synced. */
+  | { readonly type: 'raft.persisted'; readonly id: number }
+  /** Internal: the write of the Ready in flight failed; the replica restarts from its disk. */
+  | { readonly type: 'raft.persist-failed'; readonly id: number; readonly error: unknown }
   | { readonly type: 'raft.message'; readonly message: RaftMessage }
   /**
    * `id` makes a proposal idempotent at this replica: a duplicate delivery of an accepted proposal
@@ -99,6 +103,13 @@ interface GroupState {
    * the same Ready — one synced write for all of them instead of one fsync each.
    */
   flushScheduled: boolean;
+  /**
+   * The Ready whose synced write is under way, and how many of its committed entries were applied
+   * before it. Meanwhile the replica keeps taking messages: proposals, peers' messages and ticks
+   * step the core (as etcd-io/raft's node does while a Ready is out), so the next Ready is ready
+   * the moment the write is done instead of after the mailbox that piled up behind it.
+   */
+  writing: { readonly id: number; readonly ready: Ready; readonly applied: number } | undefined;
   /** Appends without entries waiting for the host's next turn (see handleReadies' send). */
   deferredSends: RaftMessage[];
 }
@@ -106,6 +117,9 @@ interface GroupState {
 /** Read-round ids as bytes: one coder each for the module, not one per flush. */
 const textEncoder = new TextEncoder();
 const textDecoder = new TextDecoder();
+
+/** Numbers the writes of every replica in the process: a `raft.persisted` names the write it is about. */
+let writeSeq = 0;
 
 /** How many accepted proposal ids a replica remembers to drop duplicate deliveries. */
 const MAX_REMEMBERED_PROPOSALS = 10_000;
@@ -122,7 +136,7 @@ export function raftGroupActor(options: RaftGroupOptions): Behavior<GroupState, 
       const node = new RaftNode({ ...options.raft, id: options.id, voters: options.voters, storage: log.storage, random: () => ctx.env.random(), applied: snapshot.index, recovering: log.recovering });
       if (log.recovering) ctx.log.info({ group: options.group }, 'raft replica recovering: it will not vote until it has caught up with the leader');
       ctx.timers.startPeriodic('tick', { type: 'raft.tick' }, tickMs);
-      return { node, log, machine, applied: snapshot.index, proposals: new Map(), pendingReads: [], reads: new Map(), readsAwaitingApply: [], readSeq: 0, acceptedProposals: new RecentIds(MAX_REMEMBERED_PROPOSALS), flushScheduled: false, deferredSends: [] };
+      return { node, log, machine, applied: snapshot.index, proposals: new Map(), pendingReads: [], reads: new Map(), readsAwaitingApply: [], readSeq: 0, acceptedProposals: new RecentIds(MAX_REMEMBERED_PROPOSALS), flushScheduled: false, writing: undefined, deferredSends: [] };
     },
     receive(state, msg, ctx) {
       switch (msg.type) {
@@ -130,10 +144,17 @@ export function raftGroupActor(options: RaftGroupOptions): Behavior<GroupState, 
           state.node.tick();
           break;
         case 'raft.flush':
-          // The one asynchronous step: the actor takes no other message until the write is synced.
           state.flushScheduled = false;
           startReadRound(state, options);
-          return handleReadies(state, ctx, options, snapshotEvery).then(() => state);
+          if (state.writing === undefined) return nextReady(state, ctx, options, snapshotEvery).then(() => state);
+          break;
+        case 'raft.persisted':
+          // Only this incarnation's write: a restarted replica may still hear of its predecessor's.
+          if (state.writing?.id !== msg.id) break;
+          return finishReady(state, ctx, options, snapshotEvery).then(() => state);
+        case 'raft.persist-failed':
+          if (state.writing?.id !== msg.id) break;
+          throw msg.error;
         case 'raft.message':
           if (msg.message.to !== options.id || !options.voters.includes(msg.message.from)) {
             ctx.log.warn({ from: msg.message.from, to: msg.message.to }, 'raft message for another replica or from a non-voter dropped');
@@ -169,7 +190,12 @@ export function raftGroupActor(options: RaftGroupOptions): Behavior<GroupState, 
           }
           break;
         case 'raft.compact': {
-          // Like a flush, the actor takes no other message until the snapshot is written.
+          // One write at a time: a compaction waits for the Ready in flight.
+          if (state.writing !== undefined) {
+            ctx.stash();
+            break;
+          }
+          // The actor takes no other message until the snapshot is written.
           const reply = ctx.deferReply(msg);
           return compactLog(state).then(
             (index) => {
@@ -188,7 +214,7 @@ export function raftGroupActor(options: RaftGroupOptions): Behavior<GroupState, 
           break;
         }
       }
-      if (!state.flushScheduled && (state.node.hasReady() || state.pendingReads.length > 0)) {
+      if (!state.flushScheduled && state.writing === undefined && (state.node.hasReady() || state.pendingReads.length > 0)) {
         state.flushScheduled = true;
         ctx.tell(ctx.self, { type: 'raft.flush' });
       }
@@ -204,7 +230,7 @@ export function raftGroupActor(options: RaftGroupOptions): Behavior<GroupState, 
   });
 }
 
-async function handleReadies(state: GroupState, ctx: ActorContext<RaftGroupMsg>, options: RaftGroupOptions, snapshotEvery: number): Promise<void> {
+function sender(state: GroupState, ctx: ActorContext<RaftGroupMsg>, options: RaftGroupOptions): (ready: Ready) => boolean {
   const tell = (message: RaftMessage): void => ctx.tell(options.peer(message.to), { type: 'raft.message', message });
   const sendDeferred = (): void => {
     const deferred = state.deferredSends;
@@ -221,7 +247,7 @@ async function handleReadies(state: GroupState, ctx: ActorContext<RaftGroupMsg>,
    * ~0.25 ms on three nodes; docs/benchmarks.md). Anything sent meanwhile to any peer takes the
    * waiting ones along first, so each peer still gets them in order.
    */
-  const send = (ready: Ready): boolean => {
+  return (ready: Ready): boolean => {
     let sent = false;
     for (const message of ready.messages) {
       if (message.type === 'append' && message.entries.length === 0) {
@@ -235,45 +261,64 @@ async function handleReadies(state: GroupState, ctx: ActorContext<RaftGroupMsg>,
     }
     return sent;
   };
-  while (state.node.hasReady()) {
-    const ready = state.node.ready();
-    // A leader's appends go before its own write; one microtask lets the transport put them on the
-    // wire first, rather than after the write's synchronous part (encoding, the backend's call).
-    if (ready.sendBeforePersist === true && send(ready)) await undefined;
-    // Committed entries already on this replica's disk need not wait for this Ready's write (etcd
-    // applies concurrently with persisting): they are applied, and answered, while it is under
-    // way — the write is started first, so applying does not delay its fsync either.
-    const durable = ready.snapshot === undefined ? state.log.durableBefore(ready) : 0;
-    const persisted = state.log.persist(ready);
-    let applied = 0;
-    try {
-      applied = applyDurable(state, ready, durable);
-    } finally {
-      await persisted;
-    }
-    if (ready.sendBeforePersist !== true) send(ready);
-    if (ready.snapshot !== undefined && ready.snapshot.index > state.applied) {
-      state.machine.restore(ready.snapshot.data, ready.snapshot.index);
-      state.applied = ready.snapshot.index;
-    }
-    for (let i = applied; i < ready.committedEntries.length; i++) applyEntry(state, ready.committedEntries[i]!);
-    for (const read of ready.readStates) {
-      const id = textDecoder.decode(read.context);
-      const replies = state.reads.get(id);
-      if (replies === undefined) continue;
-      state.reads.delete(id);
-      state.readsAwaitingApply.push({ index: read.index, replies });
-    }
-    state.node.advance(ready);
-    if (state.log.recovering && !state.node.recovering) {
-      await state.log.endRecovery();
-      ctx.log.info({ group: options.group, commit: state.node.status().commit }, 'raft replica caught up: voting again');
-    }
-    answerReads(state);
-    if (state.applied - state.log.storage.firstIndex() >= snapshotEvery) {
-      await state.log.compact(state.applied, state.machine.snapshot());
-    }
+}
+
+/**
+ * Takes the core's next Ready and starts its synced write; the rest of its handling (finishReady)
+ * runs when `raft.persisted` arrives. Applies its committed entries already on disk meanwhile.
+ */
+async function nextReady(state: GroupState, ctx: ActorContext<RaftGroupMsg>, options: RaftGroupOptions, snapshotEvery: number): Promise<void> {
+  if (!state.node.hasReady()) return;
+  const send = sender(state, ctx, options);
+  const ready = state.node.ready();
+  // A leader's appends go before its own write; one microtask lets the transport put them on the
+  // wire first, rather than after the write's synchronous part (encoding, the backend's call).
+  if (ready.sendBeforePersist === true && send(ready)) await undefined;
+  // Committed entries already on this replica's disk need not wait for this Ready's write (etcd
+  // applies concurrently with persisting): they are applied, and answered, while it is under
+  // way — the write is started first, so applying does not delay its fsync either.
+  const durable = ready.snapshot === undefined ? state.log.durableBefore(ready) : 0;
+  const write = state.log.write(ready);
+  const applied = applyDurable(state, ready, durable);
+  const id = ++writeSeq;
+  state.writing = { id, ready, applied };
+  if (write === undefined) return finishReady(state, ctx, options, snapshotEvery);
+  write.then(
+    () => ctx.tell(ctx.self, { type: 'raft.persisted', id }),
+    (error: unknown) => ctx.tell(ctx.self, { type: 'raft.persist-failed', id, error }),
+  );
+}
+
+/** The rest of the Ready in flight, its write done: send, apply, answer, advance; then the next. */
+async function finishReady(state: GroupState, ctx: ActorContext<RaftGroupMsg>, options: RaftGroupOptions, snapshotEvery: number): Promise<void> {
+  const { ready, applied } = state.writing!;
+  state.writing = undefined;
+  state.log.markPersisted(ready);
+  if (ready.sendBeforePersist !== true) sender(state, ctx, options)(ready);
+  if (ready.snapshot !== undefined && ready.snapshot.index > state.applied) {
+    state.machine.restore(ready.snapshot.data, ready.snapshot.index);
+    state.applied = ready.snapshot.index;
   }
+  for (let i = applied; i < ready.committedEntries.length; i++) applyEntry(state, ready.committedEntries[i]!);
+  for (const read of ready.readStates) {
+    const id = textDecoder.decode(read.context);
+    const replies = state.reads.get(id);
+    if (replies === undefined) continue;
+    state.reads.delete(id);
+    state.readsAwaitingApply.push({ index: read.index, replies });
+  }
+  state.node.advance(ready);
+  if (state.log.recovering && !state.node.recovering) {
+    await state.log.endRecovery();
+    ctx.log.info({ group: options.group, commit: state.node.status().commit }, 'raft replica caught up: voting again');
+  }
+  answerReads(state);
+  if (state.applied - state.log.storage.firstIndex() >= snapshotEvery) {
+    await state.log.compact(state.applied, state.machine.snapshot());
+  }
+  ctx.unstashAll();
+  startReadRound(state, options);
+  await nextReady(state, ctx, options, snapshotEvery);
 }
 
 /** Applies the Ready's committed entries up to `durable` (DurableRaftLog.durableBefore); returns how many it applied. */

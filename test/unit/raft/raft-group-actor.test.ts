@@ -89,6 +89,40 @@ describe('raft group actor', () => {
     for (const id of ids) expect(h.applied.get(id)).toEqual(['x']);
   });
 
+  it('keeps taking messages while a write is under way, and answers what arrived meanwhile after the next write', async () => {
+    // One voter on a backend whose synced writes wait until released.
+    const harness = virtualSystem(3);
+    const held: Array<() => void> = [];
+    let holding = false;
+    const backend = new (class extends MemoryBackend {
+      override async batch(...args: Parameters<MemoryBackend['batch']>): Promise<void> {
+        if (holding) await new Promise<void>((release) => held.push(release));
+        return super.batch(...args);
+      }
+    })();
+    const applied = new Map<string, string[]>();
+    harness.system.spawn(raftGroupActor({ group: 'g1', id: 'a', voters: ['a'], peer, backend, stateMachine: listMachine(applied, 'a'), tickMs: 10 }), { name: 'raft-a' });
+    await harness.advance(500);
+    holding = true;
+    const propose = (text: string) => harness.system.ask(peer('a'), { type: 'raft.propose', id: text, data: new TextEncoder().encode(text) }, { timeoutMs: 5_000 });
+    const x = propose('x');
+    await harness.advance(1);
+    expect(held).toHaveLength(1);
+    // The replica answers and accepts while x's write is held (it used to take nothing until then).
+    const status = await harness.system.ask(peer('a'), { type: 'raft.status' }, { timeoutMs: 1_000 });
+    expect(status.lastIndex).toBeGreaterThan(status.commit);
+    const y = propose('y');
+    await harness.advance(1);
+    expect((await harness.system.ask(peer('a'), { type: 'raft.status' }, { timeoutMs: 1_000 })).lastIndex).toBe(status.lastIndex + 1);
+    expect(held).toHaveLength(1);
+    holding = false;
+    held.shift()!();
+    await harness.advance(1);
+    expect(await x).toBe(1);
+    expect(await y).toBe(2);
+    expect(applied.get('a')).toEqual(['x', 'y']);
+  });
+
   it('refuses a proposal on a follower with Unavailable and the leader hint', async () => {
     const h = setup();
     ids.forEach((id) => h.start(id));
