@@ -99,7 +99,7 @@ interface GroupState {
    * the same Ready — one synced write for all of them instead of one fsync each.
    */
   flushScheduled: boolean;
-  /** Appends without entries waiting for the host's next turn (see handleReadies' send). */
+  /** Appends without entries waiting to leave two host turns later (see handleReadies' send). */
   deferredSends: RaftMessage[];
 }
 
