@@ -55,12 +55,10 @@ export class AskTable {
     }
     const id = this.#nextId++;
     const deadline = this.#env.monotonicNow() + timeoutMs;
-    let pending: Pending | undefined;
-    const promise = new Promise<unknown>((resolve, reject) => {
-      pending = { id, resolve, reject, deadline, description, node };
-      this.#pending.set(id, pending);
-    });
-    this.#heap.push(pending!);
+    const { promise, resolve, reject } = Promise.withResolvers<unknown>();
+    const pending: Pending = { id, resolve, reject, deadline, description, node };
+    this.#pending.set(id, pending);
+    this.#heap.push(pending);
     if (deadline < this.#armedFor) this.#arm(deadline);
     return [id, promise];
   }

@@ -9,4 +9,4 @@ export type { Directive, RestartStrategy, RestartType, SupervisorSpec } from './
 export { oneForAll, oneForOne, restForOne } from './supervision.ts';
 export type { ActorSystemOptions, AskReply, DeadLetter, RemoteRouter, ReplyAddress, ShutdownResult } from './system.ts';
 export { ActorSystem, ANY_INCARNATION } from './system.ts';
-export { installShutdownSignals, type ShutdownSignalOptions } from './shutdown-signals.ts';
+export { installCrashLog, installShutdownSignals, type ShutdownSignalOptions } from './shutdown-signals.ts';

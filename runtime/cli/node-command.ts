@@ -2,7 +2,7 @@
 // `ultracloud node start` runs the node daemon until SIGTERM/SIGINT.
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { installShutdownSignals } from '../actors/index.ts';
+import { installCrashLog, installShutdownSignals } from '../actors/index.ts';
 import { realEnv } from '../env/real-env.ts';
 import { loadNodeConfig, parseNodeConfig, saveNodeConfig, type NodeConfig } from '../node/node-config.ts';
 import { DEFAULT_DATA_DIR } from './api-client.ts';
@@ -90,6 +90,7 @@ async function nodeStart(argv: string[]): Promise<number> {
   const components = Object.entries(node.endpoint.components).map(([name, address]) => `\n  ${`${name}:`.padEnd(16)}${address}`).join('');
   process.stdout.write(`node ${node.nodeId} ready\n  control API:    ${node.endpoint.http}\n  cluster:        ${node.endpoint.addresses.join(' ')}${components}\n  admin token:    ${join(config.dataDir, 'admin-token')}\n`);
   installShutdownSignals(node.system, { deadlineMs: 10_000, log: node.log, stop: (ms) => node.stop(ms) });
+  installCrashLog(node.log, `start it again with \`ultracloud node start --data-dir ${config.dataDir}\`: it recovers from its disk`);
   return new Promise<number>(() => {});
 }
 

@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import { pino } from 'pino';
 import { Type, type Static } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
-import { installShutdownSignals } from '../actors/index.ts';
+import { installCrashLog, installShutdownSignals } from '../actors/index.ts';
 import { realEnv } from '../env/real-env.ts';
 import { UltraError } from '../errors.ts';
 import { createLogger } from '../log/logger.ts';
@@ -151,6 +151,7 @@ export async function upCommand(argv: string[]): Promise<number> {
     ].join('\n'),
   );
   installShutdownSignals(node.system, { deadlineMs: 10_000, log: node.log, stop: (ms) => node.stop(ms) });
+  installCrashLog(node.log, `details in ${logFile}; \`ultracloud up\` again resumes with the same state`);
   return new Promise<number>(() => {});
 }
 

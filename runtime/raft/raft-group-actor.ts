@@ -110,7 +110,7 @@ interface GroupState {
    * the moment the write is done instead of after the mailbox that piled up behind it.
    */
   writing: { readonly id: number; readonly ready: Ready; readonly applied: number } | undefined;
-  /** Appends without entries waiting for the host's next turn (see handleReadies' send). */
+  /** Appends without entries waiting to leave two host turns later (see handleReadies' send). */
   deferredSends: RaftMessage[];
 }
 
