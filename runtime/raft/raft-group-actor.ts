@@ -214,6 +214,7 @@ export function raftGroupActor(options: RaftGroupOptions): Behavior<GroupState, 
           break;
         }
       }
+      if (state.writing !== undefined) applyCommittedAhead(state);
       if (!state.flushScheduled && state.writing === undefined && (state.node.hasReady() || state.pendingReads.length > 0)) {
         state.flushScheduled = true;
         ctx.tell(ctx.self, { type: 'raft.flush' });
@@ -313,12 +314,27 @@ async function finishReady(state: GroupState, ctx: ActorContext<RaftGroupMsg>, o
     ctx.log.info({ group: options.group, commit: state.node.status().commit }, 'raft replica caught up: voting again');
   }
   answerReads(state);
-  if (state.applied - state.log.storage.firstIndex() >= snapshotEvery) {
+  // Not while entries applied ahead (applyCommittedAhead) lie past the commit index on disk.
+  if (state.applied - state.log.storage.firstIndex() >= snapshotEvery && state.applied <= state.log.storage.hardState().commit) {
     await state.log.compact(state.applied, state.machine.snapshot());
   }
   ctx.unstashAll();
   startReadRound(state, options);
   await nextReady(state, ctx, options, snapshotEvery);
+}
+
+/**
+ * While a Ready's write is under way, applies (and answers) what the peers' answers committed
+ * meanwhile — on a leader of three, both followers' writes beat its own — instead of after the
+ * write: those entries are on a quorum's disks without this replica's copy (RaftNode.committedAfter).
+ * Not across a snapshot being installed: entries after it apply once it is restored.
+ */
+function applyCommittedAhead(state: GroupState): void {
+  if (state.writing!.ready.snapshot !== undefined) return;
+  const entries = state.node.committedAfter(state.applied, Infinity);
+  if (entries.length === 0) return;
+  for (const entry of entries) applyEntry(state, entry);
+  answerReads(state);
 }
 
 /** Applies the Ready's committed entries up to `durable` (DurableRaftLog.durableBefore); returns how many it applied. */
@@ -334,7 +350,7 @@ function applyDurable(state: GroupState, ready: Ready, durable: number): number 
 
 /** Snapshot at the applied index and log compaction up to it, unless the log starts there already. */
 async function compactLog(state: GroupState): Promise<number> {
-  if (state.applied >= state.log.storage.firstIndex()) await state.log.compact(state.applied, state.machine.snapshot());
+  if (state.applied >= state.log.storage.firstIndex() && state.applied <= state.log.storage.hardState().commit) await state.log.compact(state.applied, state.machine.snapshot());
   return state.log.storage.firstIndex() - 1;
 }
 

@@ -353,6 +353,19 @@ export class RaftNode {
     return ready;
   }
 
+  /**
+   * Committed entries after `index` (at most `maxBytes`, at least one), readable while a Ready is
+   * out: for an owner that applies ahead of the Ready it is persisting what its peers' answers
+   * committed meanwhile — each is on a quorum's disks, as this replica's own copy counts only once
+   * durable. Empty when there are none, or when the entries after `index` were compacted (a
+   * snapshot comes through a Ready).
+   */
+  committedAfter(index: number, maxBytes: number): Entry[] {
+    const lo = index + 1;
+    if (lo > this.#log.committed || lo < this.#log.firstIndex()) return [];
+    return this.#log.slice(lo, this.#log.committed + 1, maxBytes);
+  }
+
   /** Acknowledges that `ready` was persisted, sent and applied. */
   advance(ready: Ready): void {
     assert(this.#readyOutstanding, 'advance() without an outstanding ready()');

@@ -26,12 +26,22 @@ function listMachine(applied: Map<string, string[]>, id: string): () => StateMac
   };
 }
 
+/** A MemoryBackend whose writes, while `holding`, wait until the test releases them (oldest first). */
+class HoldingBackend extends MemoryBackend {
+  holding = false;
+  readonly held: Array<() => void> = [];
+  override async batch(...args: Parameters<MemoryBackend['batch']>): Promise<void> {
+    if (this.holding) await new Promise<void>((release) => this.held.push(release));
+    return super.batch(...args);
+  }
+}
+
 const ids = ['a', 'b', 'c'];
 const peer = (id: string): ActorRef<RaftGroupMsg> => ({ node: 'local', path: `/user/raft-${id}`, uid: ANY_INCARNATION });
 
 function setup(seed = 1) {
   const harness = virtualSystem(seed);
-  const backends = new Map(ids.map((id) => [id, new MemoryBackend()]));
+  const backends = new Map(ids.map((id) => [id, new HoldingBackend()]));
   const applied = new Map<string, string[]>();
   const start = (id: string, snapshotEveryEntries = 10_000) =>
     harness.system.spawn(raftGroupActor({ group: 'g1', id, voters: ids, peer, backend: backends.get(id)!, stateMachine: listMachine(applied, id), tickMs: 10, snapshotEveryEntries }), { name: `raft-${id}` });
@@ -92,18 +102,12 @@ describe('raft group actor', () => {
   it('keeps taking messages while a write is under way, and answers what arrived meanwhile after the next write', async () => {
     // One voter on a backend whose synced writes wait until released.
     const harness = virtualSystem(3);
-    const held: Array<() => void> = [];
-    let holding = false;
-    const backend = new (class extends MemoryBackend {
-      override async batch(...args: Parameters<MemoryBackend['batch']>): Promise<void> {
-        if (holding) await new Promise<void>((release) => held.push(release));
-        return super.batch(...args);
-      }
-    })();
+    const backend = new HoldingBackend();
+    const { held } = backend;
     const applied = new Map<string, string[]>();
     harness.system.spawn(raftGroupActor({ group: 'g1', id: 'a', voters: ['a'], peer, backend, stateMachine: listMachine(applied, 'a'), tickMs: 10 }), { name: 'raft-a' });
     await harness.advance(500);
-    holding = true;
+    backend.holding = true;
     const propose = (text: string) => harness.system.ask(peer('a'), { type: 'raft.propose', id: text, data: new TextEncoder().encode(text) }, { timeoutMs: 5_000 });
     const x = propose('x');
     await harness.advance(1);
@@ -115,12 +119,33 @@ describe('raft group actor', () => {
     await harness.advance(1);
     expect((await harness.system.ask(peer('a'), { type: 'raft.status' }, { timeoutMs: 1_000 })).lastIndex).toBe(status.lastIndex + 1);
     expect(held).toHaveLength(1);
-    holding = false;
+    backend.holding = false;
     held.shift()!();
     await harness.advance(1);
     expect(await x).toBe(1);
     expect(await y).toBe(2);
     expect(applied.get('a')).toEqual(['x', 'y']);
+  });
+
+  it("answers a proposal the followers' writes committed while the leader's own write is still under way", async () => {
+    const h = setup();
+    ids.forEach((id) => h.start(id));
+    const leader = await leaderOf(h.system, h.advance);
+    await h.advance(100);
+    const backend = h.backends.get(leader)!;
+    backend.holding = true;
+    let answer: unknown;
+    void h.system.ask(peer(leader), { type: 'raft.propose', id: 'x', data: new TextEncoder().encode('x') }, { timeoutMs: 1_000 }).then((v) => (answer = v));
+    await h.advance(1);
+    // Committed by the two followers' copies alone: applied and answered on the leader while its write waits.
+    expect(backend.held).toHaveLength(1);
+    expect(answer).toBe(1);
+    expect(h.applied.get(leader)).toEqual(['x']);
+    backend.holding = false;
+    for (const release of backend.held.splice(0)) release();
+    expect(await propose(h, 'y')).toBe(2);
+    await h.advance(500);
+    for (const id of ids) expect(h.applied.get(id)).toEqual(['x', 'y']);
   });
 
   it('refuses a proposal on a follower with Unavailable and the leader hint', async () => {
