@@ -4,8 +4,10 @@
 // network alike), and each Ready is handled in the order the core requires: persist (synced) →
 // send → apply → answer — except that a leader's appends go out before its own write (the core
 // marks such Readies), so followers write in parallel with it, and that committed entries already
-// on disk are applied while the write is under way. Proposals are answered only after their entry
-// is committed and applied, so an acknowledged write is on a quorum's disks.
+// on disk are applied while the write is under way. The actor keeps taking messages during the
+// write, and applies what its peers' answers commit meanwhile (a leader's own copy counts only once
+// synced). Proposals are answered only after their entry is committed and applied, so an
+// acknowledged write is on a quorum's disks.
 // Linearizable reads are batched: all that arrive between two flushes share one ReadIndex round.
 import { defineActor, type ActorContext, type ActorRef, type Behavior, type DeferredReply, type Query } from '../actors/index.ts';
 import { RecentIds } from '../collections/recent-ids.ts';
