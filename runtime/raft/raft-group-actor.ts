@@ -106,13 +106,12 @@ interface GroupState {
    */
   flushScheduled: boolean;
   /**
-   * The Ready whose synced write is under way, and how many of its committed entries were applied
-   * before it. Meanwhile the replica keeps taking messages: proposals, peers' messages and ticks
+   * The Ready whose synced write is under way. Meanwhile the replica keeps taking messages: proposals, peers' messages and ticks
    * step the core (as etcd-io/raft's node does while a Ready is out), so the next Ready is ready
    * the moment the write is done instead of after the mailbox that piled up behind it.
    */
-  writing: { readonly id: number; readonly ready: Ready; readonly applied: number } | undefined;
-  /** Appends without entries waiting to leave two host turns later (see handleReadies' send). */
+  writing: { readonly id: number; readonly ready: Ready } | undefined;
+  /** Appends without entries waiting to leave two host turns later (see sendReady). */
   deferredSends: RaftMessage[];
 }
 
@@ -233,37 +232,39 @@ export function raftGroupActor(options: RaftGroupOptions): Behavior<GroupState, 
   });
 }
 
-function sender(state: GroupState, ctx: ActorContext<RaftGroupMsg>, options: RaftGroupOptions): (ready: Ready) => boolean {
-  const tell = (message: RaftMessage): void => ctx.tell(options.peer(message.to), { type: 'raft.message', message });
-  const sendDeferred = (): void => {
-    const deferred = state.deferredSends;
-    state.deferredSends = [];
-    for (const message of deferred) tell(message);
-  };
-  /**
-   * Sends a Ready's messages; returns whether any left now. An append without entries (a new
-   * commit index for a follower, or a probe) waits two host turns, so that the answers this Ready
-   * releases reach their clients first: nothing waits on it — a follower that learns a commit
-   * index a moment later only applies a moment later — while a gRPC answer is complete only with
-   * its trailers, which node:http2 writes a step after the data, behind whatever the process
-   * scheduled meanwhile (sent at once, these TLS writes delayed each sequential put's answer by
-   * ~0.25 ms on three nodes; docs/benchmarks.md). Anything sent meanwhile to any peer takes the
-   * waiting ones along first, so each peer still gets them in order.
-   */
-  return (ready: Ready): boolean => {
-    let sent = false;
-    for (const message of ready.messages) {
-      if (message.type === 'append' && message.entries.length === 0) {
-        if (state.deferredSends.length === 0) ctx.env.yieldThen(() => ctx.env.yieldThen(sendDeferred));
-        state.deferredSends.push(message);
-        continue;
-      }
-      if (!sent && state.deferredSends.length > 0) sendDeferred();
-      tell(message);
-      sent = true;
+/**
+ * Sends a Ready's messages; returns whether any left now. An append without entries (a new commit
+ * index for a follower, or a probe) waits two host turns, so that the answers this Ready releases
+ * reach their clients first: nothing waits on it — a follower that learns a commit index a moment
+ * later only applies a moment later — while a gRPC answer is complete only with its trailers,
+ * which node:http2 writes a step after the data, behind whatever the process scheduled meanwhile
+ * (sent at once, these TLS writes delayed each sequential put's answer by ~0.25 ms on three nodes;
+ * docs/benchmarks.md). Anything sent meanwhile to any peer takes the waiting ones along first, so
+ * each peer still gets them in order.
+ */
+function sendReady(state: GroupState, ctx: ActorContext<RaftGroupMsg>, options: RaftGroupOptions, ready: Ready): boolean {
+  let sent = false;
+  for (const message of ready.messages) {
+    if (message.type === 'append' && message.entries.length === 0) {
+      if (state.deferredSends.length === 0) ctx.env.yieldThen(() => ctx.env.yieldThen(() => sendDeferred(state, ctx, options)));
+      state.deferredSends.push(message);
+      continue;
     }
-    return sent;
-  };
+    if (!sent && state.deferredSends.length > 0) sendDeferred(state, ctx, options);
+    tell(ctx, options, message);
+    sent = true;
+  }
+  return sent;
+}
+
+function sendDeferred(state: GroupState, ctx: ActorContext<RaftGroupMsg>, options: RaftGroupOptions): void {
+  const deferred = state.deferredSends;
+  state.deferredSends = [];
+  for (const message of deferred) tell(ctx, options, message);
+}
+
+function tell(ctx: ActorContext<RaftGroupMsg>, options: RaftGroupOptions, message: RaftMessage): void {
+  ctx.tell(options.peer(message.to), { type: 'raft.message', message });
 }
 
 /**
@@ -272,19 +273,18 @@ function sender(state: GroupState, ctx: ActorContext<RaftGroupMsg>, options: Raf
  */
 async function nextReady(state: GroupState, ctx: ActorContext<RaftGroupMsg>, options: RaftGroupOptions, snapshotEvery: number): Promise<void> {
   if (!state.node.hasReady()) return;
-  const send = sender(state, ctx, options);
   const ready = state.node.ready();
   // A leader's appends go before its own write; one microtask lets the transport put them on the
   // wire first, rather than after the write's synchronous part (encoding, the backend's call).
-  if (ready.sendBeforePersist === true && send(ready)) await undefined;
+  if (ready.sendBeforePersist === true && sendReady(state, ctx, options, ready)) await undefined;
   // Committed entries already on this replica's disk need not wait for this Ready's write (etcd
   // applies concurrently with persisting): they are applied, and answered, while it is under
   // way — the write is started first, so applying does not delay its fsync either.
   const durable = ready.snapshot === undefined ? state.log.durableBefore(ready) : 0;
   const write = state.log.write(ready);
-  const applied = applyDurable(state, ready, durable);
+  applyDurable(state, ready, durable);
   const id = ++writeSeq;
-  state.writing = { id, ready, applied };
+  state.writing = { id, ready };
   if (write === undefined) return finishReady(state, ctx, options, snapshotEvery);
   write.then(
     () => ctx.tell(ctx.self, { type: 'raft.persisted', id }),
@@ -294,15 +294,16 @@ async function nextReady(state: GroupState, ctx: ActorContext<RaftGroupMsg>, opt
 
 /** The rest of the Ready in flight, its write done: send, apply, answer, advance; then the next. */
 async function finishReady(state: GroupState, ctx: ActorContext<RaftGroupMsg>, options: RaftGroupOptions, snapshotEvery: number): Promise<void> {
-  const { ready, applied } = state.writing!;
+  const { ready } = state.writing!;
   state.writing = undefined;
   state.log.markPersisted(ready);
-  if (ready.sendBeforePersist !== true) sender(state, ctx, options)(ready);
+  if (ready.sendBeforePersist !== true) sendReady(state, ctx, options, ready);
   if (ready.snapshot !== undefined && ready.snapshot.index > state.applied) {
     state.machine.restore(ready.snapshot.data, ready.snapshot.index);
     state.applied = ready.snapshot.index;
   }
-  for (let i = applied; i < ready.committedEntries.length; i++) applyEntry(state, ready.committedEntries[i]!);
+  // Those applied before or during the write are skipped (applyEntry).
+  for (const entry of ready.committedEntries) applyEntry(state, entry);
   for (const read of ready.readStates) {
     const id = textDecoder.decode(read.context);
     const replies = state.reads.get(id);
@@ -316,10 +317,7 @@ async function finishReady(state: GroupState, ctx: ActorContext<RaftGroupMsg>, o
     ctx.log.info({ group: options.group, commit: state.node.status().commit }, 'raft replica caught up: voting again');
   }
   answerReads(state);
-  // Not while entries applied ahead (applyCommittedAhead) lie past the commit index on disk.
-  if (state.applied - state.log.storage.firstIndex() >= snapshotEvery && state.applied <= state.log.storage.hardState().commit) {
-    await state.log.compact(state.applied, state.machine.snapshot());
-  }
+  if (state.applied - state.log.storage.firstIndex() >= snapshotEvery) await compactLog(state);
   ctx.unstashAll();
   startReadRound(state, options);
   await nextReady(state, ctx, options, snapshotEvery);
@@ -339,18 +337,18 @@ function applyCommittedAhead(state: GroupState): void {
   answerReads(state);
 }
 
-/** Applies the Ready's committed entries up to `durable` (DurableRaftLog.durableBefore); returns how many it applied. */
-function applyDurable(state: GroupState, ready: Ready, durable: number): number {
-  let count = 0;
+/** Applies the Ready's committed entries up to `durable` (DurableRaftLog.durableBefore). */
+function applyDurable(state: GroupState, ready: Ready, durable: number): void {
   for (const entry of ready.committedEntries) {
     if (entry.index > durable) break;
     applyEntry(state, entry);
-    count++;
   }
-  return count;
 }
 
-/** Snapshot at the applied index and log compaction up to it, unless the log starts there already. */
+/**
+ * Snapshot at the applied index and log compaction up to it — unless the log starts there already,
+ * or entries applied ahead of their Ready (applyCommittedAhead) lie past the commit index on disk.
+ */
 async function compactLog(state: GroupState): Promise<number> {
   if (state.applied >= state.log.storage.firstIndex() && state.applied <= state.log.storage.hardState().commit) await state.log.compact(state.applied, state.machine.snapshot());
   return state.log.storage.firstIndex() - 1;
