@@ -29,6 +29,13 @@ export interface Append extends Envelope {
   readonly prevLogTerm: number;
   readonly entries: readonly Entry[];
   readonly commit: number;
+  /**
+   * Sent only to carry a new commit index to a follower that was sent everything (replicate
+   * state, no entries): a follower whose log it matches to the end does not answer. That answer
+   * would tell the leader nothing new, and under sequential writes it was half of a follower's
+   * messages. A rejection is still answered.
+   */
+  readonly commitOnly?: true;
 }
 
 /**

@@ -748,6 +748,7 @@ export class RaftNode {
     }
     const lastNew = this.#log.maybeAppend(message.prevLogIndex, message.prevLogTerm, message.commit, message.entries);
     if (lastNew !== undefined) {
+      if (message.commitOnly === true && lastNew === this.#log.lastIndex() && !this.#recovering) return;
       this.#send({ ...reply, index: lastNew, reject: false });
       return;
     }
@@ -900,7 +901,7 @@ export class RaftNode {
       let sent = false;
       while (this.#sendAppend(member, false)) sent = true;
       const told = this.#commitSent.get(member) ?? -1;
-      if (!sent && told < this.#log.committed && (this.#config.commitOnlyAppends || told < Math.min(this.#pendingConfIndex, this.#log.committed))) this.#sendAppend(member, true);
+      if (!sent && told < this.#log.committed && (this.#config.commitOnlyAppends || told < Math.min(this.#pendingConfIndex, this.#log.committed))) this.#sendAppend(member, true, true);
     }
   }
 
@@ -924,7 +925,8 @@ export class RaftNode {
    * Sends `to` the entries it needs next (or the snapshot, if they were compacted). With
    * `sendIfEmpty` false nothing is sent when there are no new entries. Returns whether it sent.
    */
-  #sendAppend(to: string, sendIfEmpty: boolean): boolean {
+  /** `forCommit`: sent only to carry the commit index (an empty append then asks for no answer: Append.commitOnly). */
+  #sendAppend(to: string, sendIfEmpty: boolean, forCommit = false): boolean {
     const progress = this.#progressOf(to);
     if (progress.isPaused()) return false;
     const prevLogIndex = progress.next - 1;
@@ -932,7 +934,9 @@ export class RaftNode {
     const entries = this.#log.entriesFrom(progress.next, this.#config.maxEntriesPerMessage, this.#config.maxBytesPerMessage);
     if (prevLogTerm === undefined || entries === undefined) return this.#sendSnapshot(to, progress);
     if (entries.length === 0 && !sendIfEmpty) return false;
-    this.#send({ type: 'append', to, term: this.#term, prevLogIndex, prevLogTerm, entries, commit: this.#log.committed });
+    // In probe state an empty append is a probe, whose answer the leader waits for.
+    const commitOnly = forCommit && entries.length === 0 && progress.state === 'replicate';
+    this.#send({ type: 'append', to, term: this.#term, prevLogIndex, prevLogTerm, entries, commit: this.#log.committed, ...(commitOnly ? { commitOnly } : {}) });
     this.#commitSent.set(to, this.#log.committed);
     const last = entries.at(-1);
     if (last !== undefined) {

@@ -1,13 +1,14 @@
 // RaftConfig.commitOnlyAppends false (flaredb's stores): a leader whose commit index moved does not
 // send it alone in an empty append; it rides on the next append or heartbeat — except the commit
 // of a membership change or of the leader's first entry, which a member must hear at once (a
-// removed member hears nothing afterwards).
+// removed member hears nothing afterwards). A commit-only append asks a follower that holds
+// everything for no answer (Append.commitOnly).
 import { describe, expect, it } from 'vitest';
 import { MemoryRaftStorage } from '../../../runtime/raft/memory-storage.ts';
-import type { Append, Heartbeat, Message } from '../../../runtime/raft/messages.ts';
+import type { Append, AppendResponse, Heartbeat, Message } from '../../../runtime/raft/messages.ts';
 import { RaftNode } from '../../../runtime/raft/raft-node.ts';
 import type { Ready } from '../../../runtime/raft/ready.ts';
-import { bytes } from './harness.ts';
+import { bytes, Cluster } from './harness.ts';
 
 const VOTERS = ['a', 'b', 'c'];
 
@@ -85,5 +86,31 @@ describe('commit-only appends', () => {
     node.step(ack('b', term, 2));
     const after = appends(drain(node, storage));
     expect(after.map((m) => [m.to, m.entries.length, m.commit])).toEqual([['b', 0, 2], ['c', 0, 2]]);
+  });
+
+  it('ask no answer of a follower that holds everything; one missing entries still answers (a rejection)', () => {
+    const c = new Cluster(3, 11);
+    const leader = c.elect();
+    c.deliverAll();
+    const [b, d] = c.ids.filter((id) => id !== leader) as [string, string];
+    c.propose(leader, 'x');
+    // The entry reaches b only: d's copy is lost, so the leader's view of d (replicate state,
+    // entry in flight) is ahead of d's log when the commit-only append reaches it.
+    c.drop((m) => m.type === 'append' && m.to === d);
+    const seen: Message[] = [];
+    for (let k = 0; k < 100 && c.queued().length > 0; k++) {
+      seen.push(c.queued()[0]!);
+      c.deliverAll(1);
+    }
+    const commitOnly = seen.filter((m): m is Append => m.type === 'append' && m.commitOnly === true);
+    expect(commitOnly.map((m) => m.to).sort()).toEqual([b, d].sort());
+    expect(commitOnly.every((m) => m.entries.length === 0 && m.commit === c.node(leader).status().commit)).toBe(true);
+    const answersAfter = (sent: Append) => seen.slice(seen.indexOf(sent) + 1).filter((m): m is AppendResponse => m.type === 'appendResponse' && m.from === sent.to);
+    expect(answersAfter(commitOnly.find((m) => m.to === b)!)).toEqual([]);
+    expect(answersAfter(commitOnly.find((m) => m.to === d)!)[0]).toMatchObject({ reject: true });
+    // The rejection led the leader to send d what it lacked.
+    expect(c.node(b).status().commit).toBe(c.node(leader).status().commit);
+    expect(c.machines.get(d)!.commands).toEqual(c.machines.get(leader)!.commands);
+    expect(c.machines.get(leader)!.commands.at(-1)).toBe('x');
   });
 });
