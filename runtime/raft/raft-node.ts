@@ -923,9 +923,10 @@ export class RaftNode {
 
   /**
    * Sends `to` the entries it needs next (or the snapshot, if they were compacted). With
-   * `sendIfEmpty` false nothing is sent when there are no new entries. Returns whether it sent.
+   * `sendIfEmpty` false nothing is sent when there are no new entries. `forCommit`: sent only to
+   * carry the commit index, so an empty append to a follower in replicate state asks for no answer
+   * (Append.commitOnly). Returns whether it sent.
    */
-  /** `forCommit`: sent only to carry the commit index (an empty append then asks for no answer: Append.commitOnly). */
   #sendAppend(to: string, sendIfEmpty: boolean, forCommit = false): boolean {
     const progress = this.#progressOf(to);
     if (progress.isPaused()) return false;
