@@ -106,9 +106,10 @@ interface GroupState {
    */
   flushScheduled: boolean;
   /**
-   * The Ready whose synced write is under way. Meanwhile the replica keeps taking messages: proposals, peers' messages and ticks
-   * step the core (as etcd-io/raft's node does while a Ready is out), so the next Ready is ready
-   * the moment the write is done instead of after the mailbox that piled up behind it.
+   * The Ready whose synced write is under way. Meanwhile the replica keeps taking messages:
+   * proposals, peers' messages and ticks step the core (as etcd-io/raft's node does while a Ready
+   * is out), so the next Ready is ready the moment the write is done instead of after the mailbox
+   * that piled up behind it.
    */
   writing: { readonly id: number; readonly ready: Ready } | undefined;
   /** Appends without entries waiting to leave two host turns later (see sendReady). */

@@ -935,9 +935,9 @@ export class RaftNode {
     const entries = this.#log.entriesFrom(progress.next, this.#config.maxEntriesPerMessage, this.#config.maxBytesPerMessage);
     if (prevLogTerm === undefined || entries === undefined) return this.#sendSnapshot(to, progress);
     if (entries.length === 0 && !sendIfEmpty) return false;
+    const append: Omit<Append, 'from'> = { type: 'append', to, term: this.#term, prevLogIndex, prevLogTerm, entries, commit: this.#log.committed };
     // In probe state an empty append is a probe, whose answer the leader waits for.
-    const commitOnly = forCommit && entries.length === 0 && progress.state === 'replicate';
-    this.#send({ type: 'append', to, term: this.#term, prevLogIndex, prevLogTerm, entries, commit: this.#log.committed, ...(commitOnly ? { commitOnly } : {}) });
+    this.#send(forCommit && entries.length === 0 && progress.state === 'replicate' ? { ...append, commitOnly: true } : append);
     this.#commitSent.set(to, this.#log.committed);
     const last = entries.at(-1);
     if (last !== undefined) {
