@@ -1,10 +1,11 @@
-// A gRPC server on node:http2 directly (PROTOCOL-HTTP2.md): unary, server-streaming and bidi
+// A gRPC server on our own HTTP/2 connection layer (./http2; PROTOCOL-HTTP2.md): unary, server-streaming and bidi
 // methods, each given as a path with its own decode/encode and handler. It exists instead of
 // @grpc/grpc-js's Server because that costs about twice the CPU and most of the allocation per
-// call of this one on the same http2 sessions (docs/architecture.md has the numbers): grpc-js
+// call of this one (docs/architecture.md has the numbers): grpc-js
 // wraps every call in interceptor chains, a Metadata copy of the headers, an object-mode Duplex
-// and several promises. Here a unary call is one object, the request is decoded from a view of the
-// DATA chunk, and the response goes out as one framed write with constant headers and trailers.
+// and several promises; node:http2 beneath it costs three times what a bare socket does per
+// sequential call. Here a unary call is one object, the request is decoded from a view of the DATA
+// frame, and the response — constant header block, message, constant trailers — is one write.
 //
 // What it keeps of gRPC: `content-type: application/grpc…` (else HTTP 415), unknown methods
 // UNIMPLEMENTED, `grpc-encoding` identity/gzip/deflate (others UNIMPLEMENTED, naming the ones
@@ -12,8 +13,7 @@
 // before anything is buffered), malformed frames and undecodable messages INTERNAL, `grpc-timeout`
 // deadlines (DEADLINE_EXCEEDED), a client's RST_STREAM or a lost connection as cancellation, and
 // statuses in `grpc-status`/`grpc-message` trailers (trailers-only when nothing was sent).
-import http2 from 'node:http2';
-import type { IncomingHttpHeaders, ServerHttp2Session, ServerHttp2Stream } from 'node:http2';
+import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import zlib from 'node:zlib';
 import type { Env, Timer } from '../env/env.ts';
@@ -23,6 +23,8 @@ import { frameMessage, GrpcMessageReader } from './framing.ts';
 import type { GrpcFrame } from './framing.ts';
 import { GrpcStatus, percentEncode } from './status.ts';
 import type { GrpcError } from './status.ts';
+import { Http2ServerConnection, type ServerStream, type StreamEvents } from './http2/connection.ts';
+import { encodeHeaderBlock, type HeaderList } from './http2/hpack.ts';
 
 /** A call's custom metadata (request headers); `-bin` keys come back as Buffers, as gRPC defines. */
 export interface GrpcMetadata {
@@ -113,11 +115,11 @@ export interface GrpcServerOptions {
 const SHUTDOWN_GRACE_MS = 1000;
 
 const ACCEPTED_ENCODINGS = 'identity,deflate,gzip';
-// Constant header and trailer blocks: node copies them into nghttp2's header list, so one object serves every call.
-const OK_HEADERS = { ':status': 200, 'content-type': 'application/grpc' };
-const OK_TRAILERS = { 'grpc-status': '0' };
-const WAIT_FOR_TRAILERS = { waitForTrailers: true };
-const END_STREAM = { endStream: true };
+// Constant header blocks, encoded once.
+const OK_FIELDS: ReadonlyArray<readonly [string, string]> = [[':status', '200'], ['content-type', 'application/grpc']];
+const OK_HEADERS = encodeHeaderBlock(OK_FIELDS);
+const OK_TRAILERS = encodeHeaderBlock([['grpc-status', '0']]);
+const UNSUPPORTED_MEDIA_TYPE = encodeHeaderBlock([[':status', '415']]);
 
 /** grpc-timeout: up to 8 digits and a unit (Hours, Minutes, Seconds, milli, micro, nano). */
 const TIMEOUT = /^(\d{1,8})([HMSmun])$/;
@@ -125,15 +127,18 @@ const TIMEOUT_UNIT_MS: Readonly<Record<string, number>> = { H: 3_600_000, M: 60_
 /** Node's timers fire at once beyond 2³¹−1 ms (24.8 days): a deadline further off than that is no deadline in practice. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-function ignore(): void {}
-
-/** 'wantTrailers' listener of an answered unary call: a shared function, so no closure per call. */
-function sendOkTrailers(this: ServerHttp2Stream): void {
-  this.sendTrailers(OK_TRAILERS);
+function statusFields(error: GrpcError): Array<[string, string]> {
+  return error.details === '' ? [['grpc-status', String(error.code)]] : [['grpc-status', String(error.code)], ['grpc-message', percentEncode(error.details)]];
 }
 
-function statusTrailers(error: GrpcError): Record<string, string> {
-  return error.details === '' ? { 'grpc-status': String(error.code) } : { 'grpc-status': String(error.code), 'grpc-message': percentEncode(error.details) };
+function statusTrailers(error: GrpcError): Buffer {
+  return error.code === GrpcStatus.OK && error.details === '' ? OK_TRAILERS : encodeHeaderBlock(statusFields(error));
+}
+
+/** The first value of a request header. */
+function header(headers: HeaderList, name: string): string | undefined {
+  for (const [key, value] of headers) if (key === name) return value;
+  return undefined;
 }
 
 export class GrpcServer {
@@ -141,8 +146,8 @@ export class GrpcServer {
   readonly #maxBytes: number;
   readonly #env: Pick<Env, 'setTimer'>;
   readonly #log: Logger;
-  readonly #server: http2.Http2Server;
-  readonly #sessions = new Set<ServerHttp2Session>();
+  readonly #server: net.Server;
+  readonly #connections = new Set<Http2ServerConnection>();
   /** Streaming calls in progress, ended with UNAVAILABLE by close(); unary calls are short and not tracked. */
   readonly #streams = new Set<Call>();
   #closing = false;
@@ -156,15 +161,11 @@ export class GrpcServer {
     this.#maxBytes = options.maxReceiveMessageBytes;
     this.#env = options.env;
     this.#log = options.log;
-    // No session memory cap, as grpc-js: node's default (10 MB) refuses streams under load
-    // (ENHANCE_YOUR_CALM) and the per-message limit already bounds what one call may hold.
-    this.#server = http2.createServer({ maxSessionMemory: Number.MAX_SAFE_INTEGER, maxSendHeaderBlockLength: Number.MAX_SAFE_INTEGER });
-    this.#server.on('session', (session) => {
-      this.#sessions.add(session);
-      session.once('close', () => this.#sessions.delete(session));
-      session.on('error', (error) => this.#log.debug({ err: error }, 'gRPC session error'));
+    this.#server = net.createServer({ noDelay: true }, (socket) => {
+      const connection = new Http2ServerConnection(socket, { onStream: (stream, headers) => this.#onStream(stream, headers), log: this.#log });
+      this.#connections.add(connection);
+      socket.once('close', () => this.#connections.delete(connection));
     });
-    this.#server.on('stream', (stream, headers) => this.#onStream(stream, headers));
   }
 
   /** Binds and serves; resolves with the bound port. */
@@ -182,42 +183,37 @@ export class GrpcServer {
   /**
    * Stops at once: no new connections; every streaming call (watches, keep-alives, snapshots are
    * long-lived, so waiting for them could wait forever) ends UNAVAILABLE and runs its cancel
-   * listeners; sessions close as their calls finish, and are cut after a short grace.
+   * listeners; connections get GOAWAY and close as their calls finish, and are cut after a short grace.
    */
   close(): Promise<void> {
     if (this.#closing) return Promise.resolve();
     this.#closing = true;
     const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
     for (const call of [...this.#streams]) call.cancel({ code: GrpcStatus.UNAVAILABLE, details: 'server is shutting down' });
-    for (const session of this.#sessions) session.close();
+    for (const connection of this.#connections) connection.goAway();
     const cut = this.#env.setTimer(SHUTDOWN_GRACE_MS, () => {
-      for (const session of this.#sessions) session.destroy();
+      for (const connection of this.#connections) connection.destroy();
     });
     return closed.finally(() => cut.cancel());
   }
 
-  #onStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
-    // A reset stream emits 'error'; the call learns of it from 'close'.
-    stream.on('error', ignore);
-    const contentType = headers['content-type'];
-    if (typeof contentType !== 'string' || !contentType.startsWith('application/grpc')) {
-      stream.respond({ ':status': 415 }, END_STREAM);
-      return;
-    }
-    const path = headers[':path'] ?? '';
+  #onStream(stream: ServerStream, headers: HeaderList): void {
+    const contentType = header(headers, 'content-type');
+    if (contentType === undefined || !contentType.startsWith('application/grpc')) return stream.respondHeadersOnly(UNSUPPORTED_MEDIA_TYPE);
+    const path = header(headers, ':path') ?? '';
     const method = this.#methods.get(path);
     if (method === undefined) return trailersOnly(stream, { code: GrpcStatus.UNIMPLEMENTED, details: `The server does not implement the method ${path}` });
     if (this.#closing) return trailersOnly(stream, { code: GrpcStatus.UNAVAILABLE, details: 'server is shutting down' });
-    const encoding = headers['grpc-encoding'];
+    const encoding = header(headers, 'grpc-encoding');
     if (encoding !== undefined && encoding !== 'identity' && encoding !== 'gzip' && encoding !== 'deflate') {
-      stream.respond({ ...OK_HEADERS, 'grpc-status': String(GrpcStatus.UNIMPLEMENTED), 'grpc-message': percentEncode(`Unsupported grpc-encoding "${String(encoding)}": this server accepts ${ACCEPTED_ENCODINGS}`), 'grpc-accept-encoding': ACCEPTED_ENCODINGS }, END_STREAM);
-      return;
+      const details = `Unsupported grpc-encoding "${encoding}": this server accepts ${ACCEPTED_ENCODINGS}`;
+      return stream.respondHeadersOnly(encodeHeaderBlock([...OK_FIELDS, ...statusFields({ code: GrpcStatus.UNIMPLEMENTED, details }), ['grpc-accept-encoding', ACCEPTED_ENCODINGS]]));
     }
     let timeoutMs: number | undefined;
-    const timeout = headers['grpc-timeout'];
+    const timeout = header(headers, 'grpc-timeout');
     if (timeout !== undefined) {
-      const match = TIMEOUT.exec(String(timeout));
-      if (match === null) return trailersOnly(stream, { code: GrpcStatus.INTERNAL, details: `Invalid grpc-timeout value "${String(timeout)}"` });
+      const match = TIMEOUT.exec(timeout);
+      if (match === null) return trailersOnly(stream, { code: GrpcStatus.INTERNAL, details: `Invalid grpc-timeout value "${timeout}"` });
       timeoutMs = Number(match[1]) * TIMEOUT_UNIT_MS[match[2]!]!;
     }
     const call = new Call(this, stream, headers, method, encoding);
@@ -244,36 +240,34 @@ export class GrpcServer {
   }
 }
 
-function trailersOnly(stream: ServerHttp2Stream, error: GrpcError): void {
-  if (stream.destroyed || stream.headersSent) return;
-  stream.respond({ ...OK_HEADERS, ...statusTrailers(error) }, END_STREAM);
+function trailersOnly(stream: ServerStream, error: GrpcError): void {
+  stream.respondHeadersOnly(encodeHeaderBlock([...OK_FIELDS, ...statusFields(error)]));
 }
 
 /** The request headers as gRPC metadata, looked up when asked (most calls ask for one key). */
 class HeaderMetadata implements GrpcMetadata {
-  readonly #headers: IncomingHttpHeaders;
+  readonly #headers: HeaderList;
 
-  constructor(headers: IncomingHttpHeaders) {
+  constructor(headers: HeaderList) {
     this.#headers = headers;
   }
 
   get(key: string): Array<string | Buffer> {
     const name = key.toLowerCase();
-    const value = this.#headers[name];
-    if (value === undefined) return [];
-    if (!name.endsWith('-bin')) return Array.isArray(value) ? value : [value];
+    const values: string[] = [];
+    for (const [headerName, value] of this.#headers) if (headerName === name) values.push(value);
+    if (!name.endsWith('-bin')) return values;
     // Binary values are base64, several of them joined by commas in one header.
-    const parts = Array.isArray(value) ? value : value.split(',');
-    return parts.map((part) => Buffer.from(part.trim(), 'base64'));
+    return values.flatMap((value) => value.split(',')).map((part) => Buffer.from(part.trim(), 'base64'));
   }
 }
 
 /** One call: the unary fast path and the streaming API in one class, streaming state allocated only when used. */
-class Call implements GrpcUnaryCall, GrpcStreamCall {
+class Call implements GrpcUnaryCall, GrpcStreamCall, StreamEvents {
   readonly path: string;
   readonly #server: GrpcServer;
-  readonly #stream: ServerHttp2Stream;
-  readonly #headers: IncomingHttpHeaders;
+  readonly #stream: ServerStream;
+  readonly #headers: HeaderList;
   readonly #method: GrpcMethod;
   readonly #encoding: string | undefined;
   readonly #reader: GrpcMessageReader;
@@ -285,14 +279,13 @@ class Call implements GrpcUnaryCall, GrpcStreamCall {
   #cancelled = false;
   #timer: Timer | undefined;
   // Streaming only.
-  #trailers: Record<string, string> = OK_TRAILERS;
   #onMessage: ((message: unknown) => void) | undefined;
   #onEnd: (() => void) | undefined;
   #backlog: unknown[] | undefined;
   #clientEnded = false;
   #cancelListeners: Array<() => void> | undefined;
 
-  constructor(server: GrpcServer, stream: ServerHttp2Stream, headers: IncomingHttpHeaders, method: GrpcMethod, encoding: string | undefined) {
+  constructor(server: GrpcServer, stream: ServerStream, headers: HeaderList, method: GrpcMethod, encoding: string | undefined) {
     this.#server = server;
     this.#stream = stream;
     this.#headers = headers;
@@ -300,20 +293,23 @@ class Call implements GrpcUnaryCall, GrpcStreamCall {
     this.#encoding = encoding;
     this.path = method.path;
     this.#reader = new GrpcMessageReader(server.maxBytes, (frame) => this.#message(frame));
-    stream.on('data', (chunk: Buffer) => {
-      const error = this.#reader.push(chunk);
-      if (error !== undefined) this.#abort(error);
-    });
-    // `on`, not `once`, for events a stream emits once: `once` wraps every listener in two more objects.
-    stream.on('end', () => this.#clientEnd());
-    stream.on('close', () => {
-      this.#closed();
-      // A closed stream object outlives its request: node's http2 keeps it (and what it references)
-      // alive through scavenges until a mark-compact, so every listener left on it kept this Call,
-      // its request, headers and reader alive too, and they were promoted to old space (about 2 kB
-      // a put on chainfire; docs/benchmarks.md, 2026-11-26). Nothing is emitted after 'close'.
-      stream.removeAllListeners();
-    });
+    stream.events = this;
+  }
+
+  /** @internal */
+  streamData(chunk: Buffer): void {
+    const error = this.#reader.push(chunk);
+    if (error !== undefined) this.#abort(error);
+  }
+
+  /** @internal */
+  streamEnded(): void {
+    this.#clientEnd();
+  }
+
+  /** @internal */
+  streamClosed(): void {
+    this.#closed();
   }
 
   get metadata(): GrpcMetadata {
@@ -344,21 +340,15 @@ class Call implements GrpcUnaryCall, GrpcStreamCall {
       return this.#encodeFailed(error);
     }
     this.#finish();
-    const stream = this.#stream;
-    if (stream.destroyed) return;
-    stream.respond(OK_HEADERS, WAIT_FOR_TRAILERS);
-    stream.on('wantTrailers', sendOkTrailers);
-    stream.end(framed);
+    this.#stream.respondWhole(OK_HEADERS, framed, OK_TRAILERS);
   }
 
   fail(error: GrpcError): void {
     if (this.#done) return;
     this.#finish();
     const stream = this.#stream;
-    if (stream.destroyed) return;
     if (!stream.headersSent) return trailersOnly(stream, error);
-    this.#trailers = statusTrailers(error);
-    stream.end();
+    stream.end(statusTrailers(error));
   }
 
   write(message: unknown): boolean {
@@ -370,27 +360,19 @@ class Call implements GrpcUnaryCall, GrpcStreamCall {
       this.#encodeFailed(error);
       return false;
     }
-    const stream = this.#stream;
-    if (stream.destroyed) return false;
-    if (!stream.headersSent) {
-      stream.respond(OK_HEADERS, WAIT_FOR_TRAILERS);
-      stream.on('wantTrailers', () => stream.sendTrailers(this.#trailers));
-    }
-    return stream.write(framed);
+    return this.#stream.write(OK_HEADERS, framed);
   }
 
   onceDrain(listener: () => void): void {
-    this.#stream.once('drain', listener);
+    this.#stream.onceDrain(listener);
   }
 
   end(): void {
     if (this.#done) return;
     this.#finish();
     const stream = this.#stream;
-    if (stream.destroyed) return;
     if (!stream.headersSent) return trailersOnly(stream, { code: GrpcStatus.OK, details: '' });
-    this.#trailers = OK_TRAILERS;
-    stream.end();
+    stream.end(OK_TRAILERS);
   }
 
   onMessages(onMessage: (message: unknown) => void, onEnd: () => void): void {
@@ -495,7 +477,7 @@ class Call implements GrpcUnaryCall, GrpcStreamCall {
   /**
    * A protocol error from the client: status, and the handler told. What the client still sends is
    * read and dropped (the reader stops at its first error) until it closes its side, as gRPC
-   * clients do on a status; no RST_STREAM from here, which nghttp2 could send ahead of the trailers.
+   * clients do on a status; no RST_STREAM from here.
    */
   #abort(error: GrpcError): void {
     if (this.#done) return;
