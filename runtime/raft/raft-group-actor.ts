@@ -237,11 +237,12 @@ export function raftGroupActor(options: RaftGroupOptions): Behavior<GroupState, 
  * Sends a Ready's messages; returns whether any left now. An append without entries (a new commit
  * index for a follower, or a probe) waits two host turns, so that the answers this Ready releases
  * reach their clients first: nothing waits on it — a follower that learns a commit index a moment
- * later only applies a moment later — while a gRPC answer is complete only with its trailers,
- * which node:http2 writes a step after the data, behind whatever the process scheduled meanwhile
- * (sent at once, these TLS writes delayed each sequential put's answer by ~0.25 ms on three nodes;
- * docs/benchmarks.md). Anything sent meanwhile to any peer takes the waiting ones along first, so
- * each peer still gets them in order.
+ * later only applies a moment later — while a client waits on its answer (sent at once, these TLS
+ * writes delayed each sequential put's answer by ~0.25 ms on three nodes; docs/benchmarks.md). Two
+ * turns were what it took while node:http2 wrote a gRPC answer's trailers a step after its data;
+ * runtime/grpc's own HTTP/2 layer now writes the whole answer at the end of the turn it is given,
+ * so one may do (not measured). Anything sent meanwhile to any peer takes the waiting ones along
+ * first, so each peer still gets them in order.
  */
 function sendReady(state: GroupState, ctx: ActorContext<RaftGroupMsg>, options: RaftGroupOptions, ready: Ready): boolean {
   let sent = false;

@@ -5,6 +5,8 @@ const suites: Record<string, () => Promise<void>> = {
   actors: async () => report('actor runtime', await (await import('./actors.bench.ts')).runActorBenches()),
   sim: async () => report('deterministic simulator', await (await import('./sim.bench.ts')).runSimBenches()),
   transport: async () => report('cluster transport', await (await import('./transport.bench.ts')).runTransportBenches()),
+  // The gRPC server against a unary server on node:http2; RUNS defaults to 5.
+  grpc: async () => report('gRPC server', await (await import('./grpc.bench.ts')).runGrpcBenches()),
   iam: async () => report('iam', await (await import('./iam.bench.ts')).runIamBenches()),
   // Root, real host networking (namespaces, OVS); RUNS defaults to 3.
   prismnet: async () => report('prismnet dataplanes', await (await import('./prismnet.bench.ts')).runPrismnetBenches()),

@@ -6,8 +6,8 @@
 // owns identities); a method of the protos not listed here (today only Maintenance.Downgrade,
 // meaningless with one chainfire version) answers UNIMPLEMENTED, naming itself.
 //
-// gRPC itself is runtime/grpc's server on node:http2, not grpc-js's (docs/architecture.md: half
-// the CPU per call); the protos still load through proto-loader, which gives each method's path
+// gRPC itself is runtime/grpc's server on its own HTTP/2 layer, not grpc-js's on node:http2
+// (docs/architecture.md: a fraction of the CPU per call); the protos still load through proto-loader, which gives each method's path
 // and protobufjs encoder and decoder.
 import type { MethodDefinition, ServiceDefinition } from '@grpc/grpc-js';
 import { realEnv } from '../../../runtime/env/real-env.ts';

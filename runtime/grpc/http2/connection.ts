@@ -392,15 +392,11 @@ export class Http2ServerConnection {
     return bytes <= stream.sendWindow && bytes <= this.#sendWindow && bytes <= this.#peerMaxFrame;
   }
 
-  /** @internal HEADERS + DATA + trailing HEADERS in one buffer (the caller checked sendsWholeMessage). */
+  /**
+   * @internal HEADERS + DATA + trailing HEADERS in one buffer. The caller checked sendsWholeMessage;
+   * the header blocks are the server's constant ones, far below the smallest frame size a peer may set.
+   */
   sendWhole(streamId: number, headers: Buffer, message: Buffer, trailers: Buffer): void {
-    if (headers.length > this.#peerMaxFrame || trailers.length > this.#peerMaxFrame) {
-      this.sendHeaders(streamId, headers, false);
-      this.#sendWindow -= message.length;
-      this.sendData(streamId, message);
-      this.sendHeaders(streamId, trailers, true);
-      return;
-    }
     this.#sendWindow -= message.length;
     const out = Buffer.allocUnsafe(3 * FRAME_HEADER_BYTES + headers.length + message.length + trailers.length);
     let at = 0;
@@ -559,7 +555,11 @@ export class Http2ServerConnection {
       stream.close();
       return;
     }
-    const credit = stream.received(data, (flags & FLAG_END_STREAM) !== 0, payload.length);
+    // A copy of the payload alone: decoded requests hold views of it, and a view of the socket's
+    // read would keep every other request that arrived in the same read alive with it.
+    const copy = Buffer.allocUnsafeSlow(data.length);
+    data.copy(copy);
+    const credit = stream.received(copy, (flags & FLAG_END_STREAM) !== 0, payload.length);
     if (credit > 0) this.#write(frame(WINDOW_UPDATE, 0, streamId, u32(credit)));
   }
 

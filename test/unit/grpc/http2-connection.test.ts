@@ -19,6 +19,8 @@ const CHUNK = 16 * 1024;
 const methods: GrpcMethod[] = [
   // Answers with the request's length and the length of its x-big header.
   { kind: 'unary', path: '/t.T/Size', ...bytes, handle: (call) => call.respond(Buffer.from(`${(call.request as Buffer).length}/${String(call.metadata.get('x-big')[0] ?? '').length}`)) },
+  // Answers with as many bytes as asked.
+  { kind: 'unary', path: '/t.T/Big', ...bytes, handle: (call) => call.respond(Buffer.alloc(Number((call.request as Buffer).toString()), 5)) },
   {
     // Streams as many bytes as asked, in 16 KiB messages, waiting for drain as a snapshot does.
     kind: 'server-stream',
@@ -149,6 +151,13 @@ describe('HTTP/2 connection', () => {
     const received = messages(result.body);
     expect(received.reduce((sum, m) => sum + m.length, 0)).toBe(total);
     received.forEach((m, i) => expect(m.every((b) => b === i % 251)).toBe(true));
+  });
+
+  it('answers a unary call larger than the client’s window as the window opens', async () => {
+    const port = await start();
+    const result = await call(port, '/t.T/Big', Buffer.from('100000'), { settings: { initialWindowSize: 1000 } });
+    expect(result.status).toBe('0');
+    expect(messages(result.body)[0]!.equals(Buffer.alloc(100_000, 5))).toBe(true);
   });
 
   it('reads a header block split over CONTINUATION frames', async () => {
