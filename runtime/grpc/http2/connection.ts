@@ -11,7 +11,7 @@
 // RST_STREAM) carrying the RFC's error code, as node:http2 / nghttp2 do.
 import type { Socket } from 'node:net';
 import type { Logger } from '../../log/logger.ts';
-import { HpackDecoder, HpackError, type HeaderList } from './hpack.ts';
+import { encodeHeaderBlock, HpackDecoder, HpackError, type HeaderList } from './hpack.ts';
 
 const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 const FRAME_HEADER_BYTES = 9;
@@ -61,6 +61,10 @@ const LOCAL = {
   /** Per connection: many streams' requests in flight at once. */
   connectionWindow: 16 << 20,
 };
+/** What a request whose header list is over LOCAL.maxHeaderListSize is answered. */
+const HEADERS_TOO_LARGE = encodeHeaderBlock([[':status', '431']]);
+/** A header block still arriving in CONTINUATION frames may not grow past this (CONTINUATION floods). */
+const MAX_HEADER_BLOCK_BYTES = 4 * LOCAL.maxHeaderListSize;
 /** A stream's write reports backpressure past this many bytes waiting for flow-control window. */
 const STREAM_HIGH_WATER = 64 * 1024;
 
@@ -587,8 +591,7 @@ export class Http2ServerConnection {
     if (block === undefined) throw new ConnectionError(PROTOCOL_ERROR, `CONTINUATION on stream ${streamId} without a header block`);
     block.parts.push(Buffer.from(payload));
     block.bytes += payload.length;
-    // A header block may not grow without bound before it is decoded (CONTINUATION floods).
-    if (block.bytes > LOCAL.maxHeaderListSize * 2) throw new ConnectionError(PROTOCOL_ERROR, 'header block too large');
+    if (block.bytes > MAX_HEADER_BLOCK_BYTES) throw new ConnectionError(PROTOCOL_ERROR, `header block over ${MAX_HEADER_BLOCK_BYTES} bytes`);
     if ((flags & FLAG_END_HEADERS) === 0) return;
     this.#headerBlock = undefined;
     this.#headerBlockDone(streamId, block.endStream, Buffer.concat(block.parts, block.bytes));
@@ -596,7 +599,7 @@ export class Http2ServerConnection {
 
   #headerBlockDone(streamId: number, endStream: boolean, block: Buffer): void {
     // Decoded whatever becomes of the stream: the decoder's table must follow every block.
-    let headers: HeaderList;
+    let headers: HeaderList | undefined;
     try {
       headers = this.#decoder.decode(block, LOCAL.maxHeaderListSize);
     } catch (error) {
@@ -623,7 +626,8 @@ export class Http2ServerConnection {
     }
     const stream = new ServerStream(this, streamId, this.#peerStreamWindow);
     this.#streams.set(streamId, stream);
-    this.#options.onStream(stream, headers);
+    if (headers === undefined) stream.respondHeadersOnly(HEADERS_TOO_LARGE);
+    else this.#options.onStream(stream, headers);
     if (endStream) stream.remoteEnd();
   }
 

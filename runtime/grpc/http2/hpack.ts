@@ -44,10 +44,12 @@ export class HpackDecoder {
 
   /**
    * Decodes one header block. Throws HpackError on anything malformed; the connection must then
-   * end (COMPRESSION_ERROR), since the two tables no longer agree. `maxListSize` bounds the
-   * decoded list (names + values + 32 per field, as SETTINGS_MAX_HEADER_LIST_SIZE counts it).
+   * end (COMPRESSION_ERROR), since the two tables no longer agree. A list over `maxListSize`
+   * (names + values + 32 per field, as SETTINGS_MAX_HEADER_LIST_SIZE counts it) is still decoded
+   * to the end, so the table stays in step, but comes back as undefined: the request is refused,
+   * the connection lives on.
    */
-  decode(block: Uint8Array, maxListSize: number): HeaderList {
+  decode(block: Uint8Array, maxListSize: number): HeaderList | undefined {
     const headers: HeaderList = [];
     let listSize = 0;
     let pos = 0;
@@ -87,8 +89,7 @@ export class HpackDecoder {
     };
     const emit = (name: string, value: string): void => {
       listSize += entrySize(name, value);
-      if (listSize > maxListSize) throw new HpackError(`header list larger than ${maxListSize} bytes`);
-      headers.push([name, value]);
+      if (listSize <= maxListSize) headers.push([name, value]);
       fieldsSeen = true;
     };
     while (pos < block.length) {
@@ -121,7 +122,7 @@ export class HpackDecoder {
         emit(name, value);
       }
     }
-    return headers;
+    return listSize <= maxListSize ? headers : undefined;
   }
 
   #insert(name: string, value: string): void {

@@ -9,7 +9,7 @@ import { realEnv } from '../../../runtime/env/real-env.ts';
 import { frameMessage } from '../../../runtime/grpc/framing.ts';
 import { GrpcServer } from '../../../runtime/grpc/grpc-server.ts';
 import type { GrpcMethod } from '../../../runtime/grpc/grpc-server.ts';
-import { encodeHeaderBlock } from '../../../runtime/grpc/http2/hpack.ts';
+import { encodeHeaderBlock, HpackDecoder } from '../../../runtime/grpc/http2/hpack.ts';
 import { silentLogger } from '../../../runtime/log/logger.ts';
 
 const env = realEnv();
@@ -164,6 +164,27 @@ describe('HTTP/2 connection', () => {
     const port = await start();
     const result = await call(port, '/t.T/Size', Buffer.from('x'), { headers: { 'x-big': 'b'.repeat(40_000) } });
     expect(messages(result.body)[0]!.toString()).toBe('1/40000');
+  });
+
+  it('answers 431 to a header list over 64 KiB and keeps serving the connection', async () => {
+    // node:http2 and Go clients keep under the size the server announces; this client does not.
+    const port = await start();
+    const request = (extra: Array<[string, string]>) => encodeHeaderBlock([[':method', 'POST'], [':scheme', 'http'], [':path', '/t.T/Size'], ['content-type', 'application/grpc'], ...extra]);
+    const big = request([['x-big', 'b'.repeat(70_000)]]);
+    const parts = [0, 16_384, 32_768, 49_152, 65_536].map((at) => big.subarray(at, at + 16_384));
+    const { frames, closed } = await exchange(port, Buffer.concat([
+      PREFACE,
+      frame(1, 0x1, 1, parts[0]!),
+      ...parts.slice(1).map((part, i) => frame(9, i === parts.length - 2 ? 0x4 : 0, 1, part)),
+      frame(1, 0x5, 3, request([])),
+    ]));
+    const decoder = new HpackDecoder(4096);
+    const responses = frames.filter((f) => f.type === 1).map((f) => [f.stream, Object.fromEntries(decoder.decode(f.payload, 1 << 20)!)] as const);
+    expect(responses[0]).toEqual([1, { ':status': '431' }]);
+    // The second call has no message: gRPC's own error, on a connection that still works.
+    expect(responses[1]).toMatchObject([3, { ':status': '200', 'grpc-status': '12' }]);
+    expect(goAwayCode(frames)).toBeUndefined();
+    expect(closed).toBe(false);
   });
 
   it('acknowledges SETTINGS and answers PING with its payload', async () => {
