@@ -448,6 +448,8 @@ export class Http2ServerConnection {
   // ---- receiving -------------------------------------------------------------------------------
 
   #read(chunk: Buffer): void {
+    // What arrives after a connection error is not read: its streams are already over.
+    if (this.#dead) return;
     let buffer = this.#inbound === undefined ? chunk : Buffer.concat([this.#inbound, chunk]);
     this.#inbound = undefined;
     try {
