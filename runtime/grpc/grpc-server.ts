@@ -1,11 +1,11 @@
-// A gRPC server on our own HTTP/2 connection layer (./http2; PROTOCOL-HTTP2.md): unary, server-streaming and bidi
-// methods, each given as a path with its own decode/encode and handler. It exists instead of
-// @grpc/grpc-js's Server because that costs about twice the CPU and most of the allocation per
-// call of this one (docs/architecture.md has the numbers): grpc-js
-// wraps every call in interceptor chains, a Metadata copy of the headers, an object-mode Duplex
-// and several promises; node:http2 beneath it costs three times what a bare socket does per
-// sequential call. Here a unary call is one object, the request is decoded from a view of the DATA
-// frame, and the response — constant header block, message, constant trailers — is one write.
+// A gRPC server on an HTTP/2 connection layer of our own (./http2; PROTOCOL-HTTP2.md): unary,
+// server-streaming and bidi methods, each given as a path with its own decode/encode and handler.
+// It exists instead of @grpc/grpc-js's Server, which costs about twice the CPU and most of the
+// allocation per call (interceptor chains, a Metadata copy of the headers, an object-mode Duplex
+// and several promises), and it runs on no node:http2, which alone costs a server three times what
+// a bare socket does per call (docs/architecture.md has the numbers). Here a unary call is one
+// object, the request is decoded from the DATA frame, and the response — constant header block,
+// message, constant trailers — is one write.
 //
 // What it keeps of gRPC: `content-type: application/grpc…` (else HTTP 415), unknown methods
 // UNIMPLEMENTED, `grpc-encoding` identity/gzip/deflate (others UNIMPLEMENTED, naming the ones

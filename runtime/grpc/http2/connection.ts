@@ -2,9 +2,9 @@
 // knowledge, as gRPC clients speak it): frames, HPACK, flow control, stream states. It exists
 // because node:http2 costs a gRPC server 150–200 µs of CPU per sequential call on this machine,
 // against 45–55 µs for the same exchange over a bare socket (docs/architecture.md has the
-// measurements), and because it sends a response's trailers in a write of their own. Here a unary
-// answer — HEADERS, DATA and trailing HEADERS — leaves in one write, and the answers a turn of the
-// event loop produces share one writev.
+// measurements): its per-stream Duplex, header objects and nghttp2 callbacks. Here a unary answer —
+// HEADERS, DATA and trailing HEADERS — is one buffer, and what a turn of the event loop writes
+// leaves in one writev.
 //
 // A server only: it never opens streams or pushes. Streams are handed to the gRPC layer with their
 // decoded header list; protocol errors end the connection with GOAWAY (or a stream with
