@@ -2,6 +2,7 @@
 // (node:http2 clients with small windows, a request larger than a stream window), header blocks
 // split into CONTINUATION frames, and what a raw socket sees for the protocol's control frames
 // and errors (PING, SETTINGS, GOAWAY with the RFC's error codes).
+import fc from 'fast-check';
 import http2 from 'node:http2';
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -107,15 +108,15 @@ interface Frame {
   readonly payload: Buffer;
 }
 
-/** Writes `data` on a fresh connection and returns every frame the server sent until it closed (or 1 s passed). */
-async function exchange(port: number, data: Buffer): Promise<{ frames: Frame[]; closed: boolean }> {
+/** Writes `data` on a fresh connection and returns every frame the server sent until it closed (or `waitMs` passed). */
+async function exchange(port: number, data: Buffer, waitMs = 1000): Promise<{ frames: Frame[]; closed: boolean }> {
   const socket = net.connect(port, '127.0.0.1');
   const received: Buffer[] = [];
   socket.on('data', (c: Buffer) => received.push(c));
   socket.on('error', () => undefined);
   socket.write(data);
   const closed = await new Promise<boolean>((resolve) => {
-    const timer = env.setTimer(1000, () => resolve(false));
+    const timer = env.setTimer(waitMs, () => resolve(false));
     socket.once('close', () => {
       timer.cancel();
       resolve(true);
@@ -208,6 +209,29 @@ describe('HTTP/2 connection', () => {
     const { frames, closed } = await exchange(port, data);
     expect(goAwayCode(frames)).toBe(code);
     expect(closed).toBe(true);
+  });
+
+  it('survives random frame sequences (each answered or ended with GOAWAY), then serves a call as before', async () => {
+    const port = await start();
+    const request = encodeHeaderBlock([[':method', 'POST'], [':scheme', 'http'], [':path', '/t.T/Size'], ['content-type', 'application/grpc']]);
+    const anyFrame = fc.record({
+      type: fc.integer({ min: 0, max: 10 }),
+      flags: fc.integer({ min: 0, max: 255 }),
+      stream: fc.constantFrom(0, 1, 2, 3, 5, 0x7fffffff),
+      payload: fc.oneof(fc.uint8Array({ maxLength: 40 }).map((b) => Buffer.from(b)), fc.constant(request), fc.constant(frameMessage(Buffer.from('x')))),
+    });
+    await fc.assert(
+      fc.asyncProperty(fc.boolean(), fc.array(anyFrame, { minLength: 1, maxLength: 8 }), async (preface, frames) => {
+        const data = Buffer.concat([preface ? PREFACE : Buffer.alloc(0), ...frames.map((f) => frame(f.type, f.flags, f.stream, f.payload))]);
+        const { frames: answer } = await exchange(port, data, 30);
+        // Whatever came back is well-formed frames; a GOAWAY carries a known error code.
+        const code = goAwayCode(answer);
+        if (code !== undefined) expect(code).toBeLessThanOrEqual(0xd);
+      }),
+      { numRuns: 150 },
+    );
+    const result = await call(port, '/t.T/Size', Buffer.from('after'));
+    expect(messages(result.body)[0]!.toString()).toBe('5/0');
   });
 
   it('sends GOAWAY on shutdown, lets the call in progress finish, then closes', async () => {
