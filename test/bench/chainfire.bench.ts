@@ -14,10 +14,13 @@
 // Before/after a change, in the same run: CHAINFIRE_BASELINE=DIR, a checkout of the earlier code
 // (e.g. `git archive HEAD | tar -x -C DIR`, with node_modules linked in), runs that build as a
 // third store taking turns with the other two; its rows are marked [baseline].
+// ETCD_PEER_TLS=1: etcd's members talk TLS to each other (a CA and a peer certificate for
+// 127.0.0.1 made with openssl, client certificates required), as chainfire's always do (TLS 1.3
+// between nodes); by default etcd's peer traffic is plain HTTP.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { closedLoop, KvEndpoint } from './etcd-kv-client.ts';
@@ -27,6 +30,7 @@ import { median, percentile, report, type BenchRow } from './report.ts';
 const RUNS = Number(process.env.RUNS ?? 3);
 /** A checkout of earlier chainfire code to measure side by side (see the header). */
 const BASELINE = process.env.CHAINFIRE_BASELINE;
+const PEER_TLS = process.env.ETCD_PEER_TLS === '1';
 const SEQUENTIAL_PUTS = 2_000;
 /** Puts per run by clients in flight; kept small enough for chainfire's 3-node run to take about a minute. */
 const CONCURRENT_PUTS: Readonly<Record<number, number>> = { 16: 5_000, 256: 10_000 };
@@ -130,10 +134,23 @@ async function findLeader(name: string, endpoints: KvEndpoint[], processes: Chil
   return leader;
 }
 
+/** A CA and one certificate for 127.0.0.1 that serves and authenticates every etcd member (ECDSA P-256). */
+async function peerCertificates(dir: string): Promise<string[]> {
+  await mkdir(dir, { recursive: true });
+  const f = (name: string) => join(dir, name);
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  await run('openssl', ['req', '-x509', ...ec, '-keyout', f('ca.key'), '-out', f('ca.crt'), '-days', '2', '-subj', '/CN=bench-ca']);
+  await run('openssl', ['req', ...ec, '-keyout', f('peer.key'), '-out', f('peer.csr'), '-subj', '/CN=127.0.0.1']);
+  await writeFile(f('peer.ext'), 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n');
+  await run('openssl', ['x509', '-req', '-in', f('peer.csr'), '-CA', f('ca.crt'), '-CAkey', f('ca.key'), '-CAcreateserial', '-out', f('peer.crt'), '-days', '2', '-extfile', f('peer.ext')]);
+  return ['--peer-cert-file', f('peer.crt'), '--peer-key-file', f('peer.key'), '--peer-trusted-ca-file', f('ca.crt'), '--peer-client-cert-auth'];
+}
+
 async function startEtcd(nodes: number, basePort: number, dir: string): Promise<Store> {
   const names = Array.from({ length: nodes }, (_, i) => `etcd${i}`);
   const clientPort = (i: number) => basePort + i;
-  const peerUrl = (i: number) => `http://127.0.0.1:${basePort + 10 + i}`;
+  const peerUrl = (i: number) => `${PEER_TLS ? 'https' : 'http'}://127.0.0.1:${basePort + 10 + i}`;
+  const tlsFlags = PEER_TLS ? await peerCertificates(dir) : [];
   const cluster = names.map((n, i) => `${n}=${peerUrl(i)}`).join(',');
   const processes = names.map((n, i) =>
     start('etcd', [
@@ -147,6 +164,7 @@ async function startEtcd(nodes: number, basePort: number, dir: string): Promise<
       '--initial-cluster-state', 'new',
       '--initial-cluster-token', `bench-${basePort}`,
       '--log-level', 'warn',
+      ...tlsFlags,
     ]),
   );
   const outputs = processes.map(collect);
@@ -329,7 +347,7 @@ export function reportChainfire(rows: readonly BenchRow[]): void {
   const before = process.env.RUNS;
   process.env.RUNS = String(RUNS);
   try {
-    report('chainfire vs etcd-server', rows);
+    report(PEER_TLS ? 'chainfire vs etcd-server, etcd peers over TLS' : 'chainfire vs etcd-server', rows);
   } finally {
     if (before === undefined) delete process.env.RUNS;
     else process.env.RUNS = before;
