@@ -11,6 +11,7 @@ import { GrpcServer } from '../../../runtime/grpc/grpc-server.ts';
 import type { GrpcMethod, GrpcStreamCall, GrpcUnaryCall } from '../../../runtime/grpc/grpc-server.ts';
 import { GrpcStatus } from '../../../runtime/grpc/status.ts';
 import { silentLogger } from '../../../runtime/log/logger.ts';
+import { rawGrpcCall, statusOf } from '../../support/raw-grpc-call.ts';
 
 const env = realEnv();
 const sleep = (ms: number) => new Promise<void>((resolve) => env.setTimer(ms, resolve));
@@ -97,42 +98,6 @@ async function rejection(promise: Promise<unknown>): Promise<{ code: number; det
   return { code: error.code, details: error.details };
 }
 
-interface RawResult {
-  readonly httpStatus: number;
-  readonly headers: http2.IncomingHttpHeaders;
-  readonly trailers: http2.IncomingHttpHeaders;
-  readonly body: Buffer;
-}
-
-/** One call from a raw HTTP/2 client: each chunk its own DATA frame (written a turn apart). */
-async function raw(port: number, path: string, chunks: readonly Buffer[], headers: http2.OutgoingHttpHeaders = {}): Promise<RawResult> {
-  const session = http2.connect(`http://127.0.0.1:${port}`);
-  session.on('error', () => undefined);
-  try {
-    const request = session.request({ ':method': 'POST', ':path': path, 'content-type': 'application/grpc', te: 'trailers', ...headers });
-    const body: Buffer[] = [];
-    let trailers: http2.IncomingHttpHeaders = {};
-    request.on('data', (c: Buffer) => body.push(c));
-    request.on('trailers', (t) => (trailers = t));
-    request.on('error', () => undefined);
-    const response = new Promise<http2.IncomingHttpHeaders>((resolve) => request.once('response', resolve));
-    const closed = new Promise<void>((resolve) => request.once('close', resolve));
-    for (const chunk of chunks) {
-      request.write(chunk);
-      await sleep(5);
-    }
-    request.end();
-    const responseHeaders = await response;
-    await closed;
-    return { httpStatus: Number(responseHeaders[':status']), headers: responseHeaders, trailers: { ...responseHeaders, ...trailers }, body: Buffer.concat(body) };
-  } finally {
-    session.close();
-  }
-}
-
-/** The grpc-status and grpc-message of a raw call, from trailers or a trailers-only response. */
-const statusOf = (r: RawResult) => ({ code: Number(r.trailers['grpc-status']), details: decodeURIComponent(String(r.trailers['grpc-message'] ?? '')) });
-
 describe('GrpcServer', () => {
   it('answers unary calls from grpc-js with metadata, including -bin values', async () => {
     await start();
@@ -151,14 +116,14 @@ describe('GrpcServer', () => {
   it('answers UNIMPLEMENTED for an unknown method and 415 for a non-gRPC content type', async () => {
     const port = await start();
     expect(await rejection(unary('/t.T/Nope', 'x'))).toEqual({ code: status.UNIMPLEMENTED, details: 'The server does not implement the method /t.T/Nope' });
-    const plain = await raw(port, '/t.T/Echo', [Buffer.from('x')], { 'content-type': 'text/plain' });
+    const plain = await rawGrpcCall(port, '/t.T/Echo', [Buffer.from('x')], { headers: { 'content-type': 'text/plain' } });
     expect(plain.httpStatus).toBe(415);
   });
 
   it('reassembles a message split across DATA frames, header included', async () => {
     const port = await start();
     const framed = frameMessage(Buffer.from('split message'));
-    const result = await raw(port, '/t.T/Echo', [framed.subarray(0, 2), framed.subarray(2, 7), framed.subarray(7)]);
+    const result = await rawGrpcCall(port, '/t.T/Echo', [framed.subarray(0, 2), framed.subarray(2, 7), framed.subarray(7)]);
     expect(statusOf(result)).toEqual({ code: 0, details: '' });
     expect(result.body.subarray(5).toString()).toBe('split message||');
   });
@@ -166,11 +131,11 @@ describe('GrpcServer', () => {
   it('delivers several messages of one DATA frame to a bidi call, and refuses a second request to a unary one', async () => {
     const port = await start();
     const two = Buffer.concat([frameMessage(Buffer.from('a')), frameMessage(Buffer.from('b'))]);
-    const chat = await raw(port, '/t.T/Chat', [two]);
+    const chat = await rawGrpcCall(port, '/t.T/Chat', [two]);
     expect(seen.streamMessages).toEqual(['a', 'b']);
     expect(statusOf(chat).code).toBe(0);
     expect(chat.body).toEqual(Buffer.concat([frameMessage(Buffer.from('re:a')), frameMessage(Buffer.from('re:b'))]));
-    const echo = await raw(port, '/t.T/Echo', [two]);
+    const echo = await rawGrpcCall(port, '/t.T/Echo', [two]);
     expect(statusOf(echo)).toEqual({ code: GrpcStatus.UNIMPLEMENTED, details: 'Received a second request message for unary method /t.T/Echo' });
   });
 
@@ -186,14 +151,14 @@ describe('GrpcServer', () => {
     const port = await start();
     const bad = frameMessage(Buffer.from('x'));
     bad[0] = 7;
-    expect(statusOf(await raw(port, '/t.T/Echo', [bad]))).toMatchObject({ code: GrpcStatus.INTERNAL, details: 'Invalid gRPC message: compressed flag 7 (must be 0 or 1)' });
+    expect(statusOf(await rawGrpcCall(port, '/t.T/Echo', [bad]))).toMatchObject({ code: GrpcStatus.INTERNAL, details: 'Invalid gRPC message: compressed flag 7 (must be 0 or 1)' });
     const flagged = frameMessage(Buffer.from('x'));
     flagged[0] = 1;
-    expect(statusOf(await raw(port, '/t.T/Echo', [flagged]))).toMatchObject({ code: GrpcStatus.INTERNAL });
+    expect(statusOf(await rawGrpcCall(port, '/t.T/Echo', [flagged]))).toMatchObject({ code: GrpcStatus.INTERNAL });
     const truncated = frameMessage(Buffer.from('truncated'));
-    expect(statusOf(await raw(port, '/t.T/Echo', [truncated.subarray(0, 8)]))).toMatchObject({ code: GrpcStatus.INTERNAL, details: expect.stringContaining('incomplete message') });
-    expect(statusOf(await raw(port, '/t.T/Echo', [frameMessage(Buffer.from('undecodable'))]))).toEqual({ code: GrpcStatus.INTERNAL, details: 'Error deserializing request: not text' });
-    expect(statusOf(await raw(port, '/t.T/Echo', []))).toEqual({ code: GrpcStatus.UNIMPLEMENTED, details: 'Received no request message for unary method /t.T/Echo' });
+    expect(statusOf(await rawGrpcCall(port, '/t.T/Echo', [truncated.subarray(0, 8)]))).toMatchObject({ code: GrpcStatus.INTERNAL, details: expect.stringContaining('incomplete message') });
+    expect(statusOf(await rawGrpcCall(port, '/t.T/Echo', [frameMessage(Buffer.from('undecodable'))]))).toEqual({ code: GrpcStatus.INTERNAL, details: 'Error deserializing request: not text' });
+    expect(statusOf(await rawGrpcCall(port, '/t.T/Echo', []))).toEqual({ code: GrpcStatus.UNIMPLEMENTED, details: 'Received no request message for unary method /t.T/Echo' });
   });
 
   it('decompresses gzip and deflate messages, bounded by the limit, and refuses other encodings with UNIMPLEMENTED', async () => {
@@ -203,15 +168,15 @@ describe('GrpcServer', () => {
       framed[0] = 1;
       return framed;
     };
-    const gz = await raw(port, '/t.T/Echo', [compressed(zlib.gzipSync('zipped'))], { 'grpc-encoding': 'gzip' });
+    const gz = await rawGrpcCall(port, '/t.T/Echo', [compressed(zlib.gzipSync('zipped'))], { headers: { 'grpc-encoding': 'gzip' } });
     expect(gz.body.subarray(5).toString()).toBe('zipped||');
-    const deflated = await raw(port, '/t.T/Echo', [compressed(zlib.deflateSync('deflated'))], { 'grpc-encoding': 'deflate' });
+    const deflated = await rawGrpcCall(port, '/t.T/Echo', [compressed(zlib.deflateSync('deflated'))], { headers: { 'grpc-encoding': 'deflate' } });
     expect(deflated.body.subarray(5).toString()).toBe('deflated||');
-    const bomb = await raw(port, '/t.T/Echo', [compressed(zlib.gzipSync(Buffer.alloc(100_000)))], { 'grpc-encoding': 'gzip' });
+    const bomb = await rawGrpcCall(port, '/t.T/Echo', [compressed(zlib.gzipSync(Buffer.alloc(100_000)))], { headers: { 'grpc-encoding': 'gzip' } });
     expect(statusOf(bomb).code).toBe(GrpcStatus.RESOURCE_EXHAUSTED);
-    const garbage = await raw(port, '/t.T/Echo', [compressed(Buffer.from('not gzip'))], { 'grpc-encoding': 'gzip' });
+    const garbage = await rawGrpcCall(port, '/t.T/Echo', [compressed(Buffer.from('not gzip'))], { headers: { 'grpc-encoding': 'gzip' } });
     expect(statusOf(garbage)).toEqual({ code: GrpcStatus.INTERNAL, details: 'Failed to decompress message' });
-    const snappy = await raw(port, '/t.T/Echo', [frameMessage(Buffer.from('x'))], { 'grpc-encoding': 'snappy' });
+    const snappy = await rawGrpcCall(port, '/t.T/Echo', [frameMessage(Buffer.from('x'))], { headers: { 'grpc-encoding': 'snappy' } });
     expect(statusOf(snappy)).toMatchObject({ code: GrpcStatus.UNIMPLEMENTED, details: expect.stringContaining('"snappy"') });
     expect(snappy.trailers['grpc-accept-encoding']).toBe('identity,deflate,gzip');
   });
@@ -224,7 +189,7 @@ describe('GrpcServer', () => {
     while (!seen.unaryCalls[0]!.cancelled) await sleep(5);
     // A late answer goes nowhere.
     seen.unaryCalls[0]!.respond('late');
-    const result = await raw(port, '/t.T/Chat', [frameMessage(Buffer.from('m'))], { 'grpc-timeout': '50m' });
+    const result = await rawGrpcCall(port, '/t.T/Chat', [frameMessage(Buffer.from('m'))], { headers: { 'grpc-timeout': '50m' } });
     expect(result.trailers['grpc-status']).toBe(String(GrpcStatus.OK));
     const session = http2.connect(`http://127.0.0.1:${port}`);
     session.on('error', () => undefined);
@@ -243,8 +208,8 @@ describe('GrpcServer', () => {
     expect(trailers['grpc-status']).toBe(String(GrpcStatus.DEADLINE_EXCEEDED));
     expect(seen.cancels).toBe(1);
     // 99,999,999 hours: past what a timer can hold, so no deadline rather than an immediate one.
-    expect((await raw(port, '/t.T/Echo', [frameMessage(Buffer.from('far'))], { 'grpc-timeout': '99999999H' })).body.subarray(5).toString()).toBe('far||');
-    expect(statusOf(await raw(port, '/t.T/Echo', [frameMessage(Buffer.from('x'))], { 'grpc-timeout': 'soon' }))).toEqual({ code: GrpcStatus.INTERNAL, details: 'Invalid grpc-timeout value "soon"' });
+    expect((await rawGrpcCall(port, '/t.T/Echo', [frameMessage(Buffer.from('far'))], { headers: { 'grpc-timeout': '99999999H' } })).body.subarray(5).toString()).toBe('far||');
+    expect(statusOf(await rawGrpcCall(port, '/t.T/Echo', [frameMessage(Buffer.from('x'))], { headers: { 'grpc-timeout': 'soon' } }))).toEqual({ code: GrpcStatus.INTERNAL, details: 'Invalid grpc-timeout value "soon"' });
   });
 
   it('tells a stream handler when the client cancels (RST_STREAM)', async () => {

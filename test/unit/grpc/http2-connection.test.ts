@@ -12,6 +12,7 @@ import { GrpcServer } from '../../../runtime/grpc/grpc-server.ts';
 import type { GrpcMethod } from '../../../runtime/grpc/grpc-server.ts';
 import { encodeHeaderBlock, HpackDecoder } from '../../../runtime/grpc/http2/hpack.ts';
 import { silentLogger } from '../../../runtime/log/logger.ts';
+import { rawGrpcCall, type RawCallOptions } from '../../support/raw-grpc-call.ts';
 
 const env = realEnv();
 const bytes = { decode: (b: Buffer) => Buffer.from(b), encode: (m: unknown) => m as Buffer };
@@ -46,6 +47,12 @@ const methods: GrpcMethod[] = [
 
 let server: GrpcServer | undefined;
 
+/** A unary or server-streaming call with one request message: the response body and grpc-status. */
+async function call(port: number, path: string, body: Buffer, options: RawCallOptions = {}) {
+  const result = await rawGrpcCall(port, path, [frameMessage(body)], options);
+  return { body: result.body, status: result.trailers['grpc-status'] };
+}
+
 async function start(): Promise<number> {
   server = new GrpcServer({ methods, maxReceiveMessageBytes: 4 << 20, env, log: silentLogger() });
   return server.listen(0, '127.0.0.1');
@@ -55,27 +62,6 @@ afterEach(async () => {
   await server?.close();
   server = undefined;
 });
-
-/** A call from node:http2 with the given client settings: the response body and trailers. */
-async function call(port: number, path: string, body: Buffer, options: { settings?: http2.Settings; headers?: http2.OutgoingHttpHeaders } = {}) {
-  const session = http2.connect(`http://127.0.0.1:${port}`, { settings: options.settings ?? {} });
-  try {
-    const request = session.request({ ':method': 'POST', ':path': path, 'content-type': 'application/grpc', te: 'trailers', ...options.headers });
-    const chunks: Buffer[] = [];
-    let trailers: http2.IncomingHttpHeaders = {};
-    request.on('data', (c: Buffer) => chunks.push(c));
-    request.on('trailers', (t) => (trailers = t));
-    const done = new Promise<void>((resolve, reject) => {
-      request.once('close', resolve);
-      request.once('error', reject);
-    });
-    request.end(frameMessage(body));
-    await done;
-    return { body: Buffer.concat(chunks), status: trailers['grpc-status'] };
-  } finally {
-    session.close();
-  }
-}
 
 /** gRPC messages out of a response body. */
 function messages(body: Buffer): Buffer[] {
