@@ -132,7 +132,7 @@ function statusFields(error: GrpcError): Array<[string, string]> {
 }
 
 function statusTrailers(error: GrpcError): Buffer {
-  return error.code === GrpcStatus.OK && error.details === '' ? OK_TRAILERS : encodeHeaderBlock(statusFields(error));
+  return encodeHeaderBlock(statusFields(error));
 }
 
 /** The first value of a request header. */

@@ -7,8 +7,8 @@
 // meaningless with one chainfire version) answers UNIMPLEMENTED, naming itself.
 //
 // gRPC itself is runtime/grpc's server on its own HTTP/2 layer, not grpc-js's on node:http2
-// (docs/architecture.md: a fraction of the CPU per call); the protos still load through proto-loader, which gives each method's path
-// and protobufjs encoder and decoder.
+// (docs/architecture.md: a fraction of the CPU per call); the protos still load through
+// proto-loader, which gives each method's path and protobufjs encoder and decoder.
 import type { MethodDefinition, ServiceDefinition } from '@grpc/grpc-js';
 import { realEnv } from '../../../runtime/env/real-env.ts';
 import type { Env } from '../../../runtime/env/env.ts';

@@ -33,7 +33,7 @@ const FLAG_END_HEADERS = 0x4;
 const FLAG_PADDED = 0x8;
 const FLAG_PRIORITY = 0x20;
 
-export const H2_NO_ERROR = 0x0;
+const NO_ERROR = 0x0;
 const PROTOCOL_ERROR = 0x1;
 const FLOW_CONTROL_ERROR = 0x3;
 const STREAM_CLOSED = 0x5;
@@ -65,6 +65,21 @@ const LOCAL = {
 const HEADERS_TOO_LARGE = encodeHeaderBlock([[':status', '431']]);
 /** A header block still arriving in CONTINUATION frames may not grow past this (CONTINUATION floods). */
 const MAX_HEADER_BLOCK_BYTES = 4 * LOCAL.maxHeaderListSize;
+/** What this side says first: its SETTINGS, and the connection window raised to LOCAL's. */
+const OPENING_FRAMES = (() => {
+  const settings = [
+    [SETTINGS_MAX_CONCURRENT_STREAMS, LOCAL.maxConcurrentStreams],
+    [SETTINGS_INITIAL_WINDOW_SIZE, LOCAL.streamWindow],
+    [SETTINGS_MAX_HEADER_LIST_SIZE, LOCAL.maxHeaderListSize],
+    [SETTINGS_ENABLE_PUSH, 0],
+  ] as const;
+  const payload = Buffer.alloc(6 * settings.length);
+  settings.forEach(([id, value], i) => {
+    payload.writeUInt16BE(id, i * 6);
+    payload.writeUInt32BE(value, i * 6 + 2);
+  });
+  return Buffer.concat([frame(SETTINGS, 0, 0, payload), frame(WINDOW_UPDATE, 0, 0, u32(LOCAL.connectionWindow - DEFAULT_WINDOW))]);
+})();
 /** A stream's write reports backpressure past this many bytes waiting for flow-control window. */
 const STREAM_HIGH_WATER = 64 * 1024;
 
@@ -157,7 +172,7 @@ export class ServerStream {
   respondWhole(headers: Buffer, message: Buffer, trailers: Buffer): void {
     if (this.finished || this.#headersSent) return;
     this.#headersSent = true;
-    if (this.#queuedBytes === 0 && this.#connection.sendsWholeMessage(this, message.length)) {
+    if (this.#connection.sendsWholeMessage(this, message.length)) {
       this.#localEnded = true;
       this.sendWindow -= message.length;
       this.#connection.sendWhole(this.id, headers, message, trailers);
@@ -316,6 +331,10 @@ export class Http2ServerConnection {
   readonly #blocked = new Set<ServerStream>();
   readonly #drainWatchers = new Set<ServerStream>();
   #corked = false;
+  readonly #uncork = (): void => {
+    this.#corked = false;
+    this.#socket.uncork();
+  };
 
   constructor(socket: Socket, options: Http2ServerConnectionOptions) {
     this.#socket = socket;
@@ -325,18 +344,7 @@ export class Http2ServerConnection {
     socket.on('drain', () => this.#socketDrained());
     socket.on('error', (error) => options.log.debug({ err: error }, 'HTTP/2 connection error'));
     socket.on('close', () => this.#lost());
-    const settings = Buffer.allocUnsafe(24);
-    [
-      [SETTINGS_MAX_CONCURRENT_STREAMS, LOCAL.maxConcurrentStreams],
-      [SETTINGS_INITIAL_WINDOW_SIZE, LOCAL.streamWindow],
-      [SETTINGS_MAX_HEADER_LIST_SIZE, LOCAL.maxHeaderListSize],
-      [SETTINGS_ENABLE_PUSH, 0],
-    ].forEach(([id, value], i) => {
-      settings.writeUInt16BE(id!, i * 6);
-      settings.writeUInt32BE(value!, i * 6 + 2);
-    });
-    this.#write(frame(SETTINGS, 0, 0, settings));
-    this.#write(frame(WINDOW_UPDATE, 0, 0, u32(LOCAL.connectionWindow - DEFAULT_WINDOW)));
+    this.#write(OPENING_FRAMES);
   }
 
   /** True while the socket's buffer is over its high-water mark. */
@@ -348,7 +356,7 @@ export class Http2ServerConnection {
   goAway(): void {
     if (this.#dead || this.#goAwayId !== undefined) return;
     this.#goAwayId = this.#lastStreamId;
-    this.#write(frame(GOAWAY, 0, 0, Buffer.concat([u32(this.#lastStreamId), u32(H2_NO_ERROR)])));
+    this.#write(frame(GOAWAY, 0, 0, Buffer.concat([u32(this.#lastStreamId), u32(NO_ERROR)])));
     this.#endIfIdle();
   }
 
@@ -364,10 +372,7 @@ export class Http2ServerConnection {
     if (!this.#corked) {
       this.#corked = true;
       this.#socket.cork();
-      process.nextTick(() => {
-        this.#corked = false;
-        this.#socket.uncork();
-      });
+      process.nextTick(this.#uncork);
     }
     this.#socket.write(bytes);
   }
