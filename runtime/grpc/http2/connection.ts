@@ -1,7 +1,7 @@
 // The server side of one HTTP/2 connection (RFC 9113) over a plain TCP socket ("h2c" with prior
 // knowledge, as gRPC clients speak it): frames, HPACK, flow control, stream states. It exists
-// because node:http2 costs a gRPC server 150–200 µs of CPU per sequential call on this machine,
-// against 45–55 µs for the same exchange over a bare socket (docs/architecture.md has the
+// because node:http2 costs a gRPC server 150–210 µs of CPU per sequential call on this machine,
+// against 45–53 µs for the same exchange over a bare socket (docs/architecture.md has the
 // measurements): its per-stream Duplex, header objects and nghttp2 callbacks. Here a unary answer —
 // HEADERS, DATA and trailing HEADERS — is one buffer, and what a turn of the event loop writes
 // leaves in one writev.
