@@ -16,7 +16,7 @@ import type { KvBackend } from '../persistence/store.ts';
 import type { RaftConfig } from './config.ts';
 import { DurableRaftLog } from './durable-raft-log.ts';
 import type { Entry } from './entry.ts';
-import type { Message as RaftMessage } from './messages.ts';
+import type { Append, Message as RaftMessage } from './messages.ts';
 import { RaftNode, type RaftStatus } from './raft-node.ts';
 import type { Ready } from './ready.ts';
 
@@ -51,6 +51,8 @@ export type RaftGroupMsg =
   /** Internal: the write of the Ready in flight failed; the replica restarts from its disk. */
   | { readonly type: 'raft.persist-failed'; readonly id: number; readonly error: unknown }
   | { readonly type: 'raft.message'; readonly message: RaftMessage }
+  /** Internal: the commit-only appends still waiting (see sendReady) leave now. */
+  | { readonly type: 'raft.send-commits' }
   /**
    * `id` makes a proposal idempotent at this replica: a duplicate delivery of an accepted proposal
    * is ignored rather than appended twice (a command applied twice can undo later writes).
@@ -77,6 +79,11 @@ export interface RaftGroupOptions {
   readonly backend: KvBackend;
   readonly stateMachine: () => StateMachine;
   readonly tickMs?: number;
+  /**
+   * How long a commit-only append may wait for the next append to the same follower, which
+   * carries the commit index anyway (see sendReady). Default 5 ms.
+   */
+  readonly commitDelayMs?: number;
   /** Take a snapshot and compact the log after this many applied entries. */
   readonly snapshotEveryEntries?: number;
   readonly raft?: Partial<Omit<RaftConfig, 'id' | 'voters' | 'storage' | 'random' | 'recovering'>>;
@@ -112,8 +119,8 @@ interface GroupState {
    * that piled up behind it.
    */
   writing: { readonly id: number; readonly ready: Ready } | undefined;
-  /** Appends without entries waiting to leave two host turns later (see sendReady). */
-  deferredSends: RaftMessage[];
+  /** Commit-only appends waiting to leave, by follower (see sendReady). */
+  readonly waitingCommits: Map<string, Append>;
 }
 
 /** Read-round ids as bytes: one coder each for the module, not one per flush. */
@@ -122,6 +129,9 @@ const textDecoder = new TextDecoder();
 
 /** Numbers the writes of every replica in the process: a `raft.persisted` names the write it is about. */
 let writeSeq = 0;
+
+const COMMIT_TIMER = 'commit';
+const DEFAULT_COMMIT_DELAY_MS = 5;
 
 /** How many accepted proposal ids a replica remembers to drop duplicate deliveries. */
 const MAX_REMEMBERED_PROPOSALS = 10_000;
@@ -138,7 +148,7 @@ export function raftGroupActor(options: RaftGroupOptions): Behavior<GroupState, 
       const node = new RaftNode({ ...options.raft, id: options.id, voters: options.voters, storage: log.storage, random: () => ctx.env.random(), applied: snapshot.index, recovering: log.recovering });
       if (log.recovering) ctx.log.info({ group: options.group }, 'raft replica recovering: it will not vote until it has caught up with the leader');
       ctx.timers.startPeriodic('tick', { type: 'raft.tick' }, tickMs);
-      return { node, log, machine, applied: snapshot.index, proposals: new Map(), pendingReads: [], reads: new Map(), readsAwaitingApply: [], readSeq: 0, acceptedProposals: new RecentIds(MAX_REMEMBERED_PROPOSALS), flushScheduled: false, writing: undefined, deferredSends: [] };
+      return { node, log, machine, applied: snapshot.index, proposals: new Map(), pendingReads: [], reads: new Map(), readsAwaitingApply: [], readSeq: 0, acceptedProposals: new RecentIds(MAX_REMEMBERED_PROPOSALS), flushScheduled: false, writing: undefined, waitingCommits: new Map() };
     },
     receive(state, msg, ctx) {
       switch (msg.type) {
@@ -157,6 +167,9 @@ export function raftGroupActor(options: RaftGroupOptions): Behavior<GroupState, 
         case 'raft.persist-failed':
           if (state.writing?.id !== msg.id) break;
           throw msg.error;
+        case 'raft.send-commits':
+          sendWaitingCommits(state, ctx, options);
+          break;
         case 'raft.message':
           if (msg.message.to !== options.id || !options.voters.includes(msg.message.from)) {
             ctx.log.warn({ from: msg.message.from, to: msg.message.to }, 'raft message for another replica or from a non-voter dropped');
@@ -234,35 +247,39 @@ export function raftGroupActor(options: RaftGroupOptions): Behavior<GroupState, 
 }
 
 /**
- * Sends a Ready's messages; returns whether any left now. An append without entries (a new commit
- * index for a follower, or a probe) waits two host turns, so that the answers this Ready releases
- * reach their clients first: nothing waits on it — a follower that learns a commit index a moment
- * later only applies a moment later — while a client waits on its answer (sent at once, these TLS
- * writes delayed each sequential put's answer by ~0.25 ms on three nodes; docs/benchmarks.md). Two
- * turns were what it took while node:http2 wrote a gRPC answer's trailers a step after its data;
- * runtime/grpc's own HTTP/2 layer now writes the whole answer at the end of the turn it is given,
- * so one may do (not measured). Anything sent meanwhile to any peer takes the waiting ones along
- * first, so each peer still gets them in order.
+ * Sends a Ready's messages; returns whether any left now. A commit-only append (Append.commitOnly:
+ * the new commit index for a follower that has every entry) waits up to `commitDelayMs`: when the
+ * next append to that follower leaves first, as it does under any steady stream of writes, it
+ * carries the commit index and the waiting one is dropped. Nothing a client sees waits on it —
+ * the leader answers writes and reads — while each one sent costs the leader a TLS write and the
+ * follower a wake-up, a read and a decode, per write (docs/benchmarks.md, 2026-11-27). Followers
+ * apply a write at most `commitDelayMs` later when writes stop. A message of another kind takes
+ * the waiting one along first, so each follower still gets them in order; and a dropped one is
+ * like a lost message, which Raft tolerates.
  */
 function sendReady(state: GroupState, ctx: ActorContext<RaftGroupMsg>, options: RaftGroupOptions, ready: Ready): boolean {
   let sent = false;
   for (const message of ready.messages) {
-    if (message.type === 'append' && message.entries.length === 0) {
-      if (state.deferredSends.length === 0) ctx.env.yieldThen(() => ctx.env.yieldThen(() => sendDeferred(state, ctx, options)));
-      state.deferredSends.push(message);
+    if (message.type === 'append' && message.commitOnly === true) {
+      if (state.waitingCommits.size === 0) ctx.timers.startSingle(COMMIT_TIMER, { type: 'raft.send-commits' }, options.commitDelayMs ?? DEFAULT_COMMIT_DELAY_MS);
+      state.waitingCommits.set(message.to, message);
       continue;
     }
-    if (!sent && state.deferredSends.length > 0) sendDeferred(state, ctx, options);
+    const waiting = state.waitingCommits.get(message.to);
+    if (waiting !== undefined) {
+      state.waitingCommits.delete(message.to);
+      if (state.waitingCommits.size === 0) ctx.timers.cancel(COMMIT_TIMER);
+      if (message.type !== 'append' || message.commit < waiting.commit) tell(ctx, options, waiting);
+    }
     tell(ctx, options, message);
     sent = true;
   }
   return sent;
 }
 
-function sendDeferred(state: GroupState, ctx: ActorContext<RaftGroupMsg>, options: RaftGroupOptions): void {
-  const deferred = state.deferredSends;
-  state.deferredSends = [];
-  for (const message of deferred) tell(ctx, options, message);
+function sendWaitingCommits(state: GroupState, ctx: ActorContext<RaftGroupMsg>, options: RaftGroupOptions): void {
+  for (const message of state.waitingCommits.values()) tell(ctx, options, message);
+  state.waitingCommits.clear();
 }
 
 function tell(ctx: ActorContext<RaftGroupMsg>, options: RaftGroupOptions, message: RaftMessage): void {

@@ -2,8 +2,9 @@
 // proposals are answered only once applied everywhere a quorum has them, a restarted replica
 // recovers from its synced log, and linearizable reads wait for leadership confirmation.
 import { describe, expect, it } from 'vitest';
-import { ANY_INCARNATION, type ActorRef } from '../../../runtime/actors/index.ts';
+import { ANY_INCARNATION, defineActor, type ActorRef } from '../../../runtime/actors/index.ts';
 import { MemoryBackend } from '../../../runtime/persistence/memory-backend.ts';
+import type { Message as RaftMessage } from '../../../runtime/raft/messages.ts';
 import { raftGroupActor, type RaftGroupMsg, type StateMachine } from '../../../runtime/raft/raft-group-actor.ts';
 import { virtualSystem } from '../../support/virtual-system.ts';
 
@@ -82,21 +83,46 @@ describe('raft group actor', () => {
     for (const id of ids) expect(h.applied.get(id)).toEqual(['x', 'y']);
   });
 
-  it('tells the followers a new commit index at once, after the answer, not with the next heartbeat', async () => {
+  it('tells the followers a new commit index within commitDelayMs, or not at all when the next append carries it', async () => {
     const h = setup();
-    ids.forEach((id) => h.start(id));
+    // Each replica's messages pass a tap on their way, which records them.
+    const sent: RaftMessage[] = [];
+    const tap = (id: string): ActorRef<RaftGroupMsg> => ({ node: 'local', path: `/user/tap-${id}`, uid: ANY_INCARNATION });
+    for (const id of ids) {
+      h.system.spawn(
+        defineActor<null, RaftGroupMsg>({
+          init: () => null,
+          receive(state, msg, ctx) {
+            if (msg.type === 'raft.message') sent.push(msg.message);
+            ctx.tell(peer(id), msg);
+            return state;
+          },
+        }),
+        { name: `tap-${id}` },
+      );
+      h.system.spawn(raftGroupActor({ group: 'g1', id, voters: ids, peer: tap, backend: h.backends.get(id)!, stateMachine: listMachine(h.applied, id), tickMs: 10, commitDelayMs: 5, raft: { heartbeatTicks: 5 } }), { name: `raft-${id}` });
+    }
     const leader = await leaderOf(h.system, h.advance);
+    const followers = ids.filter((id) => id !== leader);
     await h.advance(100);
-    let answered = false;
-    const answer = h.system.ask(peer(leader), { type: 'raft.propose', id: 'x', data: new TextEncoder().encode('x') }, { timeoutMs: 1_000 });
-    void answer.then(() => (answered = true));
-    // In-process delivery takes no virtual time: the commit index travels in an append without
-    // entries (deferred to the next turn, see handleReadies), well inside one 10 ms tick.
+    sent.length = 0;
+    const propose = (text: string) => h.system.ask(peer(leader), { type: 'raft.propose', id: text, data: new TextEncoder().encode(text) }, { timeoutMs: 1_000 });
+    // In-process delivery takes no virtual time: x is answered without waiting for anything.
+    const x = propose('x');
     await h.advance(0);
-    expect(answered).toBe(true);
-    expect(await answer).toBe(1);
-    await h.advance(1);
-    for (const id of ids) expect(h.applied.get(id)).toEqual(['x']);
+    expect(await x).toBe(1);
+    for (const id of followers) expect(h.applied.get(id)).toEqual([]);
+    // y's appends carry x's commit index, so the followers apply x, and x's commit-only appends never leave.
+    const y = propose('y');
+    await h.advance(0);
+    expect(await y).toBe(2);
+    for (const id of followers) expect(h.applied.get(id)).toEqual(['x']);
+    // No write follows y: its commit index leaves on its own within commitDelayMs.
+    await h.advance(5);
+    for (const id of followers) expect(h.applied.get(id)).toEqual(['x', 'y']);
+    const commitOnly = sent.filter((m) => m.type === 'append' && m.commitOnly === true);
+    expect(commitOnly.map((m) => m.to).sort()).toEqual([...followers].sort());
+    expect(commitOnly.every((m) => m.type === 'append' && m.commit === Math.max(...sent.map((s) => (s.type === 'append' ? s.commit : 0))))).toBe(true);
   });
 
   it('keeps taking messages while a write is under way, and answers what arrived meanwhile after the next write', async () => {
