@@ -5,9 +5,11 @@
 // three processes with --initial-cluster; chainfire: `cluster init --nodes 3`). Every request goes
 // to the leader. Figures: put throughput with 1, 16 and 256 clients in flight (100-byte values),
 // put latency p50/p99 from the sequential run, and linearizable and serializable Range throughput
-// with 64 in flight, and the leader process's CPU time per put with 256 clients (from /proc: less
-// disturbed by a busy machine than throughput). Each figure is the median of RUNS runs (default 3: this suite is slow), the two
-// stores taking turns run by run after one short warm-up each.
+// with 64 in flight; and CPU time from /proc (less disturbed by a busy machine than throughput):
+// the leader process's per put with 256 clients, and all members' per sequential put (on two
+// cores, what a round costs the whole cluster is what makes its slowest puts wait for a core).
+// Each figure is the median of RUNS runs (default 3: this suite is slow), the stores taking turns
+// run by run after one short warm-up each.
 // Needs: apt-get install etcd-server (the `etcd` binary on PATH).
 // Run: npm run bench -- chainfire   (or: npx node test/bench/chainfire.bench.ts); TOPOLOGY=1 or 3
 // measures one topology only.
@@ -108,8 +110,10 @@ async function until<T>(what: string, attempt: () => Promise<T | undefined>, die
 interface Store {
   readonly name: string;
   readonly leader: KvEndpoint;
-  /** The leader's process, whose CPU time is measured. */
+  /** The leader's process, whose CPU time is measured under load. */
   readonly leaderPid: number;
+  /** Every member's process: a sequential put's CPU time is the whole cluster's. */
+  readonly pids: readonly number[];
   stop(): Promise<void>;
 }
 
@@ -175,6 +179,7 @@ async function startEtcd(nodes: number, basePort: number, dir: string): Promise<
     name: 'etcd',
     leader,
     leaderPid: processes[endpoints.indexOf(leader)]!.pid!,
+    pids: processes.map((p) => p.pid!),
     async stop() {
       leader.close();
       await Promise.all(processes.map(stop));
@@ -210,6 +215,7 @@ async function startChainfire(nodes: number, basePort: number, dir: string, ultr
     name,
     leader,
     leaderPid: processes[endpoints.indexOf(leader)]!.pid!,
+    pids: processes.map((p) => p.pid!),
     async stop() {
       leader.close();
       await Promise.all(processes.map(stop));
@@ -244,12 +250,16 @@ interface Sample {
   put256: number;
   /** The leader's CPU µs per put during the 256-client run. */
   cpu256: number;
+  /** Every member's CPU µs per put during the sequential run. */
+  cpuSequential: number;
   linearizable: number;
   serializable: number;
 }
 
-async function measure(kv: KvEndpoint, pid: number): Promise<Sample> {
+async function measure(kv: KvEndpoint, pid: number, pids: readonly number[]): Promise<Sample> {
+  const clusterBefore = await cpuMicros(pids);
   const { rate: put1, latenciesMs } = await sequentialPuts(kv);
+  const cpuSequential = ((await cpuMicros(pids)) - clusterBefore) / latenciesMs.length;
   const put16 = await concurrentPuts(kv, 16);
   const cpuBefore = await cpuMicros([pid]);
   const put256 = await concurrentPuts(kv, 256);
@@ -260,6 +270,7 @@ async function measure(kv: KvEndpoint, pid: number): Promise<Sample> {
     put16,
     put256,
     cpu256,
+    cpuSequential,
     linearizable: await ranges(kv, false),
     serializable: await ranges(kv, true),
   };
@@ -287,7 +298,7 @@ async function topology(nodes: number, basePort: number): Promise<BenchRow[]> {
         const t0 = performance.now();
         const retriesBefore = s.leader.retries;
         const termBefore = await s.leader.term();
-        samples[s.name]!.push(await measure(s.leader, s.leaderPid));
+        samples[s.name]!.push(await measure(s.leader, s.leaderPid, s.pids));
         const retried = s.leader.retries - retriesBefore;
         const termAfter = await s.leader.term();
         const notes = [
@@ -321,6 +332,7 @@ async function topology(nodes: number, basePort: number): Promise<BenchRow[]> {
         throughput('put, 16 clients (puts/s)', (s) => s.put16),
         throughput('put, 256 clients (puts/s)', (s) => s.put256),
         lower('leader CPU per put, 256 clients (µs)', (s) => s.cpu256),
+        lower('cluster CPU per put, sequential (µs)', (s) => s.cpuSequential),
         latency('put latency p50, sequential (ms)', 50),
         latency('put latency p99, sequential (ms)', 99),
         throughput(`linearizable range, ${RANGE_CLIENTS} clients (reads/s)`, (s) => s.linearizable),
