@@ -9,7 +9,9 @@
 // the leader process's per put with 256 clients, and all members' per sequential put (on two
 // cores, what a round costs the whole cluster is what makes its slowest puts wait for a core).
 // Each figure is the median of RUNS runs (default 3: this suite is slow), the stores taking turns
-// run by run after one short warm-up each.
+// run by run after one short warm-up each; within a run the sequential puts go in blocks of 200,
+// the stores taking turns block by block, so that a machine slowing down for a while slows all of
+// them alike (the single-client figures are the ones such spells move most).
 // Needs: apt-get install etcd-server (the `etcd` binary on PATH).
 // Run: npm run bench -- chainfire   (or: npx node test/bench/chainfire.bench.ts); TOPOLOGY=1 or 3
 // measures one topology only.
@@ -35,6 +37,8 @@ const RUNS = Number(process.env.RUNS ?? 3);
 const BASELINE = process.env.CHAINFIRE_BASELINE;
 const PEER_TLS = process.env.ETCD_PEER_TLS !== '0';
 const SEQUENTIAL_PUTS = 2_000;
+/** The sequential puts go in this many blocks per store, the stores taking turns (see sequentialPuts). */
+const SEQUENTIAL_BLOCKS = 10;
 /** Puts per run by clients in flight; kept small enough for chainfire's 3-node run to take about a minute. */
 const CONCURRENT_PUTS: Readonly<Record<number, number>> = { 16: 5_000, 256: 10_000 };
 const RANGES = 10_000;
@@ -225,15 +229,37 @@ async function startChainfire(nodes: number, basePort: number, dir: string, ultr
 
 // ── Workloads ──────────────────────────────────────────────────────────────
 
-async function sequentialPuts(kv: KvEndpoint): Promise<{ rate: number; latenciesMs: number[] }> {
-  const latenciesMs: number[] = [];
-  const t0 = performance.now();
-  for (let i = 0; i < SEQUENTIAL_PUTS; i++) {
-    const s = performance.now();
-    await kv.put(keys[i % KEYS]!, 0);
-    latenciesMs.push(performance.now() - s);
+interface Sequential {
+  rate: number;
+  latenciesMs: number[];
+  /** Every member's CPU µs per put. */
+  cpuPerPut: number;
+}
+
+/**
+ * SEQUENTIAL_PUTS puts one at a time to each store, in blocks, the stores taking turns block by
+ * block: when the machine slows down for a while (a neighbour on the host), it slows all of them
+ * alike, where a whole run each would charge it to whichever store had its turn.
+ */
+async function sequentialPuts(stores: readonly Store[]): Promise<Map<string, Sequential>> {
+  const perBlock = SEQUENTIAL_PUTS / SEQUENTIAL_BLOCKS;
+  const totals = new Map(stores.map((s) => [s.name, { ms: 0, cpu: 0, latenciesMs: [] as number[] }]));
+  for (let block = 0; block < SEQUENTIAL_BLOCKS; block++) {
+    for (let turn = 0; turn < stores.length; turn++) {
+      const store = stores[(block + turn) % stores.length]!;
+      const total = totals.get(store.name)!;
+      const cpuBefore = await cpuMicros(store.pids);
+      const t0 = performance.now();
+      for (let i = 0; i < perBlock; i++) {
+        const start = performance.now();
+        await store.leader.put(keys[(block * perBlock + i) % KEYS]!, 0);
+        total.latenciesMs.push(performance.now() - start);
+      }
+      total.ms += performance.now() - t0;
+      total.cpu += (await cpuMicros(store.pids)) - cpuBefore;
+    }
   }
-  return { rate: SEQUENTIAL_PUTS / ((performance.now() - t0) / 1000), latenciesMs };
+  return new Map([...totals].map(([name, t]) => [name, { rate: SEQUENTIAL_PUTS / (t.ms / 1000), latenciesMs: t.latenciesMs, cpuPerPut: t.cpu / SEQUENTIAL_PUTS }]));
 }
 
 const concurrentPuts = (kv: KvEndpoint, clients: number) => closedLoop(clients, CONCURRENT_PUTS[clients]!, (i, c) => kv.put(keys[i % KEYS]!, c));
@@ -256,21 +282,19 @@ interface Sample {
   serializable: number;
 }
 
-async function measure(kv: KvEndpoint, pid: number, pids: readonly number[]): Promise<Sample> {
-  const clusterBefore = await cpuMicros(pids);
-  const { rate: put1, latenciesMs } = await sequentialPuts(kv);
-  const cpuSequential = ((await cpuMicros(pids)) - clusterBefore) / latenciesMs.length;
+/** The rest of a run for one store, after its share of the sequential puts. */
+async function measure(kv: KvEndpoint, pid: number, sequential: Sequential): Promise<Sample> {
   const put16 = await concurrentPuts(kv, 16);
   const cpuBefore = await cpuMicros([pid]);
   const put256 = await concurrentPuts(kv, 256);
   const cpu256 = ((await cpuMicros([pid])) - cpuBefore) / CONCURRENT_PUTS[256]!;
   return {
-    put1,
-    latenciesMs,
+    put1: sequential.rate,
+    latenciesMs: sequential.latenciesMs,
     put16,
     put256,
     cpu256,
-    cpuSequential,
+    cpuSequential: sequential.cpuPerPut,
     linearizable: await ranges(kv, false),
     serializable: await ranges(kv, true),
   };
@@ -294,12 +318,17 @@ async function topology(nodes: number, basePort: number): Promise<BenchRow[]> {
     for (let run = 0; run < RUNS; run++) {
       // Taking turns, so that whatever else the machine does falls on all alike.
       const order = stores.map((_, i) => stores[(i + run) % stores.length]!);
-      for (const s of run % 2 === 0 ? order : order.reverse()) {
+      if (run % 2 === 1) order.reverse();
+      const retriesBefore = new Map(stores.map((s) => [s.name, s.leader.retries]));
+      const termsBefore = new Map(await Promise.all(stores.map(async (s) => [s.name, await s.leader.term()] as const)));
+      const sequentialStart = performance.now();
+      const sequential = await sequentialPuts(order);
+      process.stderr.write(`  ${nodes} node(s), run ${run + 1}/${RUNS}, sequential puts, all stores: ${((performance.now() - sequentialStart) / 1000).toFixed(1)} s\n`);
+      for (const s of order) {
         const t0 = performance.now();
-        const retriesBefore = s.leader.retries;
-        const termBefore = await s.leader.term();
-        samples[s.name]!.push(await measure(s.leader, s.leaderPid, s.pids));
-        const retried = s.leader.retries - retriesBefore;
+        const termBefore = termsBefore.get(s.name)!;
+        samples[s.name]!.push(await measure(s.leader, s.leaderPid, sequential.get(s.name)!));
+        const retried = s.leader.retries - retriesBefore.get(s.name)!;
         const termAfter = await s.leader.term();
         const notes = [
           ...(retried > 0 ? [`${retried} requests retried after UNAVAILABLE`] : []),
