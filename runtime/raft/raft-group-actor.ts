@@ -269,7 +269,8 @@ function sendReady(state: GroupState, ctx: ActorContext<RaftGroupMsg>, options: 
     if (waiting !== undefined) {
       state.waitingCommits.delete(message.to);
       if (state.waitingCommits.size === 0) ctx.timers.cancel(COMMIT_TIMER);
-      if (message.type !== 'append' || message.commit < waiting.commit) tell(ctx, options, waiting);
+      // A later append carries the commit index too (never a lower one: it only grows).
+      if (message.type !== 'append') tell(ctx, options, waiting);
     }
     tell(ctx, options, message);
     sent = true;
