@@ -22,6 +22,10 @@
 // openssl, client certificates required), as chainfire's always do (TLS 1.3 between nodes), so the
 // three-node comparison charges the encryption to both sides. ETCD_PEER_TLS=0: etcd's peer
 // traffic in plain HTTP instead (how this bench ran until 2026-11-27).
+// etcd has authentication enabled and the client logged in as root, as chainfire always
+// authenticates every call: etcd then checks each request's token and permissions too (the etcd
+// server spent 100–150 µs more CPU per sequential put with it in a side-by-side check, 2026-11-27).
+// ETCD_AUTH=0: etcd without authentication (how this bench ran until 2026-11-27).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
@@ -36,6 +40,7 @@ const RUNS = Number(process.env.RUNS ?? 3);
 /** A checkout of earlier chainfire code to measure side by side (see the header). */
 const BASELINE = process.env.CHAINFIRE_BASELINE;
 const PEER_TLS = process.env.ETCD_PEER_TLS !== '0';
+const ETCD_AUTH = process.env.ETCD_AUTH !== '0';
 const SEQUENTIAL_PUTS = 2_000;
 /** The sequential puts go in this many blocks per store, the stores taking turns (see sequentialPuts). */
 const SEQUENTIAL_BLOCKS = 10;
@@ -179,6 +184,13 @@ async function startEtcd(nodes: number, basePort: number, dir: string): Promise<
   const outputs = processes.map(collect);
   const endpoints = names.map((_, i) => new KvEndpoint(`127.0.0.1:${clientPort(i)}`, value));
   const leader = await findLeader(`etcd ×${nodes}`, endpoints, processes, outputs);
+  if (ETCD_AUTH) {
+    const password = randomBytes(12).toString('hex');
+    await leader.call('Auth', 'UserAdd', { name: 'root', password });
+    await leader.call('Auth', 'UserGrantRole', { user: 'root', role: 'root' });
+    await leader.call('Auth', 'AuthEnable', {});
+    await leader.login('root', password);
+  }
   return {
     name: 'etcd',
     leader,
@@ -389,7 +401,8 @@ export function reportChainfire(rows: readonly BenchRow[]): void {
   const before = process.env.RUNS;
   process.env.RUNS = String(RUNS);
   try {
-    report(PEER_TLS ? 'chainfire vs etcd-server, etcd peers over TLS' : 'chainfire vs etcd-server, etcd peers in plain HTTP', rows);
+    const peers = PEER_TLS ? 'etcd peers over TLS' : 'etcd peers in plain HTTP';
+    report(`chainfire vs etcd-server, ${peers}, etcd authentication ${ETCD_AUTH ? 'on' : 'off'}`, rows);
   } finally {
     if (before === undefined) delete process.env.RUNS;
     else process.env.RUNS = before;
