@@ -7,7 +7,8 @@
 // put latency p50/p99 from the sequential run, and linearizable and serializable Range throughput
 // with 64 in flight; and CPU time from /proc (less disturbed by a busy machine than throughput):
 // the leader process's per put with 256 clients, and all members' per sequential put (on two
-// cores, what a round costs the whole cluster is what makes its slowest puts wait for a core).
+// cores, what a round costs the whole cluster is what makes its slowest puts wait for a core),
+// on three nodes also split into the leader's and each follower's.
 // Each figure is the median of RUNS runs (default 3: this suite is slow), the stores taking turns
 // run by run after one short warm-up each; within a run the sequential puts go in blocks of 200,
 // the stores taking turns block by block, so that a machine slowing down for a while slows all of
@@ -246,6 +247,8 @@ interface Sequential {
   latenciesMs: number[];
   /** Every member's CPU µs per put. */
   cpuPerPut: number;
+  /** The leader's share of it. */
+  leaderCpuPerPut: number;
 }
 
 /**
@@ -255,12 +258,13 @@ interface Sequential {
  */
 async function sequentialPuts(stores: readonly Store[]): Promise<Map<string, Sequential>> {
   const perBlock = SEQUENTIAL_PUTS / SEQUENTIAL_BLOCKS;
-  const totals = new Map(stores.map((s) => [s.name, { ms: 0, cpu: 0, latenciesMs: [] as number[] }]));
+  const totals = new Map(stores.map((s) => [s.name, { ms: 0, cpu: 0, leaderCpu: 0, latenciesMs: [] as number[] }]));
   for (let block = 0; block < SEQUENTIAL_BLOCKS; block++) {
     for (let turn = 0; turn < stores.length; turn++) {
       const store = stores[(block + turn) % stores.length]!;
       const total = totals.get(store.name)!;
       const cpuBefore = await cpuMicros(store.pids);
+      const leaderCpuBefore = await cpuMicros([store.leaderPid]);
       const t0 = performance.now();
       for (let i = 0; i < perBlock; i++) {
         const start = performance.now();
@@ -269,9 +273,10 @@ async function sequentialPuts(stores: readonly Store[]): Promise<Map<string, Seq
       }
       total.ms += performance.now() - t0;
       total.cpu += (await cpuMicros(store.pids)) - cpuBefore;
+      total.leaderCpu += (await cpuMicros([store.leaderPid])) - leaderCpuBefore;
     }
   }
-  return new Map([...totals].map(([name, t]) => [name, { rate: SEQUENTIAL_PUTS / (t.ms / 1000), latenciesMs: t.latenciesMs, cpuPerPut: t.cpu / SEQUENTIAL_PUTS }]));
+  return new Map([...totals].map(([name, t]) => [name, { rate: SEQUENTIAL_PUTS / (t.ms / 1000), latenciesMs: t.latenciesMs, cpuPerPut: t.cpu / SEQUENTIAL_PUTS, leaderCpuPerPut: t.leaderCpu / SEQUENTIAL_PUTS }]));
 }
 
 const concurrentPuts = (kv: KvEndpoint, clients: number) => closedLoop(clients, CONCURRENT_PUTS[clients]!, (i, c) => kv.put(keys[i % KEYS]!, c));
@@ -290,6 +295,8 @@ interface Sample {
   cpu256: number;
   /** Every member's CPU µs per put during the sequential run. */
   cpuSequential: number;
+  /** The leader's share of it. */
+  cpuSequentialLeader: number;
   linearizable: number;
   serializable: number;
 }
@@ -307,6 +314,7 @@ async function measure(kv: KvEndpoint, pid: number, sequential: Sequential): Pro
     put256,
     cpu256,
     cpuSequential: sequential.cpuPerPut,
+    cpuSequentialLeader: sequential.leaderCpuPerPut,
     linearizable: await ranges(kv, false),
     serializable: await ranges(kv, true),
   };
@@ -374,6 +382,14 @@ async function topology(nodes: number, basePort: number): Promise<BenchRow[]> {
         throughput('put, 256 clients (puts/s)', (s) => s.put256),
         lower('leader CPU per put, 256 clients (µs)', (s) => s.cpu256),
         lower('cluster CPU per put, sequential (µs)', (s) => s.cpuSequential),
+        // Where a round's CPU goes: on the leader (the client's requests, proposing, sending) or on
+        // each follower (receiving, persisting, answering).
+        ...(nodes === 1
+          ? []
+          : [
+              lower('leader CPU per put, sequential (µs)', (s) => s.cpuSequentialLeader),
+              lower('CPU per put on each follower, sequential (µs)', (s) => (s.cpuSequential - s.cpuSequentialLeader) / (nodes - 1)),
+            ]),
         latency('put latency p50, sequential (ms)', 50),
         latency('put latency p99, sequential (ms)', 99),
         throughput(`linearizable range, ${RANGE_CLIENTS} clients (reads/s)`, (s) => s.linearizable),
