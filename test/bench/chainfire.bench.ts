@@ -25,7 +25,7 @@
 // traffic in plain HTTP instead (how this bench ran until 2026-11-27).
 // etcd has authentication enabled and the client logged in as root, as chainfire always
 // authenticates every call: etcd then checks each request's token and permissions too (the etcd
-// server spent 100–150 µs more CPU per sequential put with it in a side-by-side check, 2026-11-27).
+// server spent 85–125 µs more CPU per sequential put with it in a side-by-side check, 2026-11-27).
 // ETCD_AUTH=0: etcd without authentication (how this bench ran until 2026-11-27).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -263,8 +263,8 @@ async function sequentialPuts(stores: readonly Store[]): Promise<Map<string, Seq
     for (let turn = 0; turn < stores.length; turn++) {
       const store = stores[(block + turn) % stores.length]!;
       const total = totals.get(store.name)!;
-      const cpuBefore = await cpuMicros(store.pids);
-      const leaderCpuBefore = await cpuMicros([store.leaderPid]);
+      // Each member read once: the leader's share and the cluster's total from the same readings.
+      const cpuBefore = await Promise.all(store.pids.map((pid) => cpuMicros([pid])));
       const t0 = performance.now();
       for (let i = 0; i < perBlock; i++) {
         const start = performance.now();
@@ -272,8 +272,10 @@ async function sequentialPuts(stores: readonly Store[]): Promise<Map<string, Seq
         total.latenciesMs.push(performance.now() - start);
       }
       total.ms += performance.now() - t0;
-      total.cpu += (await cpuMicros(store.pids)) - cpuBefore;
-      total.leaderCpu += (await cpuMicros([store.leaderPid])) - leaderCpuBefore;
+      const cpuAfter = await Promise.all(store.pids.map((pid) => cpuMicros([pid])));
+      const used = cpuAfter.map((after, i) => after - cpuBefore[i]!);
+      total.cpu += used.reduce((a, b) => a + b, 0);
+      total.leaderCpu += used[store.pids.indexOf(store.leaderPid)]!;
     }
   }
   return new Map([...totals].map(([name, t]) => [name, { rate: SEQUENTIAL_PUTS / (t.ms / 1000), latenciesMs: t.latenciesMs, cpuPerPut: t.cpu / SEQUENTIAL_PUTS, leaderCpuPerPut: t.leaderCpu / SEQUENTIAL_PUTS }]));
@@ -287,16 +289,12 @@ const ranges = (kv: KvEndpoint, serializable: boolean) =>
   });
 
 interface Sample {
-  put1: number;
-  latenciesMs: number[];
+  /** The store's share of the sequential puts (sequentialPuts). */
+  sequential: Sequential;
   put16: number;
   put256: number;
   /** The leader's CPU µs per put during the 256-client run. */
   cpu256: number;
-  /** Every member's CPU µs per put during the sequential run. */
-  cpuSequential: number;
-  /** The leader's share of it. */
-  cpuSequentialLeader: number;
   linearizable: number;
   serializable: number;
 }
@@ -308,13 +306,10 @@ async function measure(kv: KvEndpoint, pid: number, sequential: Sequential): Pro
   const put256 = await concurrentPuts(kv, 256);
   const cpu256 = ((await cpuMicros([pid])) - cpuBefore) / CONCURRENT_PUTS[256]!;
   return {
-    put1: sequential.rate,
-    latenciesMs: sequential.latenciesMs,
+    sequential,
     put16,
     put256,
     cpu256,
-    cpuSequential: sequential.cpuPerPut,
-    cpuSequentialLeader: sequential.leaderCpuPerPut,
     linearizable: await ranges(kv, false),
     serializable: await ranges(kv, true),
   };
@@ -372,23 +367,23 @@ async function topology(nodes: number, basePort: number): Promise<BenchRow[]> {
         return { metric: `${label}: ${metric}${tag}`, ours, peer, peerName: 'etcd', ratio: peer / ours };
       };
       const latency = (metric: string, q: number): BenchRow => {
-        const ours = m(name, (s) => percentile(s.latenciesMs, q));
-        const peer = m('etcd', (s) => percentile(s.latenciesMs, q));
+        const ours = m(name, (s) => percentile(s.sequential.latenciesMs, q));
+        const peer = m('etcd', (s) => percentile(s.sequential.latenciesMs, q));
         return { metric: `${label}: ${metric}${tag}`, ours, peer, peerName: 'etcd', ratio: peer / ours };
       };
       return [
-        throughput('put, 1 client (puts/s)', (s) => s.put1),
+        throughput('put, 1 client (puts/s)', (s) => s.sequential.rate),
         throughput('put, 16 clients (puts/s)', (s) => s.put16),
         throughput('put, 256 clients (puts/s)', (s) => s.put256),
         lower('leader CPU per put, 256 clients (µs)', (s) => s.cpu256),
-        lower('cluster CPU per put, sequential (µs)', (s) => s.cpuSequential),
+        lower('cluster CPU per put, sequential (µs)', (s) => s.sequential.cpuPerPut),
         // Where a round's CPU goes: on the leader (the client's requests, proposing, sending) or on
         // each follower (receiving, persisting, answering).
         ...(nodes === 1
           ? []
           : [
-              lower('leader CPU per put, sequential (µs)', (s) => s.cpuSequentialLeader),
-              lower('CPU per put on each follower, sequential (µs)', (s) => (s.cpuSequential - s.cpuSequentialLeader) / (nodes - 1)),
+              lower('leader CPU per put, sequential (µs)', (s) => s.sequential.leaderCpuPerPut),
+              lower('CPU per put on each follower, sequential (µs)', (s) => (s.sequential.cpuPerPut - s.sequential.leaderCpuPerPut) / (nodes - 1)),
             ]),
         latency('put latency p50, sequential (ms)', 50),
         latency('put latency p99, sequential (ms)', 99),
