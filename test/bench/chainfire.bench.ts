@@ -56,7 +56,7 @@ const STARTUP_TIMEOUT_MS = 60_000;
 
 const cli = new URL('../../runtime/cli/ultracloud.ts', import.meta.url).pathname;
 const value = randomBytes(VALUE_BYTES);
-const keys = Array.from({ length: KEYS }, (_, i) => Buffer.from(`k${String(i).padStart(4, '0')}`));
+export const keys = Array.from({ length: KEYS }, (_, i) => Buffer.from(`k${String(i).padStart(4, '0')}`));
 
 // ── Processes ──────────────────────────────────────────────────────────────
 
@@ -117,7 +117,7 @@ async function until<T>(what: string, attempt: () => Promise<T | undefined>, die
 }
 
 /** A running store: the endpoint of its leader, ready for writes. */
-interface Store {
+export interface Store {
   readonly name: string;
   readonly leader: KvEndpoint;
   /** The leader's process, whose CPU time is measured under load. */
@@ -161,7 +161,7 @@ async function peerCertificates(dir: string): Promise<string[]> {
   return ['--peer-cert-file', f('peer.crt'), '--peer-key-file', f('peer.key'), '--peer-trusted-ca-file', f('ca.crt'), '--peer-client-cert-auth'];
 }
 
-async function startEtcd(nodes: number, basePort: number, dir: string): Promise<Store> {
+export async function startEtcd(nodes: number, basePort: number, dir: string): Promise<Store> {
   const names = Array.from({ length: nodes }, (_, i) => `etcd${i}`);
   const clientPort = (i: number) => basePort + i;
   const peerUrl = (i: number) => `${PEER_TLS ? 'https' : 'http'}://127.0.0.1:${basePort + 10 + i}`;
@@ -204,7 +204,7 @@ async function startEtcd(nodes: number, basePort: number, dir: string): Promise<
   };
 }
 
-async function startChainfire(nodes: number, basePort: number, dir: string, ultracloud = cli, name = 'chainfire'): Promise<Store> {
+export async function startChainfire(nodes: number, basePort: number, dir: string, ultracloud = cli, name = 'chainfire'): Promise<Store> {
   let dataDirs: string[];
   let grpcPorts: number[];
   if (nodes === 1) {
@@ -316,7 +316,7 @@ async function measure(kv: KvEndpoint, pid: number, sequential: Sequential): Pro
 }
 
 /** Writes every key (Range then finds one) and warms both paths up a little. */
-async function warmUp(kv: KvEndpoint): Promise<void> {
+export async function warmUp(kv: KvEndpoint): Promise<void> {
   await closedLoop(16, KEYS, (i, c) => kv.put(keys[i]!, c));
   await closedLoop(RANGE_CLIENTS, 2_000, (i, c) => kv.range(keys[i % KEYS]!, i % 2 === 0, c));
 }

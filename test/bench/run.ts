@@ -15,6 +15,11 @@ const suites: Record<string, () => Promise<void>> = {
     const { runChainfireBenches, reportChainfire } = await import('./chainfire.bench.ts');
     reportChainfire(await runChainfireBenches());
   },
+  // A sequential put's server and client time at the client's socket (root, perf); RUNS defaults to 6.
+  'chainfire-wire': async () => {
+    const { runChainfireWireBenches, reportChainfireWire } = await import('./chainfire-wire.bench.ts');
+    reportChainfireWire(await runChainfireWireBenches());
+  },
   // Slow (real processes, fsync): RUNS defaults to 3; TOPOLOGY=1 or 3 runs one of the two.
   flaredb: async () => {
     const { runFlaredbBenches, reportFlaredb } = await import('./flaredb.bench.ts');
