@@ -149,14 +149,17 @@ async function findLeader(name: string, endpoints: KvEndpoint[], processes: Chil
   return leader;
 }
 
-/** A CA and one certificate for 127.0.0.1 that serves and authenticates every etcd member (ECDSA P-256). */
-async function peerCertificates(dir: string): Promise<string[]> {
+/**
+ * A CA and one certificate for `addresses` that serves and authenticates every etcd member (ECDSA
+ * P-256); returns etcd's flags for TLS between members, client certificates required.
+ */
+export async function peerCertificates(dir: string, addresses: readonly string[] = ['127.0.0.1']): Promise<string[]> {
   await mkdir(dir, { recursive: true });
   const f = (name: string) => join(dir, name);
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
   await run('openssl', ['req', '-x509', ...ec, '-keyout', f('ca.key'), '-out', f('ca.crt'), '-days', '2', '-subj', '/CN=bench-ca']);
-  await run('openssl', ['req', ...ec, '-keyout', f('peer.key'), '-out', f('peer.csr'), '-subj', '/CN=127.0.0.1']);
-  await writeFile(f('peer.ext'), 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n');
+  await run('openssl', ['req', ...ec, '-keyout', f('peer.key'), '-out', f('peer.csr'), '-subj', `/CN=${addresses[0]}`]);
+  await writeFile(f('peer.ext'), `subjectAltName=${addresses.map((a) => `IP:${a}`).join(',')}\nextendedKeyUsage=serverAuth,clientAuth\n`);
   await run('openssl', ['x509', '-req', '-in', f('peer.csr'), '-CA', f('ca.crt'), '-CAkey', f('ca.key'), '-CAcreateserial', '-out', f('peer.crt'), '-days', '2', '-extfile', f('peer.ext')]);
   return ['--peer-cert-file', f('peer.crt'), '--peer-key-file', f('peer.key'), '--peer-trusted-ca-file', f('ca.crt'), '--peer-client-cert-auth'];
 }
