@@ -16,15 +16,13 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { once } from 'node:events';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { keys, startChainfire, startEtcd, warmUp, type Store } from './chainfire.bench.ts';
+import { keys, withStores, type Store } from './chainfire.bench.ts';
 import { percentile, report, type BenchRow } from './report.ts';
 
 const RUNS = Number(process.env.RUNS ?? 20);
 const TOPOLOGY = Number(process.env.TOPOLOGY ?? 1);
-const BASELINE = process.env.CHAINFIRE_BASELINE;
 const PUTS_PER_BLOCK = 100;
 /** A marker write's length: MARKER_BYTES + the index of the store whose block follows. */
 const MARKER_BYTES = 1_000;
@@ -117,13 +115,7 @@ export async function runChainfireWireBenches(): Promise<BenchRow[]> {
   if (TOPOLOGY !== 1 && TOPOLOGY !== 3) throw new Error(`TOPOLOGY must be 1 or 3, got ${process.env.TOPOLOGY}`);
   // Ports apart from the chainfire bench's (27000…) and below Linux's ephemeral range (32768…).
   const base = 28_000 + (process.pid % 25) * 20 + (TOPOLOGY === 3 ? 2_000 : 0);
-  const dir = await mkdtemp(join(tmpdir(), 'uc-chainfire-wire-'));
-  const stores: Store[] = [];
-  try {
-    stores.push(await startEtcd(TOPOLOGY, base, join(dir, 'etcd')));
-    stores.push(await startChainfire(TOPOLOGY, base + 1000, join(dir, 'chainfire')));
-    if (BASELINE !== undefined) stores.push(await startChainfire(TOPOLOGY, base + 1500, join(dir, 'baseline'), join(BASELINE, 'runtime/cli/ultracloud.ts'), 'baseline'));
-    for (const s of stores) await warmUp(s.leader);
+  return withStores(TOPOLOGY, base, 'chainfire-wire', async (stores, dir) => {
     const traced = await tracedRuns(stores, dir);
     const seen = new Map(stores.map((s, i) => [s.name, traced[i]!]));
     const label = TOPOLOGY === 1 ? '1 node' : '3 nodes';
@@ -143,11 +135,9 @@ export async function runChainfireWireBenches(): Promise<BenchRow[]> {
         row("client's own time per sequential put, p50 (µs)", client),
       ];
     };
-    return [...rows('chainfire'), ...(BASELINE === undefined ? [] : rows('baseline'))];
-  } finally {
-    for (const s of stores) await s.stop();
-    await rm(dir, { recursive: true, force: true });
-  }
+    // chainfire, then the baseline build when there is one.
+    return stores.filter((s) => s.name !== 'etcd').flatMap((s) => rows(s.name));
+  });
 }
 
 export function reportChainfireWire(rows: readonly BenchRow[]): void {

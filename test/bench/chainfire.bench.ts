@@ -164,7 +164,7 @@ export async function peerCertificates(dir: string, addresses: readonly string[]
   return ['--peer-cert-file', f('peer.crt'), '--peer-key-file', f('peer.key'), '--peer-trusted-ca-file', f('ca.crt'), '--peer-client-cert-auth'];
 }
 
-export async function startEtcd(nodes: number, basePort: number, dir: string): Promise<Store> {
+async function startEtcd(nodes: number, basePort: number, dir: string): Promise<Store> {
   const names = Array.from({ length: nodes }, (_, i) => `etcd${i}`);
   const clientPort = (i: number) => basePort + i;
   const peerUrl = (i: number) => `${PEER_TLS ? 'https' : 'http'}://127.0.0.1:${basePort + 10 + i}`;
@@ -207,7 +207,7 @@ export async function startEtcd(nodes: number, basePort: number, dir: string): P
   };
 }
 
-export async function startChainfire(nodes: number, basePort: number, dir: string, ultracloud = cli, name = 'chainfire'): Promise<Store> {
+async function startChainfire(nodes: number, basePort: number, dir: string, ultracloud = cli, name = 'chainfire'): Promise<Store> {
   let dataDirs: string[];
   let grpcPorts: number[];
   if (nodes === 1) {
@@ -319,19 +319,33 @@ async function measure(kv: KvEndpoint, pid: number, sequential: Sequential): Pro
 }
 
 /** Writes every key (Range then finds one) and warms both paths up a little. */
-export async function warmUp(kv: KvEndpoint): Promise<void> {
+async function warmUp(kv: KvEndpoint): Promise<void> {
   await closedLoop(16, KEYS, (i, c) => kv.put(keys[i]!, c));
   await closedLoop(RANGE_CLIENTS, 2_000, (i, c) => kv.range(keys[i % KEYS]!, i % 2 === 0, c));
 }
 
-async function topology(nodes: number, basePort: number): Promise<BenchRow[]> {
-  const dir = await mkdtemp(join(tmpdir(), `uc-chainfire-bench-${nodes}-`));
+/**
+ * Runs `fn` on etcd, chainfire and (with CHAINFIRE_BASELINE) the baseline build, `nodes` members
+ * each, started in a fresh directory (`fn` may keep files of its own there) and warmed up; stops
+ * them and removes the directory afterwards.
+ */
+export async function withStores<T>(nodes: number, basePort: number, purpose: string, fn: (stores: readonly Store[], dir: string) => Promise<T>): Promise<T> {
+  const dir = await mkdtemp(join(tmpdir(), `uc-${purpose}-`));
   const stores: Store[] = [];
   try {
     stores.push(await startEtcd(nodes, basePort, join(dir, 'etcd')));
     stores.push(await startChainfire(nodes, basePort + 1000, join(dir, 'chainfire')));
     if (BASELINE !== undefined) stores.push(await startChainfire(nodes, basePort + 1500, join(dir, 'baseline'), join(BASELINE, 'runtime/cli/ultracloud.ts'), 'baseline'));
     for (const s of stores) await warmUp(s.leader);
+    return await fn(stores, dir);
+  } finally {
+    for (const s of stores) await s.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+function topology(nodes: number, basePort: number): Promise<BenchRow[]> {
+  return withStores(nodes, basePort, `chainfire-bench-${nodes}`, async (stores) => {
     const samples: Record<string, Sample[]> = Object.fromEntries(stores.map((s) => [s.name, []]));
     for (let run = 0; run < RUNS; run++) {
       // Taking turns, so that whatever else the machine does falls on all alike.
@@ -395,10 +409,7 @@ async function topology(nodes: number, basePort: number): Promise<BenchRow[]> {
       ];
     };
     return [...rows('chainfire'), ...(BASELINE === undefined ? [] : rows('baseline'))];
-  } finally {
-    for (const s of stores) await s.stop();
-    await rm(dir, { recursive: true, force: true });
-  }
+  });
 }
 
 export async function runChainfireBenches(): Promise<BenchRow[]> {

@@ -15,7 +15,7 @@ const suites: Record<string, () => Promise<void>> = {
     const { runChainfireBenches, reportChainfire } = await import('./chainfire.bench.ts');
     reportChainfire(await runChainfireBenches());
   },
-  // A sequential put's server and client time at the client's socket (root, perf); RUNS defaults to 6.
+  // A sequential put's server and client time at the client's socket (root, perf); RUNS defaults to 20.
   'chainfire-wire': async () => {
     const { runChainfireWireBenches, reportChainfireWire } = await import('./chainfire-wire.bench.ts');
     reportChainfireWire(await runChainfireWireBenches());
