@@ -6,7 +6,7 @@
 // coordination:* action (api/etcd-auth.ts); REST takes a bearer token.
 import { join } from 'node:path';
 import { LevelBackend } from '../../runtime/persistence/level-backend.ts';
-import type { ComponentDescriptor } from '../../runtime/node/component.ts';
+import { apiUrl, type ComponentDescriptor } from '../../runtime/node/component.ts';
 import { JsonServer } from '../../runtime/http/json-server.ts';
 import { iamPasswordLogin } from '../iam/iam-client.ts';
 import { GateAuth } from './api/etcd-auth.ts';
@@ -29,9 +29,9 @@ export const chainfireDescriptor: ComponentDescriptor = {
       voters: ctx.voters,
       backend,
       rejoining: ctx.rejoining,
-      clientUrls: (member) => (member === ctx.nodeId && grpcAddress !== '' ? [`http://${grpcAddress}`] : []),
+      clientUrls: (member) => (member === ctx.nodeId && grpcAddress !== '' ? [`${ctx.tls === undefined ? 'http' : 'https'}://${grpcAddress}`] : []),
     });
-    const server = new EtcdGrpcServer({ service: chainfire.service, host: ctx.host, port, log: ctx.log.child({ component: 'chainfire' }), authenticator: new GateAuth({ gate: ctx.gate, adminToken: ctx.adminToken, login: async (name, password) => (await iamPasswordLogin(ctx, name, password)).access_token }), env: ctx.system.env });
+    const server = new EtcdGrpcServer({ service: chainfire.service, host: ctx.host, port, log: ctx.log.child({ component: 'chainfire' }), authenticator: new GateAuth({ gate: ctx.gate, adminToken: ctx.adminToken, login: async (name, password) => (await iamPasswordLogin(ctx, name, password)).access_token }), env: ctx.system.env, tls: ctx.tls });
     let bound: number;
     try {
       bound = await server.start();
@@ -40,7 +40,7 @@ export const chainfireDescriptor: ComponentDescriptor = {
       throw error;
     }
     grpcAddress = `${ctx.host}:${bound}`;
-    const rest = new JsonServer({ routes: chainfireRestRoutes(chainfire.service, ctx.system), gate: ctx.gate, log: ctx.log.child({ component: 'chainfire' }) });
+    const rest = new JsonServer({ routes: chainfireRestRoutes(chainfire.service, ctx.system), gate: ctx.gate, log: ctx.log.child({ component: 'chainfire' }), tls: ctx.tls });
     let restPort: number;
     try {
       restPort = (await rest.listen(ctx.config.ports?.['chainfire-http'] ?? DEFAULT_CHAINFIRE_HTTP_PORT, ctx.host)).port;
@@ -50,7 +50,7 @@ export const chainfireDescriptor: ComponentDescriptor = {
       throw error;
     }
     return {
-      endpoints: { 'chainfire-grpc': grpcAddress, 'chainfire-http': `http://${ctx.host}:${restPort}` },
+      endpoints: { 'chainfire-grpc': grpcAddress, 'chainfire-http': apiUrl(ctx.tls, ctx.host, restPort) },
       status: async () => {
         const raft = await chainfire.service.raftStatus();
         return { raft: { group: raft.group, role: raft.role, term: raft.term, leader: raft.leader, commit: raft.commit, applied: raft.applied, lastIndex: raft.lastIndex, recovering: raft.recovering } };

@@ -3,7 +3,7 @@
 // authorized by the node's access gate. The store registers with the receptionist, so
 // `connectFlaredb(ctx)` reaches it from any node.
 import { join } from 'node:path';
-import type { ComponentDescriptor } from '../../runtime/node/component.ts';
+import { apiUrl, type ComponentDescriptor } from '../../runtime/node/component.ts';
 import { JsonServer } from '../../runtime/http/json-server.ts';
 import { LevelBackend } from '../../runtime/persistence/level-backend.ts';
 import { flaredbRoutes } from './api/http-api.ts';
@@ -19,7 +19,7 @@ export const flaredbDescriptor: ComponentDescriptor = {
     const backend = await LevelBackend.open(join(ctx.config.dataDir, 'flaredb'));
     const log = ctx.log.child({ component: 'flaredb' });
     const flaredb = startFlaredb(ctx.system, { nodeId: ctx.nodeId, voters: ctx.voters, backend, receptionist: ctx.receptionist, rejoining: ctx.rejoining });
-    const server = new JsonServer({ routes: flaredbRoutes({ client: flaredb.client, system: ctx.system, nodeId: ctx.nodeId }), gate: ctx.gate, log });
+    const server = new JsonServer({ routes: flaredbRoutes({ client: flaredb.client, system: ctx.system, nodeId: ctx.nodeId }), gate: ctx.gate, log, tls: ctx.tls });
     let port: number;
     try {
       port = (await server.listen(ctx.config.ports?.['flaredb-http'] ?? DEFAULT_FLAREDB_HTTP_PORT, ctx.host)).port;
@@ -29,7 +29,7 @@ export const flaredbDescriptor: ComponentDescriptor = {
       throw error;
     }
     return {
-      endpoints: { 'flaredb-http': `http://${ctx.host}:${port}` },
+      endpoints: { 'flaredb-http': apiUrl(ctx.tls, ctx.host, port) },
       status: async () => {
         const status = await flaredb.client.storeStatus(ctx.nodeId);
         const regions = status.groups.filter((g) => g.region !== undefined);

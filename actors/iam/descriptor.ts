@@ -4,7 +4,7 @@
 // administrator. Signing keys are sealed under a key derived from the cluster key, which every
 // member holds and nothing else does.
 import { JsonServer } from '../../runtime/http/json-server.ts';
-import type { ComponentDescriptor } from '../../runtime/node/component.ts';
+import { apiUrl, type ComponentDescriptor } from '../../runtime/node/component.ts';
 import { loadClusterKeyFile } from '../../transports/libp2p/cluster-key.ts';
 import { connectFlaredb } from '../flaredb/client/connect.ts';
 import { iamRoutes } from './api/http-api.ts';
@@ -27,7 +27,7 @@ export const iamDescriptor: ComponentDescriptor = {
     const kv = connectFlaredb(ctx);
     const hasher = threadPoolHasher();
     const iam = startIam(ctx.system, { kv, receptionist: ctx.receptionist, clusterSecret, hasher });
-    const server = new JsonServer({ routes: iamRoutes({ system: ctx.system, replica: iam.replica, core: iam.core, config: iam.config }), gate: ctx.gate, log });
+    const server = new JsonServer({ routes: iamRoutes({ system: ctx.system, replica: iam.replica, core: iam.core, config: iam.config }), gate: ctx.gate, log, tls: ctx.tls });
     let port: number;
     try {
       port = (await server.listen(ctx.config.ports?.['iam-http'] ?? DEFAULT_IAM_HTTP_PORT, ctx.host)).port;
@@ -51,7 +51,7 @@ export const iamDescriptor: ComponentDescriptor = {
     };
     void bootstrap();
     return {
-      endpoints: { 'iam-http': `http://${ctx.host}:${port}` },
+      endpoints: { 'iam-http': apiUrl(ctx.tls, ctx.host, port) },
       status: async () => {
         const s = await ctx.system.ask(iam.replica, { type: 'iam.status' }, { timeoutMs: 2_000 }) as ReplicaStatus;
         return { epoch: s.epoch, current: s.current, signingKey: s.signingKey ?? null, keys: s.keys, gates: s.gates };

@@ -3,7 +3,7 @@
 // prismnet, both found through the receptionist (they need not run on this node); the JSON/HTTP API
 // on `ports.plasmavmc-http` (default 8084) behind the node's access gate. Stopping the component
 // leaves QEMU processes running: the next start re-adopts them.
-import type { ComponentContext, ComponentDescriptor } from '../../runtime/node/component.ts';
+import { apiUrl, type ComponentContext, type ComponentDescriptor } from '../../runtime/node/component.ts';
 import { JsonServer } from '../../runtime/http/json-server.ts';
 import type { HypervisorDriver } from '../../hostdrivers/kvm/driver.ts';
 import { FakeDriver, FakeFleet } from '../../hostdrivers/kvm/fake-driver.ts';
@@ -64,7 +64,7 @@ export function createPlasmavmcDescriptor(deps: PlasmavmcDependencies): Componen
         ...(worker === undefined ? {} : { worker }),
         timing: settings.timing,
       });
-      const server = new JsonServer({ routes: plasmavmcRoutes({ service: plasmavmc.service, system: ctx.system, node: ctx.nodeId, accel: worker?.driver.accel }), gate: ctx.gate, log });
+      const server = new JsonServer({ routes: plasmavmcRoutes({ service: plasmavmc.service, system: ctx.system, node: ctx.nodeId, accel: worker?.driver.accel }), gate: ctx.gate, log, tls: ctx.tls });
       let port: number;
       try {
         port = (await server.listen(ctx.config.ports?.['plasmavmc-http'] ?? DEFAULT_PLASMAVMC_HTTP_PORT, ctx.host)).port;
@@ -80,7 +80,7 @@ export function createPlasmavmcDescriptor(deps: PlasmavmcDependencies): Componen
         return { running: true, ...status };
       };
       return {
-        endpoints: { 'plasmavmc-http': `http://${ctx.host}:${port}` },
+        endpoints: { 'plasmavmc-http': apiUrl(ctx.tls, ctx.host, port) },
         status: async () => {
           const store = plasmavmc.service.store;
           const [vms, images] = await Promise.all([store.vms.count(), store.images.count()]);

@@ -6,7 +6,7 @@
 // host networking in place: workloads keep their network across a node restart, and the next
 // start adopts it.
 import { join } from 'node:path';
-import type { ComponentContext, ComponentDescriptor } from '../../runtime/node/component.ts';
+import { apiUrl, type ComponentContext, type ComponentDescriptor } from '../../runtime/node/component.ts';
 import { JsonServer } from '../../runtime/http/json-server.ts';
 import { createNetworkDriver } from '../../hostdrivers/network/select.ts';
 import { connectFlaredb } from '../flaredb/client/connect.ts';
@@ -36,7 +36,7 @@ export function createPrismnetDescriptor(kv: (ctx: ComponentContext) => StrongKv
               if (ref === undefined) return { running: false };
               return { ...(await ctx.system.ask(ref, { type: 'prismnet.dataplane.status' }, { timeoutMs: 2_000 })) };
             };
-      const server = new JsonServer({ routes: prismnetRoutes({ service: prismnet.service, system: ctx.system, ...(dataplaneStatus === undefined ? {} : { dataplaneStatus }) }), gate: ctx.gate, log });
+      const server = new JsonServer({ routes: prismnetRoutes({ service: prismnet.service, system: ctx.system, ...(dataplaneStatus === undefined ? {} : { dataplaneStatus }) }), gate: ctx.gate, log, tls: ctx.tls });
       let port: number;
       try {
         port = (await server.listen(ctx.config.ports?.['prismnet-http'] ?? DEFAULT_PRISMNET_HTTP_PORT, ctx.host)).port;
@@ -45,7 +45,7 @@ export function createPrismnetDescriptor(kv: (ctx: ComponentContext) => StrongKv
         throw error;
       }
       return {
-        endpoints: { 'prismnet-http': `http://${ctx.host}:${port}` },
+        endpoints: { 'prismnet-http': apiUrl(ctx.tls, ctx.host, port) },
         status: async () => {
           const store = prismnet.service.store;
           const [vpcs, subnets, ports, securityGroups] = await Promise.all([store.vpcs.count(), store.subnets.count(), store.ports.count(), store.securityGroups.count()]);

@@ -24,6 +24,8 @@ export interface ClientFlags {
  * not idempotent; anything else (a reset or timeout mid-request) is retried elsewhere only for reads.
  */
 const NOT_DELIVERED = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+/** OpenSSL's verification failures as Node names them: the handshake failed, so nothing was sent either. */
+const UNTRUSTED_CERTIFICATE = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER/;
 
 export class ApiClient {
   readonly #urls: readonly string[];
@@ -81,6 +83,7 @@ export class ApiClient {
   /** Sends to the current endpoint, moving on to the next ones while a node cannot be reached. */
   async #send(method: string, path: string, body: unknown): Promise<Response> {
     const failures: string[] = [];
+    let untrusted = false;
     for (let tried = 0; tried < this.#urls.length; tried++) {
       const url = this.baseUrl;
       try {
@@ -92,12 +95,17 @@ export class ApiClient {
       } catch (error) {
         const cause = (error as { cause?: { code?: unknown; message?: unknown } }).cause;
         failures.push(`${url}: ${typeof cause?.message === 'string' ? cause.message : error instanceof Error ? error.message : String(error)}`);
-        const delivered = !(typeof cause?.code === 'string' && NOT_DELIVERED.has(cause.code));
+        const code = typeof cause?.code === 'string' ? cause.code : '';
+        untrusted ||= UNTRUSTED_CERTIFICATE.test(code);
+        const delivered = !(NOT_DELIVERED.has(code) || UNTRUSTED_CERTIFICATE.test(code));
         if (delivered && method !== 'GET') {
           throw new UltraError('Unavailable', `${url} failed during ${method} ${path} (${failures.at(-1)}): it may or may not have taken effect — check before retrying`);
         }
         this.#current = (this.#current + 1) % this.#urls.length;
       }
+    }
+    if (untrusted) {
+      throw new UltraError('Unavailable', `cannot reach ${failures.join('; ')}: the node's TLS certificate is not trusted here; set NODE_EXTRA_CA_CERTS to the PEM file of the CA that issued it`);
     }
     throw new UltraError('Unavailable', `cannot reach ${failures.join('; ')}: is the node running? start it with \`ultracloud node start\`, or pass --endpoint with other nodes (comma-separated)`);
   }

@@ -12,7 +12,9 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { realEnv } from '../env/real-env.ts';
+import { loadApiTls, type ApiTlsFiles } from '../http/api-tls.ts';
 import { ensureAdminToken, writeAdminToken } from '../node/admin-credential.ts';
+import { apiUrl } from '../node/component.ts';
 import { parseNodeConfig, saveNodeConfig } from '../node/node-config.ts';
 import { HA_CONTROL_PLANE, profileComponents } from '../node/profiles.ts';
 import { BUILT_COMPONENTS } from '../node/component-registry.ts';
@@ -21,11 +23,13 @@ import { loadOrCreateNodeIdentity } from '../../transports/libp2p/identity.ts';
 import { integerFlag, parse } from './args.ts';
 import { UsageError } from './usage-error.ts';
 
-const USAGE = `usage: ultracloud cluster init --nodes N --out DIR [--profile ha] [--enable a,b] [--components a,b] [--hosts h1,h2,…] [--host H] [--base-port P]
+const USAGE = `usage: ultracloud cluster init --nodes N --out DIR [--profile ha] [--enable a,b] [--components a,b] [--hosts h1,h2,…] [--host H] [--base-port P] [--tls-dir DIR]
   --profile ha   the 3-node HA control plane's components (${HA_CONTROL_PLANE.required.join(', ')}; ${HA_CONTROL_PLANE.bootstrapOnly.join(', ')} on node01)
   --enable       optional components of the profile, e.g. prismnet,plasmavmc
   --components   an explicit component list instead of a profile
-  --hosts        one address per node (separate hosts or namespaces): standard ports on each`;
+  --hosts        one address per node (separate hosts or namespaces): standard ports on each
+  --tls-dir      serve every node's APIs over TLS: DIR/nodeNN.crt and .key per node (PEM), and
+                 DIR/client-ca.crt, when present, the CA whose client certificates are required`;
 
 /** The standard ports when every node has its own address. */
 export const STANDARD_CLUSTER_PORT = 2380;
@@ -44,7 +48,7 @@ const SHARED_HOST_OFFSETS: Readonly<Record<string, number>> = {
 export async function clusterInit(argv: string[]): Promise<number> {
   const { values } = parse(
     argv,
-    { nodes: { type: 'string' }, out: { type: 'string' }, 'base-port': { type: 'string' }, host: { type: 'string' }, hosts: { type: 'string' }, components: { type: 'string' }, profile: { type: 'string' }, enable: { type: 'string' } },
+    { nodes: { type: 'string' }, out: { type: 'string' }, 'base-port': { type: 'string' }, host: { type: 'string' }, hosts: { type: 'string' }, components: { type: 'string' }, profile: { type: 'string' }, enable: { type: 'string' }, 'tls-dir': { type: 'string' } },
     USAGE,
   );
   if (values.out === undefined || values.nodes === undefined) throw new UsageError(USAGE);
@@ -60,6 +64,7 @@ export async function clusterInit(argv: string[]): Promise<number> {
   const host = values.host ?? '127.0.0.1';
   const componentsOf = componentChooser(values.profile, values.enable, values.components);
   const out = resolve(values.out);
+  const tlsDir = values['tls-dir'] === undefined ? undefined : resolve(values['tls-dir']);
   if (existsSync(join(out, 'cluster.key'))) throw new UsageError(`${out} already holds a cluster; choose another --out`);
   mkdirSync(out, { recursive: true, mode: 0o700 });
   const env = realEnv();
@@ -81,6 +86,7 @@ export async function clusterInit(argv: string[]): Promise<number> {
   for (const node of nodes.slice(1)) writeAdminToken(node.dataDir, token);
   for (const [i, node] of nodes.entries()) {
     const controlPort = hosts === undefined ? basePort + 100 + i : STANDARD_CONTROL_PORT;
+    const tls = tlsDir === undefined ? undefined : nodeTlsFiles(tlsDir, node.name);
     const config = parseNodeConfig(
       {
         version: 1,
@@ -91,15 +97,24 @@ export async function clusterInit(argv: string[]): Promise<number> {
         components: componentsOf(i === 0),
         http: { host: node.host, port: controlPort },
         ...(hosts === undefined ? { ports: Object.fromEntries(Object.entries(SHARED_HOST_OFFSETS).map(([port, offset]) => [port, basePort + offset + i])) } : {}),
+        ...(tls === undefined ? {} : { tls }),
       },
       out,
       'cluster init',
     );
     saveNodeConfig(config);
-    process.stdout.write(`${node.name}  ${node.nodeId}  cluster ${node.address}  control http://${node.host}:${controlPort}  components ${config.components.join(',') || '-'}\n`);
+    process.stdout.write(`${node.name}  ${node.nodeId}  cluster ${node.address}  control ${apiUrl(config.tls, node.host, controlPort)}  components ${config.components.join(',') || '-'}\n`);
   }
   process.stdout.write(`\ncluster admin credential (the same on every node, mode 0600): ${join(out, 'node01', 'admin-token')}\nstart each node with: ultracloud node start --data-dir ${join(out, 'nodeNN')}\n`);
   return 0;
+}
+
+/** A node's API TLS files in --tls-dir, checked now (readable, the key matching the certificate). */
+function nodeTlsFiles(dir: string, name: string): ApiTlsFiles {
+  const clientCaFile = join(dir, 'client-ca.crt');
+  const files = { certFile: join(dir, `${name}.crt`), keyFile: join(dir, `${name}.key`), ...(existsSync(clientCaFile) ? { clientCaFile } : {}) };
+  loadApiTls(files);
+  return files;
 }
 
 /**

@@ -4,12 +4,13 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { installCrashLog, installShutdownSignals } from '../actors/index.ts';
 import { realEnv } from '../env/real-env.ts';
+import { loadApiTls, type ApiTlsFiles } from '../http/api-tls.ts';
 import { loadNodeConfig, parseNodeConfig, saveNodeConfig, type NodeConfig } from '../node/node-config.ts';
 import { DEFAULT_DATA_DIR } from './api-client.ts';
 import { integerFlag, parse } from './args.ts';
 import { UsageError } from './usage-error.ts';
 
-const INIT_USAGE = 'usage: ultracloud node init --data-dir D [--listen MULTIADDR] [--join MULTIADDR]... [--cluster-key F] [--components a,b] [--http-port P] [--http-host H] [--port NAME=P]...   (e.g. --port chainfire-grpc=2379)';
+const INIT_USAGE = 'usage: ultracloud node init --data-dir D [--listen MULTIADDR] [--join MULTIADDR]... [--cluster-key F] [--components a,b] [--http-port P] [--http-host H] [--port NAME=P]... [--tls-cert F --tls-key F [--tls-client-ca F]]   (e.g. --port chainfire-grpc=2379)';
 const START_USAGE = 'usage: ultracloud node start (--data-dir D | --config F) [--http-port P] [--listen MULTIADDR]';
 const RESET_USAGE = 'usage: ultracloud node reset (--data-dir D | --config F) --yes   (after a lost or replaced disk: clears the stopped node\'s replicated state, keeps its identity; it rejoins and catches up before it votes)';
 
@@ -33,9 +34,13 @@ async function nodeInit(argv: string[]): Promise<number> {
       'http-port': { type: 'string' },
       'http-host': { type: 'string' },
       port: { type: 'string', multiple: true },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
+      'tls-client-ca': { type: 'string' },
     },
     INIT_USAGE,
   );
+  const tls = tlsFlags(values['tls-cert'], values['tls-key'], values['tls-client-ca']);
   const dataDir = resolve(values['data-dir'] ?? DEFAULT_DATA_DIR);
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   if (existsSync(join(dataDir, 'node.json'))) throw new UsageError(`${join(dataDir, 'node.json')} already exists; edit it, or init another --data-dir`);
@@ -59,6 +64,7 @@ async function nodeInit(argv: string[]): Promise<number> {
       components: values.components === undefined || values.components === '' ? [] : values.components.split(','),
       http: { host: values['http-host'] ?? '127.0.0.1', port: integerFlag(values['http-port'], 'http-port', 0, 0, 65535) },
       ...(values.port === undefined ? {} : { ports: parsePortFlags(values.port) }),
+      ...(tls === undefined ? {} : { tls }),
     },
     dataDir,
     'command line',
@@ -106,6 +112,18 @@ async function nodeReset(argv: string[]): Promise<number> {
   process.stdout.write(`removed ${removed.length === 0 ? 'nothing (no state was left)' : removed.join(', ')} from ${config.dataDir}\n`);
   process.stdout.write(`marked as rejoining: start it with \`ultracloud node start --data-dir ${config.dataDir}\`; it catches up from its peers and votes again once \`ultracloud cluster status\` no longer shows it recovering\n`);
   return 0;
+}
+
+/**
+ * `--tls-cert F --tls-key F [--tls-client-ca F]` as node.json's `tls` (absolute paths), checked now
+ * (readable PEM, the key matching the certificate) so that a mistake shows at init, not at start.
+ */
+function tlsFlags(certFile: string | undefined, keyFile: string | undefined, clientCaFile: string | undefined): ApiTlsFiles | undefined {
+  if (certFile === undefined && keyFile === undefined && clientCaFile === undefined) return undefined;
+  if (certFile === undefined || keyFile === undefined) throw new UsageError('TLS for the APIs needs both --tls-cert and --tls-key (PEM files)');
+  const files = { certFile: resolve(certFile), keyFile: resolve(keyFile), ...(clientCaFile === undefined ? {} : { clientCaFile: resolve(clientCaFile) }) };
+  loadApiTls(files);
+  return files;
 }
 
 /** `--port chainfire-grpc=2379` flags as a ports map. */

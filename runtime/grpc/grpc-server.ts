@@ -15,9 +15,11 @@
 // statuses in `grpc-status`/`grpc-message` trailers (trailers-only when nothing was sent).
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
+import tls from 'node:tls';
 import zlib from 'node:zlib';
 import type { Env, Timer } from '../env/env.ts';
 import { UltraError } from '../errors.ts';
+import { serverTlsOptions, type ApiTls } from '../http/api-tls.ts';
 import type { Logger } from '../log/logger.ts';
 import { frameMessage, GrpcMessageReader } from './framing.ts';
 import type { GrpcFrame } from './framing.ts';
@@ -109,6 +111,8 @@ export interface GrpcServerOptions {
   /** Deadline timers and the shutdown grace period. */
   readonly env: Pick<Env, 'setTimer'>;
   readonly log: Logger;
+  /** Serve gRPC over TLS (ALPN h2) with these credentials (api-tls.ts); h2c without. */
+  readonly tls?: ApiTls | undefined;
 }
 
 /** How long close() lets sessions finish once every call has its status, before cutting them. */
@@ -161,11 +165,13 @@ export class GrpcServer {
     this.#maxBytes = options.maxReceiveMessageBytes;
     this.#env = options.env;
     this.#log = options.log;
-    this.#server = net.createServer({ noDelay: true }, (socket) => {
+    const serve = (socket: net.Socket): void => {
       const connection = new Http2ServerConnection(socket, { onStream: (stream, headers) => this.#onStream(stream, headers), log: this.#log });
       this.#connections.add(connection);
       socket.once('close', () => this.#connections.delete(connection));
-    });
+    };
+    // A TLS server calls `serve` once the handshake is done (its 'secureConnection').
+    this.#server = options.tls === undefined ? net.createServer({ noDelay: true }, serve) : tls.createServer({ ...serverTlsOptions(options.tls, ['h2']), noDelay: true }, serve);
   }
 
   /** Binds and serves; resolves with the bound port. */

@@ -1,12 +1,14 @@
-// A small JSON-over-HTTP server on node:http for control APIs: routes by method and path, bounded
+// A small JSON-over-HTTP server on node:http (node:https with the node's API TLS) for control APIs: routes by method and path, bounded
 // request bodies, authentication and authorization of every non-open route through the node's
 // access gate, and UltraError → HTTP status mapping. Bodies are JSON; errors are
 // `{ error: { code, message } }`.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { UltraError } from '../errors.ts';
 import type { Logger } from '../log/logger.ts';
 import { bearerToken, type AccessGate, type AccessResource, type Caller } from './access.ts';
+import { serverTlsOptions, type ApiTls } from './api-tls.ts';
 import { httpStatusOf } from './status.ts';
 
 export interface JsonRequest {
@@ -63,6 +65,8 @@ export interface JsonServerOptions {
   readonly gate: AccessGate;
   readonly log: Logger;
   readonly maxBodyBytes?: number;
+  /** Serve HTTPS with these credentials (api-tls.ts); plain HTTP without. */
+  readonly tls?: ApiTls | undefined;
 }
 
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
@@ -85,7 +89,8 @@ export class JsonServer {
         this.#exact.set(`${route.method} ${route.path}`, { route, at });
       }
     });
-    this.#server = createServer((req, res) => void this.#handle(req, res));
+    const handle = (req: IncomingMessage, res: ServerResponse): void => void this.#handle(req, res);
+    this.#server = options.tls === undefined ? createServer(handle) : createTlsServer(serverTlsOptions(options.tls, ['http/1.1']), handle);
   }
 
   /** The first route (in `routes` order) for this method and path. */

@@ -4,6 +4,7 @@
 import type { ActorRef, ActorSystem } from '../actors/index.ts';
 import type { ReceptionistMsg } from '../cluster/receptionist.ts';
 import type { AccessGate } from '../http/access.ts';
+import type { ApiTls, ApiTlsFiles } from '../http/api-tls.ts';
 import type { Logger } from '../log/logger.ts';
 import type { NodeConfig } from './node-config.ts';
 
@@ -15,6 +16,8 @@ export interface ComponentContext {
   readonly voters: readonly string[];
   /** The host the node's APIs bind to. */
   readonly host: string;
+  /** Every API server of the node serves TLS with these credentials (node.json's `tls`), or none does. */
+  readonly tls: ApiTls | undefined;
   /** The cluster's admin credential (break-glass system identity; see runtime/http/access.ts). */
   readonly adminToken: string;
   /** Authenticates and authorizes every API request: every component API server uses it. */
@@ -58,4 +61,9 @@ export interface ComponentDescriptor {
    */
   readonly after?: readonly string[];
   start(context: ComponentContext): Promise<RunningComponent>;
+}
+
+/** The URL of an API the node serves on `host`:`port`, https when the node serves TLS (its files or their contents given). */
+export function apiUrl(tls: ApiTls | ApiTlsFiles | undefined, host: string, port: number): string {
+  return `${tls === undefined ? 'http' : 'https'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
 }

@@ -25,6 +25,17 @@ export const NodeConfigSchema = Type.Object(
     http: Type.Object({ host: Type.String({ minLength: 1 }), port: Type.Integer({ minimum: 0, maximum: 65535 }) }, { additionalProperties: false }),
     /** Component API ports by name (e.g. "chainfire-grpc": 2379); each has a default. */
     ports: Type.Optional(Type.Record(Type.String({ pattern: '^[a-z][a-z0-9-]{0,62}$' }), Type.Integer({ minimum: 0, maximum: 65535 }))),
+    /**
+     * Serve the node's client-facing APIs (control, REST, etcd gRPC) over TLS: a PEM certificate
+     * (chain) and key and, to require client certificates, the PEM CA that issues them
+     * (runtime/http/api-tls.ts). Relative paths are relative to this file's folder.
+     */
+    tls: Type.Optional(
+      Type.Object(
+        { certFile: Type.String({ minLength: 1 }), keyFile: Type.String({ minLength: 1 }), clientCaFile: Type.Optional(Type.String({ minLength: 1 })) },
+        { additionalProperties: false },
+      ),
+    ),
     /** Per-component settings by component name (e.g. "prismnet": { "driver": "ovs" }); each component validates its own. */
     settings: Type.Optional(Type.Record(Type.String({ pattern: '^[a-z][a-z0-9-]{0,62}$' }), Type.Unknown())),
   },
@@ -42,10 +53,15 @@ export function parseNodeConfig(value: unknown, baseDir: string, source: string)
     throw new UltraError('InvalidArgument', `${source} is not a valid node config: ${problems.join('; ')}`);
   }
   const config = value as NodeConfig;
+  const absolute = (path: string): string => (isAbsolute(path) ? path : resolve(baseDir, path));
+  const tls = config.tls;
   return {
     ...config,
-    dataDir: isAbsolute(config.dataDir) ? config.dataDir : resolve(baseDir, config.dataDir),
-    clusterKeyFile: isAbsolute(config.clusterKeyFile) ? config.clusterKeyFile : resolve(baseDir, config.clusterKeyFile),
+    dataDir: absolute(config.dataDir),
+    clusterKeyFile: absolute(config.clusterKeyFile),
+    ...(tls === undefined
+      ? {}
+      : { tls: { certFile: absolute(tls.certFile), keyFile: absolute(tls.keyFile), ...(tls.clientCaFile === undefined ? {} : { clientCaFile: absolute(tls.clientCaFile) }) } }),
   };
 }
 

@@ -10,6 +10,7 @@ import type { Member } from '../cluster/membership-core.ts';
 import { RECEPTIONIST_NAME, receptionist } from '../cluster/receptionist.ts';
 import { realEnv } from '../env/real-env.ts';
 import { UltraError } from '../errors.ts';
+import { loadApiTls } from '../http/api-tls.ts';
 import { JsonServer } from '../http/json-server.ts';
 import { createLogger, type Logger } from '../log/logger.ts';
 import { MetricsRegistry } from '../metrics/metrics-registry.ts';
@@ -25,7 +26,7 @@ import { resolveComponents } from './component-registry.ts';
 import { lockDataDir, type DataDirLock } from './data-dir-lock.ts';
 import { isRejoining, watchRejoin } from './rejoin.ts';
 import { ENDPOINT_FILE, type NodeEndpoint } from './endpoint-file.ts';
-import type { RunningComponent } from './component.ts';
+import { apiUrl, type RunningComponent } from './component.ts';
 import type { NodeConfig } from './node-config.ts';
 
 /** What `startNode` reports while it brings components up (for `ultracloud up`'s progress display). */
@@ -62,6 +63,8 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
     for (const release of releases.reverse()) await release();
   });
   try {
+    // First, so that a wrong certificate path stops the node before anything listens.
+    const tls = config.tls === undefined ? undefined : loadApiTls(config.tls);
     const identity = await loadOrCreateNodeIdentity(config.dataDir, env);
     const clusterKey = await loadClusterKeyFile(config.clusterKeyFile);
     const log = options.log ?? createLogger({ node: identity.nodeId });
@@ -97,7 +100,7 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
       const startMs = env.now();
       let component: RunningComponent;
       try {
-        component = await descriptor.start({ system, nodeId: identity.nodeId, config, voters, host: config.http.host, adminToken: token, gate, receptionist: receptionistRef, log, rejoining });
+        component = await descriptor.start({ system, nodeId: identity.nodeId, config, voters, host: config.http.host, tls, adminToken: token, gate, receptionist: receptionistRef, log, rejoining });
       } catch (error) {
         options.onProgress?.({ component: descriptor.name, phase: 'failed', error: UltraError.from(error).message });
         throw error;
@@ -171,10 +174,11 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
       ],
       gate,
       log,
+      tls,
     });
     const bound = await server.listen(config.http.port, config.http.host);
     cleanups.unshift(() => server.close());
-    const endpoint: NodeEndpoint = { node: identity.nodeId, http: `http://${bound.address.includes(':') ? `[${bound.address}]` : bound.address}:${bound.port}`, addresses, pid: process.pid, components: Object.assign({}, ...[...running.values()].map((c) => c.endpoints)) };
+    const endpoint: NodeEndpoint = { node: identity.nodeId, http: apiUrl(tls, bound.address, bound.port), addresses, pid: process.pid, components: Object.assign({}, ...[...running.values()].map((c) => c.endpoints)) };
     const endpointFile = join(config.dataDir, ENDPOINT_FILE);
     writeFileSync(endpointFile, `${JSON.stringify(endpoint, null, 2)}\n`);
     cleanups.unshift(() => rmSync(endpointFile, { force: true }));

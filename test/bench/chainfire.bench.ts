@@ -36,6 +36,7 @@ import { join } from 'node:path';
 import { closedLoop, KvEndpoint } from './etcd-kv-client.ts';
 import { cpuMicros } from './process-cpu.ts';
 import { median, percentile, report, type BenchRow } from './report.ts';
+import { issueCertificate, makeCa } from '../support/test-certificates.ts';
 
 const RUNS = Number(process.env.RUNS ?? 3);
 /** A checkout of earlier chainfire code to measure side by side (see the header). */
@@ -154,14 +155,9 @@ async function findLeader(name: string, endpoints: KvEndpoint[], processes: Chil
  * P-256); returns etcd's flags for TLS between members, client certificates required.
  */
 export async function peerCertificates(dir: string, addresses: readonly string[] = ['127.0.0.1']): Promise<string[]> {
-  await mkdir(dir, { recursive: true });
-  const f = (name: string) => join(dir, name);
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  await run('openssl', ['req', '-x509', ...ec, '-keyout', f('ca.key'), '-out', f('ca.crt'), '-days', '2', '-subj', '/CN=bench-ca']);
-  await run('openssl', ['req', ...ec, '-keyout', f('peer.key'), '-out', f('peer.csr'), '-subj', `/CN=${addresses[0]}`]);
-  await writeFile(f('peer.ext'), `subjectAltName=${addresses.map((a) => `IP:${a}`).join(',')}\nextendedKeyUsage=serverAuth,clientAuth\n`);
-  await run('openssl', ['x509', '-req', '-in', f('peer.csr'), '-CA', f('ca.crt'), '-CAkey', f('ca.key'), '-CAcreateserial', '-out', f('peer.crt'), '-days', '2', '-extfile', f('peer.ext')]);
-  return ['--peer-cert-file', f('peer.crt'), '--peer-key-file', f('peer.key'), '--peer-trusted-ca-file', f('ca.crt'), '--peer-client-cert-auth'];
+  const ca = await makeCa(dir, 'ca');
+  const peer = await issueCertificate(dir, 'peer', ca, addresses);
+  return ['--peer-cert-file', peer.cert, '--peer-key-file', peer.key, '--peer-trusted-ca-file', ca.cert, '--peer-client-cert-auth'];
 }
 
 async function startEtcd(nodes: number, basePort: number, dir: string): Promise<Store> {

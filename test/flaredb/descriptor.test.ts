@@ -31,7 +31,7 @@ function context(dataDir: string): { ctx: ComponentContext; system: ActorSystem 
   const membership = system.spawnSystem(quietMembership, { name: 'membership' });
   const registry = system.spawnSystem(receptionist({ membership }), { name: RECEPTIONIST_NAME });
   const config = { version: 1, dataDir, listen: ['/ip4/127.0.0.1/tcp/0'], join: [], clusterKeyFile: join(dataDir, 'key'), components: ['flaredb'], http: { host: '127.0.0.1', port: 0 }, ports: { 'flaredb-http': 0 } } satisfies NodeConfig;
-  const ctx: ComponentContext = { system, nodeId: 'n1', config, voters: ['n1'], host: '127.0.0.1', adminToken: 'tok', gate: adminTokenGate('tok'), receptionist: registry, log: silentLogger(), rejoining: false };
+  const ctx: ComponentContext = { system, nodeId: 'n1', config, voters: ['n1'], host: '127.0.0.1', tls: undefined, adminToken: 'tok', gate: adminTokenGate('tok'), receptionist: registry, log: silentLogger(), rejoining: false };
   return { ctx, system };
 }
 

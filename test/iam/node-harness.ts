@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { ADMIN_PASSWORD_FILE } from '../../actors/iam/bootstrap.ts';
 import { realEnv } from '../../runtime/env/real-env.ts';
+import type { ApiTlsFiles } from '../../runtime/http/api-tls.ts';
 import { silentLogger } from '../../runtime/log/logger.ts';
 import { startNode, type RunningNode } from '../../runtime/node/node-daemon.ts';
 import { parseNodeConfig, saveNodeConfig } from '../../runtime/node/node-config.ts';
@@ -38,8 +39,12 @@ export class TestNode {
   readonly components: readonly string[];
   node!: RunningNode;
 
-  constructor(components: readonly string[] = ['chainfire', 'flaredb', 'iam']) {
+  readonly tls: ApiTlsFiles | undefined;
+
+  /** `tls`: serve every API over TLS with these files (node.json's `tls`). */
+  constructor(components: readonly string[] = ['chainfire', 'flaredb', 'iam'], tls?: ApiTlsFiles) {
     this.components = components;
+    this.tls = tls;
     this.dir = mkdtempSync(join(tmpdir(), 'uc-iam-node-'));
     this.dataDir = join(this.dir, 'node');
   }
@@ -57,6 +62,7 @@ export class TestNode {
         components: this.components,
         http: { host: '127.0.0.1', port: 0 },
         ports: { 'chainfire-grpc': 0, 'chainfire-http': 0, 'flaredb-http': 0, 'iam-http': 0 },
+        ...(this.tls === undefined ? {} : { tls: this.tls }),
       },
       this.dir,
       'test',

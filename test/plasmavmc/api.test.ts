@@ -45,7 +45,7 @@ async function start() {
   const decisions: AccessRequest[] = [];
   const settings = { plasmavmc: { driver: 'fake', volumes: { shared: true }, capacity: { vcpus: 4, memoryMiB: 4096 }, timing: { heartbeatMs: 50, leaseMs: 500, passMs: 100, resyncMs: 500, powerdownTimeoutMs: 200, retryMs: 50, askTimeoutMs: 2_000 } } };
   const config = { version: 1, dataDir, listen: ['/ip4/127.0.0.1/tcp/0'], join: [], clusterKeyFile: join(dataDir, 'key'), components: ['plasmavmc'], http: { host: '127.0.0.1', port: 0 }, ports: { 'plasmavmc-http': 0 }, settings } as NodeConfig;
-  const ctx: ComponentContext = { system, nodeId: 'n1', config, voters: ['n1'], host: '127.0.0.1', adminToken: 'admin', gate: tenantGate(decisions), receptionist: registry, log: silentLogger(), rejoining: false };
+  const ctx: ComponentContext = { system, nodeId: 'n1', config, voters: ['n1'], host: '127.0.0.1', tls: undefined, adminToken: 'admin', gate: tenantGate(decisions), receptionist: registry, log: silentLogger(), rejoining: false };
   const kv = new MemoryStrongKv();
   const ports = new MemoryNetworkPorts();
   ports.addSubnet('sn1', { org: 'acme', project: 'web' }, '10.9.0');

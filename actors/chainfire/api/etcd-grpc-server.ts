@@ -13,6 +13,7 @@ import type { MethodDefinition, ServiceDefinition } from '@grpc/grpc-js';
 import { realEnv } from '../../../runtime/env/real-env.ts';
 import type { Env } from '../../../runtime/env/env.ts';
 import { GrpcServer } from '../../../runtime/grpc/grpc-server.ts';
+import type { ApiTls } from '../../../runtime/http/api-tls.ts';
 import type { GrpcMetadata, GrpcMethod, GrpcStreamCall, GrpcUnaryCall } from '../../../runtime/grpc/grpc-server.ts';
 import { UltraError } from '../../../runtime/errors.ts';
 import type { Logger } from '../../../runtime/log/logger.ts';
@@ -75,6 +76,8 @@ export interface EtcdGrpcServerOptions {
   readonly env?: Pick<Env, 'randomBytes' | 'random' | 'setTimer'>;
   /** Interval of progress notifications to watches created with progress_notify; default etcd's 10 minutes. */
   readonly progressNotifyMs?: number;
+  /** Serve over TLS (etcd's --cert-file/--key-file, and --client-cert-auth with a client CA); h2c without. */
+  readonly tls?: ApiTls | undefined;
 }
 
 type Unary = (request: WireMessage) => Promise<unknown>;
@@ -95,6 +98,7 @@ export class EtcdGrpcServer {
   readonly #maxRequestBytes: number;
   readonly #env: Pick<Env, 'randomBytes' | 'random' | 'setTimer'>;
   readonly #progressNotifyMs: number;
+  readonly #tls: ApiTls | undefined;
   #server: GrpcServer | undefined;
 
   constructor(options: EtcdGrpcServerOptions) {
@@ -108,6 +112,7 @@ export class EtcdGrpcServer {
     this.#maxRequestBytes = options.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES;
     this.#env = options.env ?? realEnv();
     this.#progressNotifyMs = options.progressNotifyMs ?? DEFAULT_PROGRESS_NOTIFY_MS;
+    this.#tls = options.tls;
     if (!(this.#progressNotifyMs > 0)) throw new UltraError('InvalidArgument', `etcd gRPC server: progressNotifyMs must be positive, got ${this.#progressNotifyMs}`);
     this.#auth =
       options.authenticator ?? (options.credential !== undefined
@@ -125,14 +130,14 @@ export class EtcdGrpcServer {
     const methods = ETCD_SERVICES.flatMap((name) =>
       grpcMethods(name, name === 'KV' ? this.#measuringWrites(definitions.KV) : definitions[name], implementations[name]),
     );
-    const server = new GrpcServer({ methods, maxReceiveMessageBytes: this.#maxRequestBytes + GRPC_OVERHEAD_BYTES, env: this.#env, log: this.#log });
+    const server = new GrpcServer({ methods, maxReceiveMessageBytes: this.#maxRequestBytes + GRPC_OVERHEAD_BYTES, env: this.#env, log: this.#log, tls: this.#tls });
     this.#server = server;
     const port = await server.listen(this.#port, this.#host).catch((error: unknown) => {
       this.#server = undefined;
       // listen's own text ("gRPC server: cannot listen on HOST:PORT: …"), said of the etcd API.
       throw new UltraError('Unavailable', `etcd ${(error as Error).message}`);
     });
-    this.#log.info({ host: this.#host, port, auth: this.#auth.issuesTokens }, 'etcd gRPC API listening');
+    this.#log.info({ host: this.#host, port, auth: this.#auth.issuesTokens, tls: this.#tls !== undefined }, 'etcd gRPC API listening');
     return port;
   }
 

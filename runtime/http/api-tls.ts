@@ -1,0 +1,63 @@
+// TLS for a node's client-facing APIs: the control API, every component's REST API and chainfire's
+// etcd gRPC API. As etcd's --cert-file/--key-file, and --trusted-ca-file with --client-cert-auth:
+// the operator's serving certificate (chain) and key and, optionally, a CA whose client
+// certificates every connection must present. A client certificate admits a connection; it names
+// no caller — every request is still authenticated (token, or etcd's user login) and authorized
+// by the node's gate. Loaded and checked once when the node starts, so a wrong path or a key that
+// does not belong to its certificate stops the node with the file named, rather than failing every
+// handshake later.
+import { readFileSync } from 'node:fs';
+import { createSecureContext, type TlsOptions } from 'node:tls';
+import { UltraError } from '../errors.ts';
+
+/** Where the PEM files are (node.json's `tls`). */
+export interface ApiTlsFiles {
+  readonly certFile: string;
+  readonly keyFile: string;
+  /** When set, clients must present a certificate this CA issued. */
+  readonly clientCaFile?: string | undefined;
+}
+
+/** The loaded PEM contents. */
+export interface ApiTls {
+  readonly cert: Buffer;
+  readonly key: Buffer;
+  readonly clientCa: Buffer | undefined;
+}
+
+/** TLS 1.2 is what etcd and Go's gRPC clients still accept; nothing older. */
+const MIN_VERSION = 'TLSv1.2';
+
+export function loadApiTls(files: ApiTlsFiles): ApiTls {
+  const read = (file: string, what: string): Buffer => {
+    try {
+      return readFileSync(file);
+    } catch (error) {
+      throw new UltraError('InvalidArgument', `API TLS: cannot read the ${what} ${file}: ${(error as Error).message}; fix the path in node.json's "tls"`);
+    }
+  };
+  const tls: ApiTls = {
+    cert: read(files.certFile, 'certificate'),
+    key: read(files.keyFile, 'key'),
+    clientCa: files.clientCaFile === undefined ? undefined : read(files.clientCaFile, 'client CA certificate'),
+  };
+  try {
+    // Parses all three and fails when the key does not match the certificate ("key values mismatch").
+    createSecureContext(serverTlsOptions(tls, []));
+  } catch (error) {
+    const names = [files.certFile, files.keyFile, ...(files.clientCaFile === undefined ? [] : [files.clientCaFile])].join(', ');
+    throw new UltraError('InvalidArgument', `API TLS: ${(error as Error).message} (in ${names}): give a PEM certificate, its PEM private key${files.clientCaFile === undefined ? '' : ' and a PEM CA certificate'}`);
+  }
+  return tls;
+}
+
+/** node:tls server options; `alpn` is what the server speaks (`h2` for gRPC, `http/1.1` for REST). */
+export function serverTlsOptions(tls: ApiTls, alpn: readonly string[]): TlsOptions {
+  return {
+    cert: tls.cert,
+    key: tls.key,
+    minVersion: MIN_VERSION,
+    ...(alpn.length === 0 ? {} : { ALPNProtocols: [...alpn] }),
+    ...(tls.clientCa === undefined ? {} : { ca: tls.clientCa, requestCert: true, rejectUnauthorized: true }),
+  };
+}

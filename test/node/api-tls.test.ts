@@ -1,0 +1,186 @@
+// A node serving its APIs over TLS (node.json's `tls`), driven with real clients: etcdctl over
+// https with the CA, curl, Node's fetch and the ultracloud CLI; without the CA they all refuse the
+// server. With a client CA, a connection without a certificate from it fails the handshake. Bad
+// TLS files stop the node at start, or `node init` at once, with the file named.
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startNode } from '../../runtime/node/node-daemon.ts';
+import { parseNodeConfig } from '../../runtime/node/node-config.ts';
+import { silentLogger } from '../../runtime/log/logger.ts';
+import { TestNode } from '../iam/node-harness.ts';
+import { issueCertificate, makeCa, type CertificateFiles } from '../support/test-certificates.ts';
+
+const cli = new URL('../../runtime/cli/ultracloud.ts', import.meta.url).pathname;
+
+let dir: string;
+let ca: CertificateFiles;
+let server: CertificateFiles;
+let clientCa: CertificateFiles;
+let client: CertificateFiles;
+let stranger: CertificateFiles;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'uc-api-tls-'));
+  ca = await makeCa(dir, 'ca');
+  server = await issueCertificate(dir, 'server', ca, ['127.0.0.1']);
+  clientCa = await makeCa(dir, 'client-ca');
+  client = await issueCertificate(dir, 'client', clientCa, ['127.0.0.1']);
+  // Issued by the server's CA, not the client CA: not a client the node admits.
+  stranger = await issueCertificate(dir, 'stranger', ca, ['127.0.0.1']);
+}, 30_000);
+
+afterAll(() => {
+  if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+});
+
+const grpcUrl = (t: TestNode) => `https://${t.url('chainfire-grpc')}`;
+const etcdctl = (t: TestNode, args: readonly string[]) =>
+  execa('etcdctl', ['--endpoints', grpcUrl(t), '--dial-timeout', '3s', '--command-timeout', '5s', '--user', `root:${t.adminToken}`, ...args], { reject: false, env: { ETCDCTL_API: '3' } });
+const curl = (args: readonly string[]) => execa('curl', ['-sS', '--max-time', '5', ...args], { reject: false });
+
+describe('APIs over TLS, server certificate only', () => {
+  let t: TestNode;
+  beforeAll(async () => {
+    t = new TestNode(['chainfire'], { certFile: server.cert, keyFile: server.key });
+    await t.start();
+  }, 60_000);
+  afterAll(async () => {
+    await t?.stop();
+  });
+
+  it('advertises https endpoints', () => {
+    expect(t.url('control')).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+    expect(t.url('chainfire-http')).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+  });
+
+  it('serves etcdctl over TLS with the CA, and lists the https client URL', async () => {
+    const put = await etcdctl(t, ['--cacert', ca.cert, 'put', 'tls-key', 'over tls']);
+    expect(put.stderr).toBe('');
+    expect(put.stdout.trim()).toBe('OK');
+    const get = await etcdctl(t, ['--cacert', ca.cert, 'get', 'tls-key', '--print-value-only']);
+    expect(get.stdout.trim()).toBe('over tls');
+    const members = await etcdctl(t, ['--cacert', ca.cert, 'member', 'list']);
+    expect(members.stdout).toContain(grpcUrl(t));
+  });
+
+  it('etcdctl without the CA does not trust the server, and nothing is written', async () => {
+    const put = await etcdctl(t, ['put', 'untrusted', 'x']);
+    expect(put.exitCode).not.toBe(0);
+    expect(put.stderr).toMatch(/certificate|x509|deadline exceeded/i);
+    const get = await etcdctl(t, ['--cacert', ca.cert, 'get', 'untrusted', '--print-value-only']);
+    expect(get.stdout.trim()).toBe('');
+  });
+
+  it('serves REST over https: curl with the CA; without it, or over plain http, no answer', async () => {
+    const ok = await curl(['--cacert', ca.cert, '-H', `authorization: Bearer ${t.adminToken}`, `${t.url('chainfire-http')}/api/v1/kv/tls-key`]);
+    expect(ok.exitCode).toBe(0);
+    expect(JSON.parse(ok.stdout)).toMatchObject({ value: 'over tls' });
+    const untrusted = await curl([`${t.url('chainfire-http')}/health`]);
+    expect(untrusted.exitCode).toBe(60); // curl: peer certificate cannot be authenticated
+    const plain = await curl([`${t.url('chainfire-http').replace('https:', 'http:')}/health`]);
+    expect(plain.exitCode).not.toBe(0);
+  });
+
+  it('the CLI trusts the CA in NODE_EXTRA_CA_CERTS; without it, it says what to do', async () => {
+    const env = { ULTRACLOUD_LOG_LEVEL: 'warn', ULTRACLOUD_CONFIG_DIR: join(dir, 'cli') };
+    const trusted = await execa(process.execPath, [cli, 'status', '--data-dir', t.dataDir, '--output', 'json'], { reject: false, env: { ...env, NODE_EXTRA_CA_CERTS: ca.cert } });
+    expect(trusted.stderr).toBe('');
+    expect(JSON.parse(trusted.stdout)).toMatchObject({ components: { chainfire: { health: 'ok' } } });
+    const untrusted = await execa(process.execPath, [cli, 'status', '--data-dir', t.dataDir], { reject: false, env });
+    expect(untrusted.exitCode).toBe(1);
+    expect(untrusted.stderr).toContain('NODE_EXTRA_CA_CERTS');
+  });
+});
+
+describe('APIs over TLS with client certificates required', () => {
+  let t: TestNode;
+  beforeAll(async () => {
+    t = new TestNode(['chainfire'], { certFile: server.cert, keyFile: server.key, clientCaFile: clientCa.cert });
+    await t.start();
+  }, 60_000);
+  afterAll(async () => {
+    await t?.stop();
+  });
+
+  it('admits etcdctl with a certificate from the client CA', async () => {
+    const put = await etcdctl(t, ['--cacert', ca.cert, '--cert', client.cert, '--key', client.key, 'put', 'mtls', 'yes']);
+    expect(put.stdout.trim()).toBe('OK');
+  });
+
+  it('refuses etcdctl without a client certificate, or with one the client CA did not issue', async () => {
+    for (const extra of [[], ['--cert', stranger.cert, '--key', stranger.key]]) {
+      const put = await etcdctl(t, ['--cacert', ca.cert, ...extra, 'put', 'refused', 'x']);
+      expect(put.exitCode).not.toBe(0);
+    }
+    const get = await etcdctl(t, ['--cacert', ca.cert, '--cert', client.cert, '--key', client.key, 'get', 'refused', '--print-value-only']);
+    expect(get.stdout.trim()).toBe('');
+  });
+
+  it('REST: curl with the client certificate gets an answer, without it none', async () => {
+    const ok = await curl(['--cacert', ca.cert, '--cert', client.cert, '--key', client.key, `${t.url('chainfire-http')}/health`]);
+    expect(ok.exitCode).toBe(0);
+    const refused = await curl(['--cacert', ca.cert, `${t.url('chainfire-http')}/health`]);
+    expect(refused.exitCode).not.toBe(0);
+  });
+});
+
+describe('bad TLS files', () => {
+  const config = (tls: Record<string, string>) =>
+    parseNodeConfig(
+      { version: 1, dataDir: join(dir, 'bad-node'), listen: ['/ip4/127.0.0.1/tcp/0'], join: [], clusterKeyFile: join(dir, 'unused.key'), components: [], http: { host: '127.0.0.1', port: 0 }, tls },
+      dir,
+      'test',
+    );
+
+  it('node.json: relative paths are the file’s folder’s; unknown fields and a missing key are refused', () => {
+    expect(config({ certFile: 'server.crt', keyFile: './server.key', clientCaFile: '/etc/ca.crt' }).tls).toEqual({ certFile: server.cert, keyFile: server.key, clientCaFile: '/etc/ca.crt' });
+    expect(() => config({ certFile: server.cert, keyFile: server.key, caFile: ca.cert })).toThrow(/tls.*caFile|caFile/);
+    expect(() => config({ certFile: server.cert })).toThrow(/keyFile/);
+  });
+
+  it('a key that is not the certificate’s stops the node at start, naming the files', async () => {
+    const start = startNode(config({ certFile: server.cert, keyFile: client.key }), { log: silentLogger() });
+    await expect(start).rejects.toMatchObject({ code: 'InvalidArgument', message: expect.stringContaining(server.cert) });
+  });
+
+  it('a missing file stops the node at start, naming it', async () => {
+    const missing = join(dir, 'no-such.crt');
+    await expect(startNode(config({ certFile: missing, keyFile: server.key }), { log: silentLogger() })).rejects.toMatchObject({
+      code: 'InvalidArgument',
+      message: expect.stringContaining(missing),
+    });
+  });
+
+  it('node init checks the files and wants both certificate and key', async () => {
+    const init = (...args: string[]) => execa(process.execPath, [cli, 'node', 'init', '--data-dir', join(dir, `init-${args.length}`), ...args], { reject: false });
+    const keyless = await init('--tls-cert', server.cert);
+    expect(keyless.exitCode).toBe(2);
+    expect(keyless.stderr).toContain('--tls-key');
+    const mismatched = await init('--tls-cert', server.cert, '--tls-key', client.key, '--tls-client-ca', clientCa.cert);
+    expect(mismatched.exitCode).toBe(1);
+    expect(mismatched.stderr).toContain(server.cert);
+  });
+
+  it('cluster init --tls-dir gives each node its own certificate and the client CA', async () => {
+    const tlsDir = join(dir, 'cluster-tls');
+    mkdirSync(tlsDir);
+    for (const name of ['node01', 'node02']) {
+      const files = await issueCertificate(tlsDir, name, ca, ['127.0.0.1']);
+      expect(files.cert).toBe(join(tlsDir, `${name}.crt`));
+    }
+    const init = (out: string) => execa(process.execPath, [cli, 'cluster', 'init', '--nodes', '2', '--out', join(dir, out), '--components', 'chainfire', '--tls-dir', tlsDir], { reject: false });
+    const ok = await init('cluster-a');
+    expect(ok.stderr).toBe('');
+    expect(ok.stdout).toMatch(/node01 .* control https:\/\/127\.0\.0\.1:\d+/);
+    const node02 = JSON.parse(readFileSync(join(dir, 'cluster-a', 'node02', 'node.json'), 'utf8'));
+    expect(node02.tls).toEqual({ certFile: join(tlsDir, 'node02.crt'), keyFile: join(tlsDir, 'node02.key') });
+    copyFileSync(clientCa.cert, join(tlsDir, 'client-ca.crt'));
+    rmSync(join(tlsDir, 'node02.key'));
+    const missing = await init('cluster-b');
+    expect(missing.exitCode).toBe(1);
+    expect(missing.stderr).toContain(join(tlsDir, 'node02.key'));
+  });
+});

@@ -1,0 +1,31 @@
+// Certificates for tests and benches, made with Debian's openssl: a CA, and certificates it issues
+// for IP addresses (ECDSA P-256, valid two days, usable by servers and clients alike).
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { execa } from 'execa';
+
+export interface CertificateFiles {
+  readonly cert: string;
+  readonly key: string;
+}
+
+const EC = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+
+/** A self-signed CA: `dir`/`name`.crt and .key. */
+export async function makeCa(dir: string, name: string): Promise<CertificateFiles> {
+  await mkdir(dir, { recursive: true });
+  const files = { cert: join(dir, `${name}.crt`), key: join(dir, `${name}.key`) };
+  await execa('openssl', ['req', '-x509', ...EC, '-keyout', files.key, '-out', files.cert, '-days', '2', '-subj', `/CN=${name}`]);
+  return files;
+}
+
+/** A certificate `ca` issued for `addresses` (IP subject alternative names; the first is the CN). */
+export async function issueCertificate(dir: string, name: string, ca: CertificateFiles, addresses: readonly string[]): Promise<CertificateFiles> {
+  const files = { cert: join(dir, `${name}.crt`), key: join(dir, `${name}.key`) };
+  const csr = join(dir, `${name}.csr`);
+  const extensions = join(dir, `${name}.ext`);
+  await execa('openssl', ['req', ...EC, '-keyout', files.key, '-out', csr, '-subj', `/CN=${addresses[0]}`]);
+  await writeFile(extensions, `subjectAltName=${addresses.map((a) => `IP:${a}`).join(',')}\nextendedKeyUsage=serverAuth,clientAuth\n`);
+  await execa('openssl', ['x509', '-req', '-in', csr, '-CA', ca.cert, '-CAkey', ca.key, '-CAcreateserial', '-out', files.cert, '-days', '2', '-extfile', extensions]);
+  return files;
+}
