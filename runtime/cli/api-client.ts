@@ -3,13 +3,15 @@
 // comma-separated list (every node serves every API): a node that cannot be reached is skipped
 // for the next, as etcdctl does with --endpoints. Which credential:
 // --token, else $ULTRACLOUD_TOKEN, else the login `ultracloud login` stored (credentials.ts; an
-// expired iam token is refreshed once on a 401), else the data dir's admin credential file.
+// expired iam token is refreshed once on a 401), else the data dir's admin credential file. Nodes
+// serving TLS: $ULTRACLOUD_CACERT, and $ULTRACLOUD_CERT/$ULTRACLOUD_KEY (runtime/http/client-tls.ts).
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { UltraError, isErrorCode } from '../errors.ts';
 import { readAdminToken } from '../node/admin-credential.ts';
 import { readEndpointFile } from '../node/endpoint-file.ts';
 import { readLogin, refreshLogin } from './credentials.ts';
+import { clientTlsInit, CLIENT_TLS_ENV } from '../http/client-tls.ts';
 
 export const DEFAULT_DATA_DIR = '.ultracloud';
 
@@ -84,10 +86,14 @@ export class ApiClient {
   async #send(method: string, path: string, body: unknown): Promise<Response> {
     const failures: string[] = [];
     let untrusted = false;
+    // A node that requires client certificates refuses one without after the TLS 1.3 handshake: the
+    // client sees only the connection closed, so that is said as a possibility.
+    let closedOverTls = false;
     for (let tried = 0; tried < this.#urls.length; tried++) {
       const url = this.baseUrl;
       try {
         return await fetch(`${url}${path}`, {
+          ...clientTlsInit(),
           method,
           headers: { 'content-type': 'application/json', ...(this.#token === undefined ? {} : { authorization: `Bearer ${this.#token}` }) },
           ...(body === undefined ? {} : { body: JSON.stringify(body) }),
@@ -97,6 +103,7 @@ export class ApiClient {
         failures.push(`${url}: ${typeof cause?.message === 'string' ? cause.message : error instanceof Error ? error.message : String(error)}`);
         const code = typeof cause?.code === 'string' ? cause.code : '';
         untrusted ||= UNTRUSTED_CERTIFICATE.test(code);
+        closedOverTls ||= url.startsWith('https:') && (code === 'UND_ERR_SOCKET' || code === 'ECONNRESET');
         const delivered = !(NOT_DELIVERED.has(code) || UNTRUSTED_CERTIFICATE.test(code));
         if (delivered && method !== 'GET') {
           throw new UltraError('Unavailable', `${url} failed during ${method} ${path} (${failures.at(-1)}): it may or may not have taken effect — check before retrying`);
@@ -105,7 +112,10 @@ export class ApiClient {
       }
     }
     if (untrusted) {
-      throw new UltraError('Unavailable', `cannot reach ${failures.join('; ')}: the node's TLS certificate is not trusted here; set NODE_EXTRA_CA_CERTS to the PEM file of the CA that issued it`);
+      throw new UltraError('Unavailable', `cannot reach ${failures.join('; ')}: the node's TLS certificate is not trusted here; set ${CLIENT_TLS_ENV.ca} to the PEM file of the CA that issued it`);
+    }
+    if (closedOverTls && process.env[CLIENT_TLS_ENV.cert] === undefined) {
+      throw new UltraError('Unavailable', `cannot reach ${failures.join('; ')}: if the node requires client certificates, set ${CLIENT_TLS_ENV.cert} and ${CLIENT_TLS_ENV.key} to one its client CA issued`);
     }
     throw new UltraError('Unavailable', `cannot reach ${failures.join('; ')}: is the node running? start it with \`ultracloud node start\`, or pass --endpoint with other nodes (comma-separated)`);
   }

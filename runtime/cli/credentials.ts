@@ -8,6 +8,7 @@ import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { realEnv } from '../env/real-env.ts';
 import { UltraError } from '../errors.ts';
+import { clientTlsInit } from '../http/client-tls.ts';
 
 export interface StoredLogin {
   readonly version: 1;
@@ -62,7 +63,7 @@ export async function refreshLogin(login: StoredLogin, file = credentialsFile())
   if (login.refreshToken === undefined || login.iam === undefined) return undefined;
   let response: Response;
   try {
-    response = await fetch(`${login.iam}/api/v1/auth/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ grant_type: 'refresh_token', refresh_token: login.refreshToken }) });
+    response = await fetch(`${login.iam}/api/v1/auth/token`, { ...clientTlsInit(), method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ grant_type: 'refresh_token', refresh_token: login.refreshToken }) });
   } catch {
     return undefined;
   }

@@ -14,6 +14,7 @@ import { componentEndpoint } from './component-endpoint.ts';
 import { parse } from './args.ts';
 import { credentialsFile, writeLogin, type StoredLogin } from './credentials.ts';
 import { UsageError } from './usage-error.ts';
+import { clientTlsInit } from '../http/client-tls.ts';
 
 const USAGE = [
   'usage: ultracloud login [--user U] [--password-file F] [--org O [--project P]] [--iam-endpoint URL] [--data-dir D]',
@@ -58,6 +59,7 @@ export async function loginCommand(argv: string[]): Promise<number> {
     password = values['password-file'] !== undefined ? readSecret(values['password-file']) : await prompt('password: ', true);
   }
   const response = await fetch(`${iam}/api/v1/auth/token`, {
+    ...clientTlsInit(),
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ grant_type: 'password', username: user, password, ...(values.org === undefined ? {} : { org: values.org }), ...(values.project === undefined ? {} : { project: values.project }) }),

@@ -39,6 +39,9 @@ afterAll(() => {
 const grpcUrl = (t: TestNode) => `https://${t.url('chainfire-grpc')}`;
 const etcdctl = (t: TestNode, args: readonly string[]) =>
   execa('etcdctl', ['--endpoints', grpcUrl(t), '--dial-timeout', '3s', '--command-timeout', '5s', '--user', `root:${t.adminToken}`, ...args], { reject: false, env: { ETCDCTL_API: '3' } });
+/** `ultracloud status` against the node in `t`'s data dir, with these variables set. */
+const status = (t: TestNode, env: Record<string, string>) =>
+  execa(process.execPath, [cli, 'status', '--data-dir', t.dataDir, '--output', 'json'], { reject: false, env: { ULTRACLOUD_LOG_LEVEL: 'warn', ULTRACLOUD_CONFIG_DIR: join(dir, 'cli'), ...env } });
 const curl = (args: readonly string[]) => execa('curl', ['-sS', '--max-time', '5', ...args], { reject: false });
 
 describe('APIs over TLS, server certificate only', () => {
@@ -84,14 +87,18 @@ describe('APIs over TLS, server certificate only', () => {
     expect(plain.exitCode).not.toBe(0);
   });
 
-  it('the CLI trusts the CA in NODE_EXTRA_CA_CERTS; without it, it says what to do', async () => {
-    const env = { ULTRACLOUD_LOG_LEVEL: 'warn', ULTRACLOUD_CONFIG_DIR: join(dir, 'cli') };
-    const trusted = await execa(process.execPath, [cli, 'status', '--data-dir', t.dataDir, '--output', 'json'], { reject: false, env: { ...env, NODE_EXTRA_CA_CERTS: ca.cert } });
-    expect(trusted.stderr).toBe('');
-    expect(JSON.parse(trusted.stdout)).toMatchObject({ components: { chainfire: { health: 'ok' } } });
-    const untrusted = await execa(process.execPath, [cli, 'status', '--data-dir', t.dataDir], { reject: false, env });
+  it('the CLI trusts the CA in ULTRACLOUD_CACERT or NODE_EXTRA_CA_CERTS; without either, it says what to set', async () => {
+    for (const trust of [{ ULTRACLOUD_CACERT: ca.cert }, { NODE_EXTRA_CA_CERTS: ca.cert }] as Array<Record<string, string>>) {
+      const trusted = await status(t, trust);
+      expect(trusted.stderr).toBe('');
+      expect(JSON.parse(trusted.stdout)).toMatchObject({ components: { chainfire: { health: 'ok' } } });
+    }
+    const untrusted = await status(t, {});
     expect(untrusted.exitCode).toBe(1);
-    expect(untrusted.stderr).toContain('NODE_EXTRA_CA_CERTS');
+    expect(untrusted.stderr).toContain('set ULTRACLOUD_CACERT');
+    const halfPair = await status(t, { ULTRACLOUD_CACERT: ca.cert, ULTRACLOUD_CERT: client.cert });
+    expect(halfPair.exitCode).toBe(1);
+    expect(halfPair.stderr).toContain('ULTRACLOUD_KEY');
   });
 });
 
@@ -117,6 +124,15 @@ describe('APIs over TLS with client certificates required', () => {
     }
     const get = await etcdctl(t, ['--cacert', ca.cert, '--cert', client.cert, '--key', client.key, 'get', 'refused', '--print-value-only']);
     expect(get.stdout.trim()).toBe('');
+  });
+
+  it('the CLI gets in with ULTRACLOUD_CERT and ULTRACLOUD_KEY; without them it says what to set', async () => {
+    const admitted = await status(t, { ULTRACLOUD_CACERT: ca.cert, ULTRACLOUD_CERT: client.cert, ULTRACLOUD_KEY: client.key });
+    expect(admitted.stderr).toBe('');
+    expect(JSON.parse(admitted.stdout)).toMatchObject({ components: { chainfire: { health: 'ok' } } });
+    const refused = await status(t, { ULTRACLOUD_CACERT: ca.cert });
+    expect(refused.exitCode).toBe(1);
+    expect(refused.stderr).toContain('if the node requires client certificates, set ULTRACLOUD_CERT and ULTRACLOUD_KEY');
   });
 
   it('REST: curl with the client certificate gets an answer, without it none', async () => {

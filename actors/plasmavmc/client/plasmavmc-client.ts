@@ -7,6 +7,7 @@ import type { ImageRecord, VmEventRecord, WorkerRecord } from '../core/model.ts'
 import type { VmState } from '../core/lifecycle.ts';
 import type { CreateVmRequest, RegisterImageRequest } from '../core/validate.ts';
 import type { VmView, VmWatchEvent } from '../service.ts';
+import { clientTlsInit } from '../../../runtime/http/client-tls.ts';
 
 export interface ClientOptions {
   readonly token?: string;
@@ -225,6 +226,7 @@ export class PlasmavmcClient {
   async #fetch(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<Response> {
     try {
       return await fetch(`${this.baseUrl}${path}`, {
+        ...clientTlsInit(),
         method,
         headers: { 'content-type': 'application/json', ...(this.#token === undefined ? {} : { authorization: `Bearer ${this.#token}` }) },
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
