@@ -64,13 +64,15 @@ export async function clusterInit(argv: string[]): Promise<number> {
   const host = values.host ?? '127.0.0.1';
   const componentsOf = componentChooser(values.profile, values.enable, values.components);
   const out = resolve(values.out);
-  const tlsDir = values['tls-dir'] === undefined ? undefined : resolve(values['tls-dir']);
+  const names = Array.from({ length: count }, (_, i) => `node${String(i + 1).padStart(2, '0')}`);
+  // Checked before anything is written, so that a missing file leaves no half-made cluster.
+  const tlsDir = values['tls-dir'];
+  const tlsFiles = tlsDir === undefined ? undefined : names.map((name) => nodeTlsFiles(resolve(tlsDir), name));
   if (existsSync(join(out, 'cluster.key'))) throw new UsageError(`${out} already holds a cluster; choose another --out`);
   mkdirSync(out, { recursive: true, mode: 0o700 });
   const env = realEnv();
   const clusterKeyFile = join(out, 'cluster.key');
   await createClusterKeyFile(clusterKeyFile, env);
-  const names = Array.from({ length: count }, (_, i) => `node${String(i + 1).padStart(2, '0')}`);
   const nodes = [];
   for (const [i, name] of names.entries()) {
     const dataDir = join(out, name);
@@ -86,7 +88,7 @@ export async function clusterInit(argv: string[]): Promise<number> {
   for (const node of nodes.slice(1)) writeAdminToken(node.dataDir, token);
   for (const [i, node] of nodes.entries()) {
     const controlPort = hosts === undefined ? basePort + 100 + i : STANDARD_CONTROL_PORT;
-    const tls = tlsDir === undefined ? undefined : nodeTlsFiles(tlsDir, node.name);
+    const tls = tlsFiles?.[i];
     const config = parseNodeConfig(
       {
         version: 1,

@@ -1,30 +1,40 @@
 // chainfire as an operator runs it: three daemons from `cluster init --components chainfire`,
-// driven with Debian's etcdctl against all three endpoints — writes, reads on every member, member
-// list, a SIGKILLed member, writes through the survivors, and the member catching up on restart.
-import { readFileSync } from 'node:fs';
+// their APIs over TLS (`--tls-dir`: a certificate per node from one CA), driven with Debian's
+// etcdctl against all three https endpoints — writes, reads on every member, member list, a
+// SIGKILLed member, writes through the survivors, and the member catching up on restart.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
 import { E2eCluster, waitFor } from './cluster-harness.ts';
 import { PORT_WINDOWS } from '../support/port-windows.ts';
+import { issueCertificate, makeCa } from '../support/test-certificates.ts';
 
-const cluster = new E2eCluster('uc-chainfire-');
+const tlsDir = mkdtempSync(join(tmpdir(), 'uc-chainfire-tls-'));
+const caCert = join(tlsDir, 'ca.crt');
+const cluster = new E2eCluster('uc-chainfire-', { ULTRACLOUD_CACERT: caCert });
 const out = cluster.dir;
 const basePort = PORT_WINDOWS.chainfireCluster;
 const names = ['node01', 'node02', 'node03'];
 
-const grpc = (i: number) => `127.0.0.1:${basePort + 200 + i}`;
+const grpc = (i: number) => `https://127.0.0.1:${basePort + 200 + i}`;
 function etcdctl(endpoints: string[], ...args: string[]) {
   // `cluster init` wrote one admin credential into every node's data dir.
   const user = `root:${readFileSync(join(out, 'node01', 'admin-token'), 'utf8').trim()}`;
-  return execa('etcdctl', ['--endpoints', endpoints.join(','), '--user', user, '--dial-timeout', '3s', '--command-timeout', '8s', ...args], { reject: false, env: { ETCDCTL_API: '3' } });
+  return execa('etcdctl', ['--endpoints', endpoints.join(','), '--cacert', caCert, '--user', user, '--dial-timeout', '3s', '--command-timeout', '8s', ...args], { reject: false, env: { ETCDCTL_API: '3' } });
 }
 
-afterAll(() => cluster.cleanup());
+afterAll(async () => {
+  await cluster.cleanup();
+  rmSync(tlsDir, { recursive: true, force: true });
+});
 
-describe('chainfire three-node cluster with etcdctl', () => {
+describe('chainfire three-node cluster over TLS with etcdctl', () => {
   it('replicates writes, survives a member kill and catches the member up on restart', async () => {
-    const init = await cluster.ultracloud('cluster', 'init', '--nodes', '3', '--out', out, '--base-port', String(basePort), '--components', 'chainfire');
+    const ca = await makeCa(tlsDir, 'ca');
+    for (const name of names) await issueCertificate(tlsDir, name, ca, ['127.0.0.1']);
+    const init = await cluster.ultracloud('cluster', 'init', '--nodes', '3', '--out', out, '--base-port', String(basePort), '--components', 'chainfire', '--tls-dir', tlsDir);
     expect(init.exitCode, init.stderr).toBe(0);
     await Promise.all(names.map((n) => cluster.start(n)));
     const all = [grpc(0), grpc(1), grpc(2)];
@@ -40,6 +50,7 @@ describe('chainfire three-node cluster with etcdctl', () => {
     expect(raft.commit).toBeGreaterThan(1);
     const members = await etcdctl([grpc(1)], 'member', 'list');
     expect(members.stdout.trim().split('\n')).toHaveLength(3);
+    expect(members.stdout).toContain(grpc(1));
 
     await cluster.kill('node03');
     // etcdctl with every endpoint fails over from the dead one.

@@ -12,14 +12,17 @@ const quiet = { ULTRACLOUD_LOG_LEVEL: 'warn' };
 export class E2eCluster {
   readonly dir: string;
   readonly daemons = new Map<string, ResultPromise>();
+  /** The environment of every `ultracloud` run (e.g. ULTRACLOUD_CACERT for nodes serving TLS). */
+  readonly env: Readonly<Record<string, string>>;
 
-  constructor(prefix: string) {
+  constructor(prefix: string, env: Readonly<Record<string, string>> = {}) {
     this.dir = mkdtempSync(join(tmpdir(), prefix));
+    this.env = { ...quiet, ...env };
   }
 
   /** Runs `ultracloud …` to completion (never throws on a non-zero exit). */
   ultracloud(...args: string[]) {
-    return execa(process.execPath, [cli, ...args], { reject: false, env: quiet });
+    return execa(process.execPath, [cli, ...args], { reject: false, env: this.env });
   }
 
   /**
@@ -28,7 +31,7 @@ export class E2eCluster {
    */
   async start(name: string, prefix: readonly string[] = []): Promise<void> {
     const [program, ...args] = [...prefix, process.execPath, cli, 'node', 'start', '--data-dir', join(this.dir, name)];
-    const child = execa(program!, args, { reject: false, env: quiet });
+    const child = execa(program!, args, { reject: false, env: this.env });
     this.daemons.set(name, child);
     await new Promise<void>((resolve, reject) => {
       let seen = '';

@@ -2,7 +2,7 @@
 // https with the CA, curl, Node's fetch and the ultracloud CLI; without the CA they all refuse the
 // server. With a client CA, a connection without a certificate from it fails the handshake. Bad
 // TLS files stop the node at start, or `node init` at once, with the file named.
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -198,5 +198,6 @@ describe('bad TLS files', () => {
     const missing = await init('cluster-b');
     expect(missing.exitCode).toBe(1);
     expect(missing.stderr).toContain(join(tlsDir, 'node02.key'));
+    expect(existsSync(join(dir, 'cluster-b'))).toBe(false);
   });
 });
