@@ -19,7 +19,7 @@ import tls from 'node:tls';
 import zlib from 'node:zlib';
 import type { Env, Timer } from '../env/env.ts';
 import { UltraError } from '../errors.ts';
-import { serverTlsOptions, type ApiTls } from '../http/api-tls.ts';
+import { logRefusedHandshakes, serverTlsOptions, type ApiTls } from '../http/api-tls.ts';
 import type { Logger } from '../log/logger.ts';
 import { frameMessage, GrpcMessageReader } from './framing.ts';
 import type { GrpcFrame } from './framing.ts';
@@ -170,8 +170,14 @@ export class GrpcServer {
       this.#connections.add(connection);
       socket.once('close', () => this.#connections.delete(connection));
     };
-    // A TLS server calls `serve` once the handshake is done (its 'secureConnection').
-    this.#server = options.tls === undefined ? net.createServer({ noDelay: true }, serve) : tls.createServer({ ...serverTlsOptions(options.tls, ['h2']), noDelay: true }, serve);
+    if (options.tls === undefined) {
+      this.#server = net.createServer({ noDelay: true }, serve);
+    } else {
+      // A TLS server calls `serve` once the handshake is done (its 'secureConnection').
+      const server = tls.createServer({ ...serverTlsOptions(options.tls, ['h2']), noDelay: true }, serve);
+      logRefusedHandshakes(server, this.#log);
+      this.#server = server;
+    }
   }
 
   /** Binds and serves; resolves with the bound port. */

@@ -7,8 +7,9 @@
 // does not belong to its certificate stops the node with the file named, rather than failing every
 // handshake later.
 import { readFileSync } from 'node:fs';
-import { createSecureContext, type TlsOptions } from 'node:tls';
+import { createSecureContext, type Server, type TlsOptions } from 'node:tls';
 import { UltraError } from '../errors.ts';
+import type { Logger } from '../log/logger.ts';
 
 /** Where the PEM files are (node.json's `tls`). */
 export interface ApiTlsFiles {
@@ -60,4 +61,13 @@ export function serverTlsOptions(tls: ApiTls, alpn: readonly string[]): TlsOptio
     ...(alpn.length === 0 ? {} : { ALPNProtocols: [...alpn] }),
     ...(tls.clientCa === undefined ? {} : { ca: tls.clientCa, requestCert: true, rejectUnauthorized: true }),
   };
+}
+
+/**
+ * Logs each refused handshake (an untrusted or missing client certificate, a client that does not
+ * trust ours, plain HTTP on the TLS port), as etcd logs a rejected connection: the client only sees
+ * the connection close, so the server's log is where an operator finds why.
+ */
+export function logRefusedHandshakes(server: Server, log: Logger): void {
+  server.on('tlsClientError', (error, socket) => log.warn({ remote: socket.remoteAddress, error: error.message }, 'TLS handshake refused'));
 }

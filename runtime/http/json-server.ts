@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { UltraError } from '../errors.ts';
 import type { Logger } from '../log/logger.ts';
 import { bearerToken, type AccessGate, type AccessResource, type Caller } from './access.ts';
-import { serverTlsOptions, type ApiTls } from './api-tls.ts';
+import { logRefusedHandshakes, serverTlsOptions, type ApiTls } from './api-tls.ts';
 import { httpStatusOf } from './status.ts';
 
 export interface JsonRequest {
@@ -90,7 +90,13 @@ export class JsonServer {
       }
     });
     const handle = (req: IncomingMessage, res: ServerResponse): void => void this.#handle(req, res);
-    this.#server = options.tls === undefined ? createServer(handle) : createTlsServer(serverTlsOptions(options.tls, ['http/1.1']), handle);
+    if (options.tls === undefined) {
+      this.#server = createServer(handle);
+    } else {
+      const server = createTlsServer(serverTlsOptions(options.tls, ['http/1.1']), handle);
+      logRefusedHandshakes(server, options.log);
+      this.#server = server;
+    }
   }
 
   /** The first route (in `routes` order) for this method and path. */

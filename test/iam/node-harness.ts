@@ -7,7 +7,7 @@ import { execa } from 'execa';
 import { ADMIN_PASSWORD_FILE } from '../../actors/iam/bootstrap.ts';
 import { realEnv } from '../../runtime/env/real-env.ts';
 import type { ApiTlsFiles } from '../../runtime/http/api-tls.ts';
-import { silentLogger } from '../../runtime/log/logger.ts';
+import { silentLogger, type Logger } from '../../runtime/log/logger.ts';
 import { startNode, type RunningNode } from '../../runtime/node/node-daemon.ts';
 import { parseNodeConfig, saveNodeConfig } from '../../runtime/node/node-config.ts';
 import { createClusterKeyFile } from '../../transports/libp2p/cluster-key.ts';
@@ -40,11 +40,13 @@ export class TestNode {
   node!: RunningNode;
 
   readonly tls: ApiTlsFiles | undefined;
+  readonly #log: Logger;
 
-  /** `tls`: serve every API over TLS with these files (node.json's `tls`). */
-  constructor(components: readonly string[] = ['chainfire', 'flaredb', 'iam'], tls?: ApiTlsFiles) {
+  /** `tls`: serve every API over TLS with these files (node.json's `tls`); `log`: the node's logger (default silent). */
+  constructor(components: readonly string[] = ['chainfire', 'flaredb', 'iam'], tls?: ApiTlsFiles, log: Logger = silentLogger()) {
     this.components = components;
     this.tls = tls;
+    this.#log = log;
     this.dir = mkdtempSync(join(tmpdir(), 'uc-iam-node-'));
     this.dataDir = join(this.dir, 'node');
   }
@@ -69,7 +71,7 @@ export class TestNode {
     );
     mkdirSync(this.dataDir, { recursive: true, mode: 0o700 });
     saveNodeConfig(config);
-    this.node = await startNode(config, { log: silentLogger() });
+    this.node = await startNode(config, { log: this.#log });
     if (this.components.includes('iam')) {
       await until('iam bootstrapped and healthy', async () => existsSync(join(this.dataDir, ADMIN_PASSWORD_FILE)) && (await fetch(`${this.url('iam-http')}/health`)).status === 200);
     }

@@ -9,7 +9,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startNode } from '../../runtime/node/node-daemon.ts';
 import { parseNodeConfig } from '../../runtime/node/node-config.ts';
-import { silentLogger } from '../../runtime/log/logger.ts';
+import { createLogger, silentLogger } from '../../runtime/log/logger.ts';
 import { TestNode } from '../iam/node-harness.ts';
 import { issueCertificate, makeCa, type CertificateFiles } from '../support/test-certificates.ts';
 
@@ -104,8 +104,10 @@ describe('APIs over TLS, server certificate only', () => {
 
 describe('APIs over TLS with client certificates required', () => {
   let t: TestNode;
+  const lines: Array<{ msg?: string; error?: string; level?: number }> = [];
   beforeAll(async () => {
-    t = new TestNode(['chainfire'], { certFile: server.cert, keyFile: server.key, clientCaFile: clientCa.cert });
+    const log = createLogger({ level: 'warn', destination: { write: (line: string) => void lines.push(JSON.parse(line)) } });
+    t = new TestNode(['chainfire'], { certFile: server.cert, keyFile: server.key, clientCaFile: clientCa.cert }, log);
     await t.start();
   }, 60_000);
   afterAll(async () => {
@@ -140,6 +142,16 @@ describe('APIs over TLS with client certificates required', () => {
     expect(ok.exitCode).toBe(0);
     const refused = await curl(['--cacert', ca.cert, `${t.url('chainfire-http')}/health`]);
     expect(refused.exitCode).not.toBe(0);
+  });
+
+  it('logs each refused handshake with the reason, as etcd logs a rejected connection', async () => {
+    lines.length = 0;
+    await curl(['--cacert', ca.cert, `${t.url('chainfire-http')}/health`]);
+    await etcdctl(t, ['--cacert', ca.cert, '--dial-timeout', '1s', 'get', 'x']);
+    const refusals = lines.filter((l) => l.msg === 'TLS handshake refused');
+    // One from the REST server, at least one from the gRPC server (etcdctl retries).
+    expect(refusals.length).toBeGreaterThanOrEqual(2);
+    expect(refusals[0]).toMatchObject({ level: 40, error: expect.stringMatching(/certificate/i) });
   });
 });
 
