@@ -1,7 +1,7 @@
-// A small JSON-over-HTTP server on node:http (node:https with the node's API TLS) for control APIs: routes by method and path, bounded
-// request bodies, authentication and authorization of every non-open route through the node's
-// access gate, and UltraError → HTTP status mapping. Bodies are JSON; errors are
-// `{ error: { code, message } }`.
+// A small JSON-over-HTTP server on node:http (node:https when the node serves TLS, api-tls.ts) for
+// control APIs: routes by method and path, bounded request bodies, authentication and
+// authorization of every non-open route through the node's access gate, and UltraError → HTTP
+// status mapping. Bodies are JSON; errors are `{ error: { code, message } }`.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';

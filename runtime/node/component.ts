@@ -63,7 +63,7 @@ export interface ComponentDescriptor {
   start(context: ComponentContext): Promise<RunningComponent>;
 }
 
-/** The URL of an API the node serves on `host`:`port`, https when the node serves TLS (its files or their contents given). */
+/** The URL of an API served on `host`:`port`: https when the node has TLS settings (`tls`, as files or loaded). */
 export function apiUrl(tls: ApiTls | ApiTlsFiles | undefined, host: string, port: number): string {
   return `${tls === undefined ? 'http' : 'https'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
 }

@@ -1,7 +1,8 @@
 // A node serving its APIs over TLS (node.json's `tls`), driven with real clients: etcdctl over
 // https with the CA, curl, Node's fetch and the ultracloud CLI; without the CA they all refuse the
-// server. With a client CA, a connection without a certificate from it fails the handshake. Bad
-// TLS files stop the node at start, or `node init` at once, with the file named.
+// server. With a client CA, a connection without a certificate from it fails the handshake, which
+// the node logs. Bad TLS files stop the node at start, or `node init` and `cluster init` at once,
+// with the file named.
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
