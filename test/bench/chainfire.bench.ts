@@ -27,10 +27,13 @@
 // authenticates every call: etcd then checks each request's token and permissions too (the etcd
 // server spent 85–125 µs more CPU per sequential put with it in a side-by-side check, 2026-11-27).
 // ETCD_AUTH=0: etcd without authentication (how this bench ran until 2026-11-27).
+// CLIENT_TLS=1: clients talk TLS to both stores (etcd's --cert-file/--key-file, chainfire's
+// node.json `tls`; one certificate for 127.0.0.1 from a CA the client trusts). A baseline build
+// must then serve TLS too (2026-11-27 on).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { closedLoop, KvEndpoint } from './etcd-kv-client.ts';
@@ -43,6 +46,7 @@ const RUNS = Number(process.env.RUNS ?? 3);
 const BASELINE = process.env.CHAINFIRE_BASELINE;
 const PEER_TLS = process.env.ETCD_PEER_TLS !== '0';
 const ETCD_AUTH = process.env.ETCD_AUTH !== '0';
+const CLIENT_TLS = process.env.CLIENT_TLS === '1';
 const SEQUENTIAL_PUTS = 2_000;
 /** The sequential puts go in this many blocks per store, the stores taking turns (see sequentialPuts). */
 const SEQUENTIAL_BLOCKS = 10;
@@ -160,18 +164,41 @@ export async function peerCertificates(dir: string, addresses: readonly string[]
   return ['--peer-cert-file', peer.cert, '--peer-key-file', peer.key, '--peer-trusted-ca-file', ca.cert, '--peer-client-cert-auth'];
 }
 
+/** CLIENT_TLS: a CA the client trusts, and one serving certificate for 127.0.0.1 (also as nodeNN.crt/.key for `cluster init --tls-dir`). */
+interface ClientTls {
+  readonly ca: Buffer;
+  readonly dir: string;
+  readonly cert: string;
+  readonly key: string;
+}
+
+async function clientTls(dir: string, nodes: number): Promise<ClientTls> {
+  const tlsDir = join(dir, 'client-tls');
+  const ca = await makeCa(tlsDir, 'ca');
+  const server = await issueCertificate(tlsDir, 'server', ca, ['127.0.0.1']);
+  for (let i = 1; i <= nodes; i++) {
+    const node = `node${String(i).padStart(2, '0')}`;
+    await copyFile(server.cert, join(tlsDir, `${node}.crt`));
+    await copyFile(server.key, join(tlsDir, `${node}.key`));
+  }
+  return { ca: await readFile(ca.cert), dir: tlsDir, ...server };
+}
+
 async function startEtcd(nodes: number, basePort: number, dir: string): Promise<Store> {
   const names = Array.from({ length: nodes }, (_, i) => `etcd${i}`);
   const clientPort = (i: number) => basePort + i;
   const peerUrl = (i: number) => `${PEER_TLS ? 'https' : 'http'}://127.0.0.1:${basePort + 10 + i}`;
   const tlsFlags = PEER_TLS ? await peerCertificates(dir) : [];
+  const serving = CLIENT_TLS ? await clientTls(dir, nodes) : undefined;
+  const clientUrl = (i: number) => `${serving === undefined ? 'http' : 'https'}://127.0.0.1:${clientPort(i)}`;
   const cluster = names.map((n, i) => `${n}=${peerUrl(i)}`).join(',');
   const processes = names.map((n, i) =>
     start('etcd', [
       '--name', n,
       '--data-dir', join(dir, n),
-      '--listen-client-urls', `http://127.0.0.1:${clientPort(i)}`,
-      '--advertise-client-urls', `http://127.0.0.1:${clientPort(i)}`,
+      '--listen-client-urls', clientUrl(i),
+      '--advertise-client-urls', clientUrl(i),
+      ...(serving === undefined ? [] : ['--cert-file', serving.cert, '--key-file', serving.key]),
       '--listen-peer-urls', peerUrl(i),
       '--initial-advertise-peer-urls', peerUrl(i),
       '--initial-cluster', cluster,
@@ -182,7 +209,7 @@ async function startEtcd(nodes: number, basePort: number, dir: string): Promise<
     ]),
   );
   const outputs = processes.map(collect);
-  const endpoints = names.map((_, i) => new KvEndpoint(`127.0.0.1:${clientPort(i)}`, value));
+  const endpoints = names.map((_, i) => new KvEndpoint(`127.0.0.1:${clientPort(i)}`, value, serving?.ca));
   const leader = await findLeader(`etcd ×${nodes}`, endpoints, processes, outputs);
   if (ETCD_AUTH) {
     const password = randomBytes(12).toString('hex');
@@ -206,12 +233,15 @@ async function startEtcd(nodes: number, basePort: number, dir: string): Promise<
 async function startChainfire(nodes: number, basePort: number, dir: string, ultracloud = cli, name = 'chainfire'): Promise<Store> {
   let dataDirs: string[];
   let grpcPorts: number[];
+  const serving = CLIENT_TLS ? await clientTls(dir, nodes) : undefined;
   if (nodes === 1) {
     dataDirs = [join(dir, 'node01')];
     grpcPorts = [basePort + 200];
-    await run(process.execPath, [ultracloud, 'node', 'init', '--data-dir', dataDirs[0]!, '--components', 'chainfire', '--port', `chainfire-grpc=${grpcPorts[0]}`, '--port', `chainfire-http=${basePort + 300}`]);
+    const tlsFlags = serving === undefined ? [] : ['--tls-cert', serving.cert, '--tls-key', serving.key];
+    await run(process.execPath, [ultracloud, 'node', 'init', '--data-dir', dataDirs[0]!, '--components', 'chainfire', '--port', `chainfire-grpc=${grpcPorts[0]}`, '--port', `chainfire-http=${basePort + 300}`, ...tlsFlags]);
   } else {
-    await run(process.execPath, [ultracloud, 'cluster', 'init', '--nodes', String(nodes), '--out', dir, '--base-port', String(basePort), '--components', 'chainfire']);
+    const tlsFlags = serving === undefined ? [] : ['--tls-dir', serving.dir];
+    await run(process.execPath, [ultracloud, 'cluster', 'init', '--nodes', String(nodes), '--out', dir, '--base-port', String(basePort), '--components', 'chainfire', ...tlsFlags]);
     dataDirs = Array.from({ length: nodes }, (_, i) => join(dir, `node${String(i + 1).padStart(2, '0')}`));
     grpcPorts = dataDirs.map((_, i) => basePort + 200 + i);
   }
@@ -224,7 +254,7 @@ async function startChainfire(nodes: number, basePort: number, dir: string, ultr
   );
   // The admin token exists once the first node started (cluster init wrote the same one everywhere).
   const password = (await readFile(join(dataDirs[0]!, 'admin-token'), 'utf8')).trim();
-  const endpoints = grpcPorts.map((port) => new KvEndpoint(`127.0.0.1:${port}`, value));
+  const endpoints = grpcPorts.map((port) => new KvEndpoint(`127.0.0.1:${port}`, value, serving?.ca));
   await Promise.all(endpoints.map((e) => until('chainfire login', () => e.login('root', password).then(() => true), () => undefined)));
   const leader = await findLeader(`${name} ×${nodes}`, endpoints, processes, outputs);
   return {
@@ -423,7 +453,7 @@ export function reportChainfire(rows: readonly BenchRow[]): void {
   process.env.RUNS = String(RUNS);
   try {
     const peers = PEER_TLS ? 'etcd peers over TLS' : 'etcd peers in plain HTTP';
-    report(`chainfire vs etcd-server, ${peers}, etcd authentication ${ETCD_AUTH ? 'on' : 'off'}`, rows);
+    report(`chainfire vs etcd-server, ${peers}, etcd authentication ${ETCD_AUTH ? 'on' : 'off'}, clients over ${CLIENT_TLS ? 'TLS' : 'plain h2c'}`, rows);
   } finally {
     if (before === undefined) delete process.env.RUNS;
     else process.env.RUNS = before;

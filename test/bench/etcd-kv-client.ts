@@ -19,12 +19,13 @@ export class KvEndpoint {
   readonly #defs = etcdServiceDefinitions();
   #metadata = new Metadata();
 
-  /** `value`: what every put writes. */
-  constructor(address: string, value: Buffer) {
+  /** `value`: what every put writes; `ca`: connect over TLS, trusting this PEM CA. */
+  constructor(address: string, value: Buffer, ca?: Buffer) {
     this.address = address;
     this.#value = value;
+    const channelCredentials = ca === undefined ? credentials.createInsecure() : credentials.createSsl(ca);
     // A local subchannel pool: otherwise grpc-js shares one connection among clients of the same target.
-    this.#channels = Array.from({ length: CHANNELS }, () => new Client(address, credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 }));
+    this.#channels = Array.from({ length: CHANNELS }, () => new Client(address, channelCredentials, { 'grpc.use_local_subchannel_pool': 1 }));
   }
 
   /** Requests answered UNAVAILABLE (a leader change) and sent again, as clientv3 does. */
