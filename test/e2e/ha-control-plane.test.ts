@@ -1,25 +1,32 @@
 // The 3-node HA control plane as an operator runs it, each node in its own network namespace (its
-// own address, as separate hosts): `cluster init --profile ha --hosts …`, three `node start`s, then
+// own address, as separate hosts) and serving its APIs over TLS with a certificate for that address
+// from one CA: `cluster init --profile ha --hosts … --tls-dir …`, three `node start`s, then
 // formation, a SIGKILLed leader, a partitioned node, and a rolling restart under a client load
 // whose history is checked for linearizability with the same checker the simulator uses.
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HistoryRecorder, checkOperations, kvModel, type KvInput, type KvOutput } from '../../runtime/linearizability/index.ts';
 import { E2eCluster, waitFor } from './cluster-harness.ts';
 import { NetnsLab } from './netns-lab.ts';
+import { clientTlsInit } from '../../runtime/http/client-tls.ts';
+import { issueCertificate, makeCa } from '../support/test-certificates.ts';
 
 const lab = new NetnsLab('ha', 3);
-const cluster = new E2eCluster('uc-ha-');
+const tlsDir = mkdtempSync(join(tmpdir(), 'uc-ha-tls-'));
+const caCert = join(tlsDir, 'ca.crt');
+const cluster = new E2eCluster('uc-ha-', { ULTRACLOUD_CACERT: caCert });
 const out = cluster.dir;
 const names = ['node01', 'node02', 'node03'];
-const grpc = (i: number) => `${lab.address(i)}:2379`;
-const rest = (i: number) => `http://${lab.address(i)}:8081`;
+const grpc = (i: number) => `https://${lab.address(i)}:2379`;
+const rest = (i: number) => `https://${lab.address(i)}:8081`;
+const control = (i: number) => `https://${lab.address(i)}:7000`;
 const token = () => readFileSync(join(out, 'node01', 'admin-token'), 'utf8').trim();
 
 function etcdctl(endpoints: string[], ...args: string[]) {
-  return execa('etcdctl', ['--endpoints', endpoints.join(','), '--user', `root:${token()}`, '--dial-timeout', '2s', '--command-timeout', '4s', ...args], { reject: false, env: { ETCDCTL_API: '3' } });
+  return execa('etcdctl', ['--endpoints', endpoints.join(','), '--cacert', caCert, '--user', `root:${token()}`, '--dial-timeout', '2s', '--command-timeout', '4s', ...args], { reject: false, env: { ETCDCTL_API: '3' } });
 }
 
 interface RaftView {
@@ -29,7 +36,7 @@ interface RaftView {
 }
 
 async function raftOf(i: number): Promise<RaftView | undefined> {
-  const status = await cluster.ultracloud('cluster', 'status', '--endpoint', `http://${lab.address(i)}:7000`, '--data-dir', join(out, names[i]!), '--output', 'json');
+  const status = await cluster.ultracloud('cluster', 'status', '--endpoint', control(i), '--data-dir', join(out, names[i]!), '--output', 'json');
   if (status.exitCode !== 0) return undefined;
   return (JSON.parse(status.stdout) as { components: { chainfire: { raft: RaftView } } }).components.chainfire.raft;
 }
@@ -44,7 +51,9 @@ async function leaderIndex(among: number[]): Promise<number | undefined> {
 
 beforeAll(async () => {
   await lab.create();
-  const init = await cluster.ultracloud('cluster', 'init', '--nodes', '3', '--out', out, '--profile', 'ha', '--hosts', [0, 1, 2].map((i) => lab.address(i)).join(','));
+  const ca = await makeCa(tlsDir, 'ca');
+  for (const [i, name] of names.entries()) await issueCertificate(tlsDir, name, ca, [lab.address(i)]);
+  const init = await cluster.ultracloud('cluster', 'init', '--nodes', '3', '--out', out, '--profile', 'ha', '--hosts', [0, 1, 2].map((i) => lab.address(i)).join(','), '--tls-dir', tlsDir);
   expect(init.exitCode, init.stderr).toBe(0);
   await Promise.all(names.map((n, i) => cluster.start(n, lab.exec(i))));
 }, 60_000);
@@ -52,6 +61,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await cluster.cleanup();
   await lab.cleanup();
+  rmSync(tlsDir, { recursive: true, force: true });
 });
 
 describe('3-node HA control plane on separate hosts', () => {
@@ -70,7 +80,7 @@ describe('3-node HA control plane on separate hosts', () => {
     await cluster.kill(names[old]!);
     await waitFor('write after the leader died', async () => (await etcdctl(others.map(grpc), 'put', 'after', 'ok')).exitCode === 0, 15_000);
     // The CLI given every node fails over too: the dead node is skipped.
-    const status = await cluster.ultracloud('cluster', 'status', '--endpoint', [old, ...others].map((i) => `http://${lab.address(i)}:7000`).join(','), '--data-dir', join(out, names[others[0]!]!), '--output', 'json');
+    const status = await cluster.ultracloud('cluster', 'status', '--endpoint', [old, ...others].map(control).join(','), '--data-dir', join(out, names[others[0]!]!), '--output', 'json');
     expect(status.exitCode, status.stderr).toBe(0);
     expect((JSON.parse(status.stdout) as { self: string }).self).not.toBe(undefined);
     for (let k = 0; k < 20; k++) expect((await etcdctl([grpc(others[0]!)], 'get', `before-${k}`, '--print-value-only')).stdout.trim()).toBe(String(k));
@@ -85,7 +95,7 @@ describe('3-node HA control plane on separate hosts', () => {
     const minority = [0, 1, 2].find((i) => i !== leader)!;
     const majority = [0, 1, 2].filter((i) => i !== minority);
     // From inside the minority's namespace its own API is still reachable; the cluster is not.
-    const inside = (...args: string[]) => execa(lab.exec(minority)[0]!, [...lab.exec(minority).slice(1), 'etcdctl', '--endpoints', grpc(minority), '--user', `root:${token()}`, '--dial-timeout', '2s', '--command-timeout', '3s', ...args], { reject: false, env: { ETCDCTL_API: '3' } });
+    const inside = (...args: string[]) => execa(lab.exec(minority)[0]!, [...lab.exec(minority).slice(1), 'etcdctl', '--endpoints', grpc(minority), '--cacert', caCert, '--user', `root:${token()}`, '--dial-timeout', '2s', '--command-timeout', '3s', ...args], { reject: false, env: { ETCDCTL_API: '3' } });
     await lab.partition(minority);
     try {
       await waitFor('majority write during the partition', async () => (await etcdctl(majority.map(grpc), 'put', 'split', 'majority')).exitCode === 0, 15_000);
@@ -114,6 +124,7 @@ describe('3-node HA control plane on separate hosts', () => {
         const op = history.invoke(id, input, now());
         try {
           const response = await fetch(`${rest(node)}/api/v1/kv/${key}`, {
+            ...clientTlsInit({ ULTRACLOUD_CACERT: caCert }),
             method: write ? 'PUT' : 'GET',
             headers: { authorization: `Bearer ${token()}`, 'content-type': 'application/json' },
             signal: AbortSignal.timeout(3_000),
