@@ -4,7 +4,7 @@
 // for the next, as etcdctl does with --endpoints. Which credential:
 // --token, else $ULTRACLOUD_TOKEN, else the login `ultracloud login` stored (credentials.ts; an
 // expired iam token is refreshed once on a 401), else the data dir's admin credential file. Nodes
-// serving TLS: $ULTRACLOUD_CACERT, and $ULTRACLOUD_CERT/$ULTRACLOUD_KEY (runtime/http/client-tls.ts).
+// serving TLS: --cacert or $ULTRACLOUD_CACERT, and a client certificate (runtime/http/client-tls.ts).
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { UltraError, isErrorCode } from '../errors.ts';
@@ -112,10 +112,10 @@ export class ApiClient {
       }
     }
     if (untrusted) {
-      throw new UltraError('Unavailable', `cannot reach ${failures.join('; ')}: the node's TLS certificate is not trusted here; set ${CLIENT_TLS_ENV.ca} to the PEM file of the CA that issued it`);
+      throw new UltraError('Unavailable', `cannot reach ${failures.join('; ')}: the node's TLS certificate is not trusted here; set ${CLIENT_TLS_ENV.ca} (or pass --cacert) to the PEM file of the CA that issued it`);
     }
     if (closedOverTls && process.env[CLIENT_TLS_ENV.cert] === undefined) {
-      throw new UltraError('Unavailable', `cannot reach ${failures.join('; ')}: if the node requires client certificates, set ${CLIENT_TLS_ENV.cert} and ${CLIENT_TLS_ENV.key} to one its client CA issued`);
+      throw new UltraError('Unavailable', `cannot reach ${failures.join('; ')}: if the node requires client certificates, set ${CLIENT_TLS_ENV.cert} and ${CLIENT_TLS_ENV.key} (or pass --client-cert and --client-key) to one its client CA issued`);
     }
     throw new UltraError('Unavailable', `cannot reach ${failures.join('; ')}: is the node running? start it with \`ultracloud node start\`, or pass --endpoint with other nodes (comma-separated)`);
   }

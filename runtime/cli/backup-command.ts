@@ -3,7 +3,8 @@
 // every flaredb namespace with its keys (the flaredb JSON API, paged scans) — in the file format of
 // runtime/node/backup-format.ts; and its restore into a fresh cluster. Which node: --data-dir (its
 // endpoint file names the node's chainfire gRPC and flaredb HTTP addresses, its admin-token the
-// credential) or explicit --chainfire-endpoint HOST:PORT and --flaredb-endpoint URL with --token.
+// credential) or explicit --chainfire-endpoint [https://]HOST:PORT and --flaredb-endpoint URL with
+// --token; TLS as the node serves it, with --cacert and a client certificate as other commands.
 import { Client, credentials, Metadata, type MethodDefinition, type ServiceDefinition } from '@grpc/grpc-js';
 import { chmodSync, closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -13,8 +14,9 @@ import { UltraError } from '../errors.ts';
 import { readAdminToken } from '../node/admin-credential.ts';
 import { decodeBackup, encodeBackup, type BackupRecord, type NamespaceMode } from '../node/backup-format.ts';
 import { readEndpointFile } from '../node/endpoint-file.ts';
+import { clientTls } from '../http/client-tls.ts';
 import { ApiClient, DEFAULT_DATA_DIR } from './api-client.ts';
-import { parse } from './args.ts';
+import { parse, TLS_OPTIONS } from './args.ts';
 import { UsageError } from './usage-error.ts';
 
 const PAGE = 1000;
@@ -23,8 +25,9 @@ const TARGET_OPTIONS = {
   'chainfire-endpoint': { type: 'string' },
   'flaredb-endpoint': { type: 'string' },
   token: { type: 'string' },
+  ...TLS_OPTIONS,
 } as const;
-const TARGET_USAGE = '[--data-dir D | --chainfire-endpoint HOST:PORT --flaredb-endpoint URL --token T]';
+const TARGET_USAGE = '[--data-dir D | --chainfire-endpoint [https://]HOST:PORT --flaredb-endpoint URL --token T] [--cacert F] [--client-cert F --client-key F]';
 const BACKUP_USAGE = `usage: ultracloud cluster backup --out FILE ${TARGET_USAGE}`;
 const RESTORE_USAGE = `usage: ultracloud cluster restore --from FILE ${TARGET_USAGE}`;
 
@@ -36,10 +39,14 @@ class ChainfireKv {
   readonly #defs = etcdServiceDefinitions();
   readonly #metadata = new Metadata();
   readonly #address: string;
+  readonly #secure: boolean;
 
-  constructor(address: string, token: string) {
+  /** `secure`: over TLS, trusting --cacert/$ULTRACLOUD_CACERT (else the system's CAs), with the client certificate if one is set. */
+  constructor(address: string, token: string, secure: boolean) {
     this.#address = address;
-    this.#client = new Client(address, credentials.createInsecure());
+    this.#secure = secure;
+    const tls = secure ? clientTls() : undefined;
+    this.#client = new Client(address, tls === undefined ? credentials.createInsecure() : credentials.createSsl(tls.ca ?? null, tls.key ?? null, tls.cert ?? null));
     // The admin credential is accepted as root's etcd token (actors/chainfire/api/etcd-auth.ts).
     this.#metadata.set('token', token);
   }
@@ -48,8 +55,10 @@ class ChainfireKv {
     const m = (this.#defs.KV as ServiceDefinition)[method] as MethodDefinition<Wire, Wire>;
     return new Promise((resolve, reject) => {
       this.#client.makeUnaryRequest(m.path, m.requestSerialize, m.responseDeserialize, request, this.#metadata, { deadline: realEnv().now() + 30_000 }, (error, response) => {
-        if (error) reject(new UltraError('Unavailable', `chainfire at ${this.#address}: ${method} failed (${error.message}); check the node is running and the credential is the cluster's admin token`));
-        else resolve(response!);
+        if (error === null) return resolve(response!);
+        const untrusted = this.#secure && /certificate/i.test(error.message);
+        const next = untrusted ? "the node's TLS certificate is not trusted here: pass --cacert (or set ULTRACLOUD_CACERT) with the CA that issued it" : "check the node is running and the credential is the cluster's admin token";
+        reject(new UltraError('Unavailable', `chainfire at ${this.#address}: ${method} failed (${error.message}); ${next}`));
       });
     });
   }
@@ -69,7 +78,8 @@ function target(values: { 'data-dir'?: string | undefined; 'chainfire-endpoint'?
   if (explicit) {
     if (values['chainfire-endpoint'] === undefined || values['flaredb-endpoint'] === undefined || values.token === undefined) throw new UsageError(`give --chainfire-endpoint, --flaredb-endpoint and --token together\n${usage}`);
     if (values['data-dir'] !== undefined) throw new UsageError(`give either --data-dir or the endpoints, not both\n${usage}`);
-    return { chainfire: new ChainfireKv(values['chainfire-endpoint'], values.token), flaredb: new ApiClient(values['flaredb-endpoint'], values.token) };
+    const chainfire = values['chainfire-endpoint'];
+    return { chainfire: new ChainfireKv(chainfire.replace(/^https?:\/\//, ''), values.token, chainfire.startsWith('https://')), flaredb: new ApiClient(values['flaredb-endpoint'], values.token) };
   }
   const dataDir = resolve(values['data-dir'] ?? DEFAULT_DATA_DIR);
   let endpoint: ReturnType<typeof readEndpointFile>;
@@ -85,7 +95,8 @@ function target(values: { 'data-dir'?: string | undefined; 'chainfire-endpoint'?
     throw new UltraError('FailedPrecondition', `node ${endpoint.node} (${dataDir}) does not run ${grpc === undefined ? 'chainfire' : 'flaredb'}: back up and restore through a control-plane node that runs chainfire and flaredb`);
   }
   const token = values.token ?? readAdminToken(dataDir);
-  return { chainfire: new ChainfireKv(grpc.replace(/^[a-z]+:\/\//, ''), token), flaredb: new ApiClient(http, token) };
+  // A node serves all its APIs over TLS or none (node.json `tls`); its gRPC address carries no scheme.
+  return { chainfire: new ChainfireKv(grpc.replace(/^[a-z]+:\/\//, ''), token, endpoint.http.startsWith('https://')), flaredb: new ApiClient(http, token) };
 }
 
 const ALL = Buffer.from([0]);

@@ -74,6 +74,8 @@ export function usage(): string {
     ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
     '',
     'Run `ultracloud <command> --help` for a command\'s options.',
+    'Commands that talk to a node also take --endpoint URL[,URL…], --token T, --output table|json and, for',
+    'nodes serving TLS, --cacert F and --client-cert F --client-key F (or $ULTRACLOUD_CACERT, _CERT, _KEY).',
     '',
   ].join('\n');
 }

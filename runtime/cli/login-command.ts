@@ -11,13 +11,13 @@ import { UltraError } from '../errors.ts';
 import { readAdminToken } from '../node/admin-credential.ts';
 import { DEFAULT_DATA_DIR } from './api-client.ts';
 import { componentEndpoint } from './component-endpoint.ts';
-import { parse } from './args.ts';
+import { parse, TLS_OPTIONS } from './args.ts';
 import { credentialsFile, writeLogin, type StoredLogin } from './credentials.ts';
 import { UsageError } from './usage-error.ts';
 import { clientTlsInit } from '../http/client-tls.ts';
 
 const USAGE = [
-  'usage: ultracloud login [--user U] [--password-file F] [--org O [--project P]] [--iam-endpoint URL] [--data-dir D]',
+  'usage: ultracloud login [--user U] [--password-file F] [--org O [--project P]] [--iam-endpoint URL] [--data-dir D] [--cacert F] [--client-cert F --client-key F]',
   '       ultracloud login --bootstrap [--data-dir D]   (user admin, password from D/iam-admin-password)',
   '       ultracloud login --admin [--data-dir D]       (store the cluster admin credential of D)',
 ].join('\n');
@@ -34,6 +34,7 @@ export async function loginCommand(argv: string[]): Promise<number> {
       'data-dir': { type: 'string' },
       bootstrap: { type: 'boolean' },
       admin: { type: 'boolean' },
+      ...TLS_OPTIONS,
     },
     USAGE,
   );

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decodeBackup } from '../../runtime/node/backup-format.ts';
 import { startNode } from '../../runtime/node/node-daemon.ts';
 import { parseNodeConfig } from '../../runtime/node/node-config.ts';
 import { createLogger, silentLogger } from '../../runtime/log/logger.ts';
@@ -40,15 +41,15 @@ afterAll(() => {
 const grpcUrl = (t: TestNode) => `https://${t.url('chainfire-grpc')}`;
 const etcdctl = (t: TestNode, args: readonly string[]) =>
   execa('etcdctl', ['--endpoints', grpcUrl(t), '--dial-timeout', '3s', '--command-timeout', '5s', '--user', `root:${t.adminToken}`, ...args], { reject: false, env: { ETCDCTL_API: '3' } });
-/** `ultracloud status` against the node in `t`'s data dir, with these variables set. */
-const status = (t: TestNode, env: Record<string, string>) =>
-  execa(process.execPath, [cli, 'status', '--data-dir', t.dataDir, '--output', 'json'], { reject: false, env: { ULTRACLOUD_LOG_LEVEL: 'warn', ULTRACLOUD_CONFIG_DIR: join(dir, 'cli'), ...env } });
+/** `ultracloud status` against the node in `t`'s data dir, with these variables set and these flags. */
+const status = (t: TestNode, env: Record<string, string>, ...flags: string[]) =>
+  execa(process.execPath, [cli, 'status', '--data-dir', t.dataDir, '--output', 'json', ...flags], { reject: false, env: { ULTRACLOUD_LOG_LEVEL: 'warn', ULTRACLOUD_CONFIG_DIR: join(dir, 'cli'), ...env } });
 const curl = (args: readonly string[]) => execa('curl', ['-sS', '--max-time', '5', ...args], { reject: false });
 
 describe('APIs over TLS, server certificate only', () => {
   let t: TestNode;
   beforeAll(async () => {
-    t = new TestNode(['chainfire'], { certFile: server.cert, keyFile: server.key });
+    t = new TestNode(['chainfire', 'flaredb'], { certFile: server.cert, keyFile: server.key });
     await t.start();
   }, 60_000);
   afterAll(async () => {
@@ -101,6 +102,30 @@ describe('APIs over TLS, server certificate only', () => {
     expect(halfPair.exitCode).toBe(1);
     expect(halfPair.stderr).toContain('ULTRACLOUD_KEY');
   });
+
+  it('cluster backup reads chainfire over gRPC with TLS and flaredb over https', async () => {
+    expect((await etcdctl(t, ['--cacert', ca.cert, 'put', 'backed-up', 'over tls'])).exitCode).toBe(0);
+    const file = join(dir, 'tls.backup');
+    const backup = (...flags: string[]) => execa(process.execPath, [cli, 'cluster', 'backup', '--out', file, '--data-dir', t.dataDir, ...flags], { reject: false, env: { ULTRACLOUD_LOG_LEVEL: 'warn' } });
+    const untrusted = await backup();
+    expect(untrusted.exitCode).toBe(1);
+    expect(untrusted.stderr).toContain('pass --cacert');
+    expect(existsSync(file)).toBe(false);
+    const trusted = await backup('--cacert', ca.cert);
+    expect(trusted.exitCode, trusted.stderr).toBe(0);
+    const records = decodeBackup(readFileSync(file, 'utf8')).records;
+    expect(records).toContainEqual({ t: 'cf', key: new Uint8Array(Buffer.from('backed-up')), value: new Uint8Array(Buffer.from('over tls')) });
+  });
+
+  it('the CLI takes the CA as --cacert too, over the environment', async () => {
+    // The wrong CA in the environment: the flag wins.
+    const flagged = await status(t, { ULTRACLOUD_CACERT: clientCa.cert }, '--cacert', ca.cert);
+    expect(flagged.stderr).toBe('');
+    expect(JSON.parse(flagged.stdout)).toMatchObject({ components: { chainfire: { health: 'ok' } } });
+    const wrong = await status(t, {}, '--cacert', clientCa.cert);
+    expect(wrong.exitCode).toBe(1);
+    expect(wrong.stderr).toContain('set ULTRACLOUD_CACERT');
+  });
 });
 
 describe('APIs over TLS with client certificates required', () => {
@@ -129,13 +154,19 @@ describe('APIs over TLS with client certificates required', () => {
     expect(get.stdout.trim()).toBe('');
   });
 
-  it('the CLI gets in with ULTRACLOUD_CERT and ULTRACLOUD_KEY; without them it says what to set', async () => {
+  it('the CLI gets in with ULTRACLOUD_CERT and ULTRACLOUD_KEY or --client-cert and --client-key; without them it says what to set', async () => {
     const admitted = await status(t, { ULTRACLOUD_CACERT: ca.cert, ULTRACLOUD_CERT: client.cert, ULTRACLOUD_KEY: client.key });
     expect(admitted.stderr).toBe('');
     expect(JSON.parse(admitted.stdout)).toMatchObject({ components: { chainfire: { health: 'ok' } } });
     const refused = await status(t, { ULTRACLOUD_CACERT: ca.cert });
     expect(refused.exitCode).toBe(1);
     expect(refused.stderr).toContain('if the node requires client certificates, set ULTRACLOUD_CERT and ULTRACLOUD_KEY');
+    const flagged = await status(t, {}, '--cacert', ca.cert, '--client-cert', client.cert, '--client-key', client.key);
+    expect(flagged.stderr).toBe('');
+    expect(JSON.parse(flagged.stdout)).toMatchObject({ components: { chainfire: { health: 'ok' } } });
+    const keyless = await status(t, {}, '--cacert', ca.cert, '--client-cert', client.cert);
+    expect(keyless.exitCode).toBe(1);
+    expect(keyless.stderr).toContain('--client-key');
   });
 
   it('REST: curl with the client certificate gets an answer, without it none', async () => {
