@@ -11,7 +11,7 @@ import { UltraError, isErrorCode } from '../errors.ts';
 import { readAdminToken } from '../node/admin-credential.ts';
 import { readEndpointFile } from '../node/endpoint-file.ts';
 import { readLogin, refreshLogin } from './credentials.ts';
-import { clientTlsInit, CLIENT_TLS_ENV } from '../http/client-tls.ts';
+import { clientTls, clientTlsInit, CLIENT_TLS_ENV } from '../http/client-tls.ts';
 
 export const DEFAULT_DATA_DIR = '.ultracloud';
 
@@ -114,7 +114,7 @@ export class ApiClient {
     if (untrusted) {
       throw new UltraError('Unavailable', `cannot reach ${failures.join('; ')}: the node's TLS certificate is not trusted here; set ${CLIENT_TLS_ENV.ca} (or pass --cacert) to the PEM file of the CA that issued it`);
     }
-    if (closedOverTls && process.env[CLIENT_TLS_ENV.cert] === undefined) {
+    if (closedOverTls && clientTls().cert === undefined) {
       throw new UltraError('Unavailable', `cannot reach ${failures.join('; ')}: if the node requires client certificates, set ${CLIENT_TLS_ENV.cert} and ${CLIENT_TLS_ENV.key} (or pass --client-cert and --client-key) to one its client CA issued`);
     }
     throw new UltraError('Unavailable', `cannot reach ${failures.join('; ')}: is the node running? start it with \`ultracloud node start\`, or pass --endpoint with other nodes (comma-separated)`);
