@@ -18,6 +18,10 @@
 // root with the cluster's admin token). Each run starts a fresh cluster, warms it up and measures
 // it; the two take turns run by run (RUNS, default 3), and each figure is the median of the runs.
 //
+// CLIENT_TLS=1: every client talks TLS to both clusters, each node with a certificate for its
+// address from one CA (etcd's --cert-file/--key-file; `cluster init --tls-dir`), as the HA profile
+// runs in production (docs/operations.md).
+//
 // Needs root, etcd-server and etcd-client. Run: npm run bench -- ha   (HA_PART=all by default)
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -29,10 +33,12 @@ import { NetnsLab } from '../e2e/netns-lab.ts';
 import { peerCertificates } from './chainfire.bench.ts';
 import { closedLoop, KvEndpoint } from './etcd-kv-client.ts';
 import { median, percentile, report, type BenchRow } from './report.ts';
+import { issueCertificate, makeCa } from '../support/test-certificates.ts';
 
 const TRIALS = Number(process.env.TRIALS ?? 10);
 const RUNS = Number(process.env.RUNS ?? 3);
 const PART = process.env.HA_PART ?? 'all';
+const CLIENT_TLS = process.env.CLIENT_TLS === '1';
 const SEQUENTIAL_PUTS = 2_000;
 /** Puts per run by clients in flight, as in chainfire.bench.ts. */
 const CONCURRENT_PUTS: Readonly<Record<number, number>> = { 16: 5_000, 256: 10_000 };
@@ -48,6 +54,8 @@ interface Cluster {
   readonly endpoint: (i: number) => string;
   /** etcd's `root` user's password where the store needs a login (chainfire: the cluster's admin token). */
   readonly rootPassword?: string;
+  /** CLIENT_TLS: the CA file that issued the nodes' certificates. */
+  readonly caFile?: string;
   start(i: number): Promise<void>;
   kill(i: number): Promise<void>;
   stopAll(): Promise<void>;
@@ -55,15 +63,28 @@ interface Cluster {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-const auth = (cluster: Cluster) => (cluster.rootPassword === undefined ? [] : ['--user', `root:${cluster.rootPassword}`]);
+/** etcdctl's endpoints, TLS and login for `nodes` of `cluster`. */
+const target = (cluster: Cluster, nodes: number[]) => [
+  '--endpoints',
+  nodes.map((i) => `${cluster.caFile === undefined ? '' : 'https://'}${cluster.endpoint(i)}`).join(','),
+  ...(cluster.caFile === undefined ? [] : ['--cacert', cluster.caFile]),
+  ...(cluster.rootPassword === undefined ? [] : ['--user', `root:${cluster.rootPassword}`]),
+];
 
 function etcdctl(cluster: Cluster, nodes: number[], ...args: string[]) {
-  return execa('etcdctl', ['--endpoints', nodes.map(cluster.endpoint).join(','), ...auth(cluster), '--dial-timeout', '1s', '--command-timeout', '1s', ...args], { reject: false, env: { ETCDCTL_API: '3' } });
+  return execa('etcdctl', [...target(cluster, nodes), '--dial-timeout', '1s', '--command-timeout', '1s', ...args], { reject: false, env: { ETCDCTL_API: '3' } });
 }
 
 /** One write with a short timeout, so the wait for a new leader is sampled finely. */
 function quickPut(cluster: Cluster, nodes: number[], key: string) {
-  return execa('etcdctl', ['--endpoints', nodes.map(cluster.endpoint).join(','), ...auth(cluster), '--dial-timeout', '250ms', '--command-timeout', '250ms', 'put', key, 'x'], { reject: false, env: { ETCDCTL_API: '3' } });
+  return execa('etcdctl', [...target(cluster, nodes), '--dial-timeout', '250ms', '--command-timeout', '250ms', 'put', key, 'x'], { reject: false, env: { ETCDCTL_API: '3' } });
+}
+
+/** CLIENT_TLS: a CA in `dir`, and nodeNN.crt/.key for each address (what `cluster init --tls-dir` reads). */
+async function nodeCertificates(dir: string, addresses: readonly string[]): Promise<string> {
+  const ca = await makeCa(dir, 'ca');
+  for (const [i, address] of addresses.entries()) await issueCertificate(dir, `node0${i + 1}`, ca, [address]);
+  return ca.cert;
 }
 
 async function until(what: string, check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
@@ -121,7 +142,10 @@ async function killProcess(child: ChildProcess | undefined): Promise<void> {
 }
 
 async function ultracloudCluster(lab: NetnsLab, dir: string): Promise<Cluster> {
-  await execa(process.execPath, [cli, 'cluster', 'init', '--nodes', '3', '--out', dir, '--profile', 'ha', '--hosts', [0, 1, 2].map((i) => lab.address(i)).join(',')]);
+  const addresses = [0, 1, 2].map((i) => lab.address(i));
+  const caFile = CLIENT_TLS ? await nodeCertificates(join(dir, 'client-tls'), addresses) : undefined;
+  const tlsFlags = caFile === undefined ? [] : ['--tls-dir', join(dir, 'client-tls')];
+  await execa(process.execPath, [cli, 'cluster', 'init', '--nodes', '3', '--out', dir, '--profile', 'ha', '--hosts', addresses.join(','), ...tlsFlags]);
   const children: Array<ChildProcess | undefined> = [];
   const start = async (i: number) => {
     children[i] = daemon(lab, i, [process.execPath, cli, 'node', 'start', '--data-dir', join(dir, `node0${i + 1}`)], { ULTRACLOUD_LOG_LEVEL: 'warn' });
@@ -132,6 +156,7 @@ async function ultracloudCluster(lab: NetnsLab, dir: string): Promise<Cluster> {
     name: 'ultracloud',
     endpoint: (i) => `${lab.address(i)}:2379`,
     rootPassword: password,
+    ...(caFile === undefined ? {} : { caFile }),
     start,
     kill: (i) => killProcess(children[i]),
     stopAll: async () => {
@@ -150,16 +175,20 @@ async function ultracloudCluster(lab: NetnsLab, dir: string): Promise<Cluster> {
 const etcdCluster = (authenticated: boolean): MakeCluster => async (lab, dir) => {
   const addresses = [0, 1, 2].map((i) => lab.address(i));
   const tlsFlags = await peerCertificates(join(dir, 'pki'), addresses);
+  const caFile = CLIENT_TLS ? await nodeCertificates(join(dir, 'client-tls'), addresses) : undefined;
   const peers = addresses.map((a, i) => `etcd${i}=https://${a}:2380`).join(',');
   const children: Array<ChildProcess | undefined> = [];
   const start = async (i: number) => {
     const a = addresses[i]!;
-    children[i] = daemon(lab, i, ['etcd', '--name', `etcd${i}`, '--data-dir', join(dir, `etcd${i}`), '--listen-client-urls', `http://${a}:2379`, '--advertise-client-urls', `http://${a}:2379`, '--listen-peer-urls', `https://${a}:2380`, '--initial-advertise-peer-urls', `https://${a}:2380`, '--initial-cluster', peers, '--initial-cluster-state', 'new', '--log-level', 'error', ...tlsFlags]);
+    const client = caFile === undefined ? [] : ['--cert-file', join(dir, 'client-tls', `node0${i + 1}.crt`), '--key-file', join(dir, 'client-tls', `node0${i + 1}.key`)];
+    const url = `${caFile === undefined ? 'http' : 'https'}://${a}:2379`;
+    children[i] = daemon(lab, i, ['etcd', '--name', `etcd${i}`, '--data-dir', join(dir, `etcd${i}`), '--listen-client-urls', url, '--advertise-client-urls', url, ...client, '--listen-peer-urls', `https://${a}:2380`, '--initial-advertise-peer-urls', `https://${a}:2380`, '--initial-cluster', peers, '--initial-cluster-state', 'new', '--log-level', 'error', ...tlsFlags]);
   };
   for (const i of [0, 1, 2]) await start(i);
   const cluster: Cluster = {
     name: 'etcd',
     endpoint: (i) => `${addresses[i]!}:2379`,
+    ...(caFile === undefined ? {} : { caFile }),
     start,
     kill: (i) => killProcess(children[i]),
     stopAll: async () => {
@@ -243,7 +272,7 @@ const throughputRun = (make: MakeCluster) =>
   withCluster(make, async (cluster) => {
     const t0 = performance.now();
     const leader = await leaderOf(cluster);
-    const kv = new KvEndpoint(cluster.endpoint(leader), value);
+    const kv = new KvEndpoint(cluster.endpoint(leader), value, cluster.caFile === undefined ? undefined : await readFile(cluster.caFile));
     try {
       if (cluster.rootPassword !== undefined) await kv.login('root', cluster.rootPassword);
       // Fresh processes: this also runs their JIT in on both the sequential and the concurrent paths.
@@ -312,6 +341,7 @@ export async function runHaBenches(): Promise<HaResults> {
 }
 
 export function reportHa(results: HaResults): void {
-  if (results.failover !== undefined) report('3-node HA control plane failover, separate network namespaces', results.failover, `${TRIALS} trials each`);
-  if (results.throughput !== undefined) report('3-node HA control plane write throughput, separate network namespaces', results.throughput, `median of ${RUNS} runs`);
+  const clients = CLIENT_TLS ? ', clients over TLS' : '';
+  if (results.failover !== undefined) report(`3-node HA control plane failover, separate network namespaces${clients}`, results.failover, `${TRIALS} trials each`);
+  if (results.throughput !== undefined) report(`3-node HA control plane write throughput, separate network namespaces${clients}`, results.throughput, `median of ${RUNS} runs`);
 }
