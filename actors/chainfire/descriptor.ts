@@ -23,13 +23,13 @@ export const chainfireDescriptor: ComponentDescriptor = {
   async start(ctx) {
     const backend = await LevelBackend.open(join(ctx.config.dataDir, 'chainfire'));
     const port = ctx.config.ports?.['chainfire-grpc'] ?? DEFAULT_CHAINFIRE_GRPC_PORT;
-    let grpcAddress = '';
+    let grpcUrl = '';
     const chainfire = startChainfire(ctx.system, {
       nodeId: ctx.nodeId,
       voters: ctx.voters,
       backend,
       rejoining: ctx.rejoining,
-      clientUrls: (member) => (member === ctx.nodeId && grpcAddress !== '' ? [`${ctx.tls === undefined ? 'http' : 'https'}://${grpcAddress}`] : []),
+      clientUrls: (member) => (member === ctx.nodeId && grpcUrl !== '' ? [grpcUrl] : []),
     });
     const server = new EtcdGrpcServer({ service: chainfire.service, host: ctx.host, port, log: ctx.log.child({ component: 'chainfire' }), authenticator: new GateAuth({ gate: ctx.gate, adminToken: ctx.adminToken, login: async (name, password) => (await iamPasswordLogin(ctx, name, password)).access_token }), env: ctx.system.env, tls: ctx.tls });
     let bound: number;
@@ -39,7 +39,7 @@ export const chainfireDescriptor: ComponentDescriptor = {
       await backend.close();
       throw error;
     }
-    grpcAddress = `${ctx.host}:${bound}`;
+    grpcUrl = apiUrl(ctx.tls, ctx.host, bound);
     const rest = new JsonServer({ routes: chainfireRestRoutes(chainfire.service, ctx.system), gate: ctx.gate, log: ctx.log.child({ component: 'chainfire' }), tls: ctx.tls });
     let restPort: number;
     try {
@@ -50,7 +50,7 @@ export const chainfireDescriptor: ComponentDescriptor = {
       throw error;
     }
     return {
-      endpoints: { 'chainfire-grpc': grpcAddress, 'chainfire-http': apiUrl(ctx.tls, ctx.host, restPort) },
+      endpoints: { 'chainfire-grpc': `${ctx.host}:${bound}`, 'chainfire-http': apiUrl(ctx.tls, ctx.host, restPort) },
       status: async () => {
         const raft = await chainfire.service.raftStatus();
         return { raft: { group: raft.group, role: raft.role, term: raft.term, leader: raft.leader, commit: raft.commit, applied: raft.applied, lastIndex: raft.lastIndex, recovering: raft.recovering } };

@@ -52,7 +52,11 @@ export function loadApiTls(files: ApiTlsFiles): ApiTls {
   return tls;
 }
 
-/** node:tls server options; `alpn` is what the server speaks (`h2` for gRPC, `http/1.1` for REST). */
+/**
+ * node:tls server options; `alpn` is what the server speaks (`h2` for gRPC, `http/1.1` for REST).
+ * Each server parses the PEM again: a tls.Server builds its context from these options and ignores
+ * a `secureContext` one (tried: the handshake then finds no certificate).
+ */
 export function serverTlsOptions(tls: ApiTls, alpn: readonly string[]): TlsOptions {
   return {
     cert: tls.cert,

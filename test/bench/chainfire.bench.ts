@@ -33,13 +33,13 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
-import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { closedLoop, KvEndpoint } from './etcd-kv-client.ts';
 import { cpuMicros } from './process-cpu.ts';
 import { median, percentile, report, type BenchRow } from './report.ts';
-import { issueCertificate, makeCa } from '../support/test-certificates.ts';
+import { issueCertificate, makeCa, nodeCertificates, nodeName, type CertificateFiles } from '../support/test-certificates.ts';
 
 const RUNS = Number(process.env.RUNS ?? 3);
 /** A checkout of earlier chainfire code to measure side by side (see the header). */
@@ -164,24 +164,19 @@ export async function peerCertificates(dir: string, addresses: readonly string[]
   return ['--peer-cert-file', peer.cert, '--peer-key-file', peer.key, '--peer-trusted-ca-file', ca.cert, '--peer-client-cert-auth'];
 }
 
-/** CLIENT_TLS: a CA the client trusts, and one serving certificate for 127.0.0.1 (also as nodeNN.crt/.key for `cluster init --tls-dir`). */
+/** CLIENT_TLS: a CA the client trusts, and each node's certificate for 127.0.0.1 in `dir` (as `cluster init --tls-dir` reads them). */
 interface ClientTls {
   readonly ca: Buffer;
   readonly dir: string;
-  readonly cert: string;
-  readonly key: string;
+  /** Node `i`'s (0-based) certificate and key files. */
+  readonly node: (i: number) => CertificateFiles;
 }
 
 async function clientTls(dir: string, nodes: number): Promise<ClientTls> {
   const tlsDir = join(dir, 'client-tls');
-  const ca = await makeCa(tlsDir, 'ca');
-  const server = await issueCertificate(tlsDir, 'server', ca, ['127.0.0.1']);
-  for (let i = 1; i <= nodes; i++) {
-    const node = `node${String(i).padStart(2, '0')}`;
-    await copyFile(server.cert, join(tlsDir, `${node}.crt`));
-    await copyFile(server.key, join(tlsDir, `${node}.key`));
-  }
-  return { ca: await readFile(ca.cert), dir: tlsDir, ...server };
+  const ca = await nodeCertificates(tlsDir, Array.from({ length: nodes }, () => '127.0.0.1'));
+  const node = (i: number) => ({ cert: join(tlsDir, `${nodeName(i)}.crt`), key: join(tlsDir, `${nodeName(i)}.key`) });
+  return { ca: await readFile(ca.cert), dir: tlsDir, node };
 }
 
 async function startEtcd(nodes: number, basePort: number, dir: string): Promise<Store> {
@@ -198,7 +193,7 @@ async function startEtcd(nodes: number, basePort: number, dir: string): Promise<
       '--data-dir', join(dir, n),
       '--listen-client-urls', clientUrl(i),
       '--advertise-client-urls', clientUrl(i),
-      ...(serving === undefined ? [] : ['--cert-file', serving.cert, '--key-file', serving.key]),
+      ...(serving === undefined ? [] : ['--cert-file', serving.node(i).cert, '--key-file', serving.node(i).key]),
       '--listen-peer-urls', peerUrl(i),
       '--initial-advertise-peer-urls', peerUrl(i),
       '--initial-cluster', cluster,
@@ -237,7 +232,7 @@ async function startChainfire(nodes: number, basePort: number, dir: string, ultr
   if (nodes === 1) {
     dataDirs = [join(dir, 'node01')];
     grpcPorts = [basePort + 200];
-    const tlsFlags = serving === undefined ? [] : ['--tls-cert', serving.cert, '--tls-key', serving.key];
+    const tlsFlags = serving === undefined ? [] : ['--tls-cert', serving.node(0).cert, '--tls-key', serving.node(0).key];
     await run(process.execPath, [ultracloud, 'node', 'init', '--data-dir', dataDirs[0]!, '--components', 'chainfire', '--port', `chainfire-grpc=${grpcPorts[0]}`, '--port', `chainfire-http=${basePort + 300}`, ...tlsFlags]);
   } else {
     const tlsFlags = serving === undefined ? [] : ['--tls-dir', serving.dir];

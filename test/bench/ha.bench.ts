@@ -33,7 +33,7 @@ import { NetnsLab } from '../e2e/netns-lab.ts';
 import { peerCertificates } from './chainfire.bench.ts';
 import { closedLoop, KvEndpoint } from './etcd-kv-client.ts';
 import { median, percentile, report, type BenchRow } from './report.ts';
-import { issueCertificate, makeCa } from '../support/test-certificates.ts';
+import { nodeCertificates, nodeName } from '../support/test-certificates.ts';
 
 const TRIALS = Number(process.env.TRIALS ?? 10);
 const RUNS = Number(process.env.RUNS ?? 3);
@@ -80,12 +80,7 @@ function quickPut(cluster: Cluster, nodes: number[], key: string) {
   return execa('etcdctl', [...target(cluster, nodes), '--dial-timeout', '250ms', '--command-timeout', '250ms', 'put', key, 'x'], { reject: false, env: { ETCDCTL_API: '3' } });
 }
 
-/** CLIENT_TLS: a CA in `dir`, and nodeNN.crt/.key for each address (what `cluster init --tls-dir` reads). */
-async function nodeCertificates(dir: string, addresses: readonly string[]): Promise<string> {
-  const ca = await makeCa(dir, 'ca');
-  for (const [i, address] of addresses.entries()) await issueCertificate(dir, `node0${i + 1}`, ca, [address]);
-  return ca.cert;
-}
+
 
 async function until(what: string, check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
   const deadline = performance.now() + timeoutMs;
@@ -143,7 +138,7 @@ async function killProcess(child: ChildProcess | undefined): Promise<void> {
 
 async function ultracloudCluster(lab: NetnsLab, dir: string): Promise<Cluster> {
   const addresses = [0, 1, 2].map((i) => lab.address(i));
-  const caFile = CLIENT_TLS ? await nodeCertificates(join(dir, 'client-tls'), addresses) : undefined;
+  const caFile = CLIENT_TLS ? (await nodeCertificates(join(dir, 'client-tls'), addresses)).cert : undefined;
   const tlsFlags = caFile === undefined ? [] : ['--tls-dir', join(dir, 'client-tls')];
   await execa(process.execPath, [cli, 'cluster', 'init', '--nodes', '3', '--out', dir, '--profile', 'ha', '--hosts', addresses.join(','), ...tlsFlags]);
   const children: Array<ChildProcess | undefined> = [];
@@ -175,12 +170,12 @@ async function ultracloudCluster(lab: NetnsLab, dir: string): Promise<Cluster> {
 const etcdCluster = (authenticated: boolean): MakeCluster => async (lab, dir) => {
   const addresses = [0, 1, 2].map((i) => lab.address(i));
   const tlsFlags = await peerCertificates(join(dir, 'pki'), addresses);
-  const caFile = CLIENT_TLS ? await nodeCertificates(join(dir, 'client-tls'), addresses) : undefined;
+  const caFile = CLIENT_TLS ? (await nodeCertificates(join(dir, 'client-tls'), addresses)).cert : undefined;
   const peers = addresses.map((a, i) => `etcd${i}=https://${a}:2380`).join(',');
   const children: Array<ChildProcess | undefined> = [];
   const start = async (i: number) => {
     const a = addresses[i]!;
-    const client = caFile === undefined ? [] : ['--cert-file', join(dir, 'client-tls', `node0${i + 1}.crt`), '--key-file', join(dir, 'client-tls', `node0${i + 1}.key`)];
+    const client = caFile === undefined ? [] : ['--cert-file', join(dir, 'client-tls', `${nodeName(i)}.crt`), '--key-file', join(dir, 'client-tls', `${nodeName(i)}.key`)];
     const url = `${caFile === undefined ? 'http' : 'https'}://${a}:2379`;
     children[i] = daemon(lab, i, ['etcd', '--name', `etcd${i}`, '--data-dir', join(dir, `etcd${i}`), '--listen-client-urls', url, '--advertise-client-urls', url, ...client, '--listen-peer-urls', `https://${a}:2380`, '--initial-advertise-peer-urls', `https://${a}:2380`, '--initial-cluster', peers, '--initial-cluster-state', 'new', '--log-level', 'error', ...tlsFlags]);
   };

@@ -9,7 +9,7 @@ import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
 import { E2eCluster, waitFor } from './cluster-harness.ts';
 import { PORT_WINDOWS } from '../support/port-windows.ts';
-import { issueCertificate, makeCa } from '../support/test-certificates.ts';
+import { nodeCertificates } from '../support/test-certificates.ts';
 
 const tlsDir = mkdtempSync(join(tmpdir(), 'uc-chainfire-tls-'));
 const caCert = join(tlsDir, 'ca.crt');
@@ -32,8 +32,7 @@ afterAll(async () => {
 
 describe('chainfire three-node cluster over TLS with etcdctl', () => {
   it('replicates writes, survives a member kill and catches the member up on restart', async () => {
-    const ca = await makeCa(tlsDir, 'ca');
-    for (const name of names) await issueCertificate(tlsDir, name, ca, ['127.0.0.1']);
+    await nodeCertificates(tlsDir, names.map(() => '127.0.0.1'));
     const init = await cluster.ultracloud('cluster', 'init', '--nodes', '3', '--out', out, '--base-port', String(basePort), '--components', 'chainfire', '--tls-dir', tlsDir);
     expect(init.exitCode, init.stderr).toBe(0);
     await Promise.all(names.map((n) => cluster.start(n)));

@@ -12,7 +12,7 @@ import { HistoryRecorder, checkOperations, kvModel, type KvInput, type KvOutput 
 import { E2eCluster, waitFor } from './cluster-harness.ts';
 import { NetnsLab } from './netns-lab.ts';
 import { clientTlsInit } from '../../runtime/http/client-tls.ts';
-import { issueCertificate, makeCa } from '../support/test-certificates.ts';
+import { nodeCertificates } from '../support/test-certificates.ts';
 
 const lab = new NetnsLab('ha', 3);
 const tlsDir = mkdtempSync(join(tmpdir(), 'uc-ha-tls-'));
@@ -51,8 +51,7 @@ async function leaderIndex(among: number[]): Promise<number | undefined> {
 
 beforeAll(async () => {
   await lab.create();
-  const ca = await makeCa(tlsDir, 'ca');
-  for (const [i, name] of names.entries()) await issueCertificate(tlsDir, name, ca, [lab.address(i)]);
+  await nodeCertificates(tlsDir, names.map((_, i) => lab.address(i)));
   const init = await cluster.ultracloud('cluster', 'init', '--nodes', '3', '--out', out, '--profile', 'ha', '--hosts', [0, 1, 2].map((i) => lab.address(i)).join(','), '--tls-dir', tlsDir);
   expect(init.exitCode, init.stderr).toBe(0);
   await Promise.all(names.map((n, i) => cluster.start(n, lab.exec(i))));

@@ -29,3 +29,16 @@ export async function issueCertificate(dir: string, name: string, ca: Certificat
   await execa('openssl', ['x509', '-req', '-in', csr, '-CA', ca.cert, '-CAkey', ca.key, '-CAcreateserial', '-out', files.cert, '-days', '2', '-extfile', extensions]);
   return files;
 }
+
+/**
+ * What `ultracloud cluster init --tls-dir DIR` reads: a CA and, for node i (1-based), DIR/nodeNN.crt
+ * and .key issued for `addresses[i - 1]`. Returns the CA's files.
+ */
+export async function nodeCertificates(dir: string, addresses: readonly string[]): Promise<CertificateFiles> {
+  const ca = await makeCa(dir, 'ca');
+  for (const [i, address] of addresses.entries()) await issueCertificate(dir, nodeName(i), ca, [address]);
+  return ca;
+}
+
+/** cluster init's name for node `index` (0-based): node01, node02, … */
+export const nodeName = (index: number): string => `node${String(index + 1).padStart(2, '0')}`;
