@@ -19,7 +19,7 @@ import tls from 'node:tls';
 import zlib from 'node:zlib';
 import type { Env, Timer } from '../env/env.ts';
 import { UltraError } from '../errors.ts';
-import { logRefusedHandshakes, serverTlsOptions, type ApiTls } from '../http/api-tls.ts';
+import { logRefusedHandshakes, serverTlsOptions, verifiedClientName, type ApiTls } from '../http/api-tls.ts';
 import type { Logger } from '../log/logger.ts';
 import { frameMessage, GrpcMessageReader } from './framing.ts';
 import type { GrpcFrame } from './framing.ts';
@@ -37,6 +37,8 @@ interface CallBase {
   /** The method's path, `/package.Service/Method`. */
   readonly path: string;
   readonly metadata: GrpcMetadata;
+  /** The common name of the client certificate the connection's TLS handshake verified (api-tls.ts verifiedClientName). */
+  readonly clientName: string | undefined;
   /** True once the client cancelled, the deadline passed or the server shut down: nothing sent after counts. */
   readonly cancelled: boolean;
   /** Ends the call with this status; does nothing once the call ended. */
@@ -166,7 +168,9 @@ export class GrpcServer {
     this.#env = options.env;
     this.#log = options.log;
     const serve = (socket: net.Socket): void => {
-      const connection = new Http2ServerConnection(socket, { onStream: (stream, headers) => this.#onStream(stream, headers), log: this.#log });
+      // Read once per connection: a client certificate stays the same for the connection's life.
+      const clientName = verifiedClientName(socket);
+      const connection = new Http2ServerConnection(socket, { onStream: (stream, headers) => this.#onStream(stream, headers, clientName), log: this.#log });
       this.#connections.add(connection);
       socket.once('close', () => this.#connections.delete(connection));
     };
@@ -209,7 +213,7 @@ export class GrpcServer {
     return closed.finally(() => cut.cancel());
   }
 
-  #onStream(stream: ServerStream, headers: HeaderList): void {
+  #onStream(stream: ServerStream, headers: HeaderList, clientName: string | undefined): void {
     const contentType = header(headers, 'content-type');
     if (contentType === undefined || !contentType.startsWith('application/grpc')) return stream.respondHeadersOnly(UNSUPPORTED_MEDIA_TYPE);
     const path = header(headers, ':path') ?? '';
@@ -228,7 +232,7 @@ export class GrpcServer {
       if (match === null) return trailersOnly(stream, { code: GrpcStatus.INTERNAL, details: `Invalid grpc-timeout value "${timeout}"` });
       timeoutMs = Number(match[1]) * TIMEOUT_UNIT_MS[match[2]!]!;
     }
-    const call = new Call(this, stream, headers, method, encoding);
+    const call = new Call(this, stream, headers, method, encoding, clientName);
     if (timeoutMs !== undefined && timeoutMs <= MAX_TIMER_MS) call.deadline(timeoutMs);
     if (method.kind !== 'unary') {
       this.#streams.add(call);
@@ -277,6 +281,7 @@ class HeaderMetadata implements GrpcMetadata {
 /** One call: the unary fast path and the streaming API in one class, streaming state allocated only when used. */
 class Call implements GrpcUnaryCall, GrpcStreamCall, StreamEvents {
   readonly path: string;
+  readonly clientName: string | undefined;
   readonly #server: GrpcServer;
   readonly #stream: ServerStream;
   readonly #headers: HeaderList;
@@ -297,8 +302,9 @@ class Call implements GrpcUnaryCall, GrpcStreamCall, StreamEvents {
   #clientEnded = false;
   #cancelListeners: Array<() => void> | undefined;
 
-  constructor(server: GrpcServer, stream: ServerStream, headers: HeaderList, method: GrpcMethod, encoding: string | undefined) {
+  constructor(server: GrpcServer, stream: ServerStream, headers: HeaderList, method: GrpcMethod, encoding: string | undefined, clientName: string | undefined) {
     this.#server = server;
+    this.clientName = clientName;
     this.#stream = stream;
     this.#headers = headers;
     this.#method = method;

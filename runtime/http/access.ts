@@ -38,11 +38,21 @@ export interface AccessRequest {
 export interface AccessGate {
   /** The caller a bearer token stands for; throws Unauthenticated for a missing, malformed, expired or revoked token. */
   authenticate(token: string | undefined): Promise<Caller>;
+  /**
+   * The caller a client certificate names, for a request without a token on a connection whose
+   * TLS handshake verified that certificate against the node's client CA (etcd's
+   * --client-cert-auth): its common name `root` is the cluster administrator, as etcd's root user;
+   * another is the iam user of that id. Throws Unauthenticated when the name stands for no one.
+   */
+  authenticateCertificate(commonName: string): Promise<Caller>;
   /** Resolves when allowed; throws PermissionDenied naming the action and resource otherwise. */
   authorize(caller: Caller, request: AccessRequest): Promise<void>;
 }
 
 export const SYSTEM_ADMIN: Caller = { principal: 'system:admin' };
+
+/** A client certificate with this common name is the cluster administrator (etcd's root user). */
+export const ROOT_CERTIFICATE_NAME = 'root';
 
 /**
  * The gate before iam: the cluster's admin credential (`<dataDir>/admin-token`, 0600) is the only
@@ -55,8 +65,22 @@ export function adminTokenGate(adminToken: string): AccessGate {
       if (!tokenMatches(token, adminToken)) return Promise.reject(new UltraError('Unauthenticated', 'invalid bearer token'));
       return Promise.resolve(SYSTEM_ADMIN);
     },
+    authenticateCertificate: (commonName) =>
+      commonName === ROOT_CERTIFICATE_NAME
+        ? Promise.resolve(SYSTEM_ADMIN)
+        : Promise.reject(new UltraError('Unauthenticated', `client certificate for "${commonName}": without iam only a certificate for ${ROOT_CERTIFICATE_NAME} names a caller`)),
     authorize: () => Promise.resolve(),
   };
+}
+
+/**
+ * Who a request is from: its bearer token when it has one — checked first, as etcd checks a token
+ * before the certificate — else the common name of its verified client certificate, else no one
+ * (authenticate's "missing bearer token"). `certificateName` is asked only when there is no token.
+ */
+export function authenticateRequest(gate: AccessGate, token: string | undefined, certificateName: () => string | undefined): Promise<Caller> {
+  const name = token === undefined ? certificateName() : undefined;
+  return name === undefined ? gate.authenticate(token) : gate.authenticateCertificate(name);
 }
 
 /** The bearer token of an `Authorization: Bearer …` header value. */

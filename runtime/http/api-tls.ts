@@ -1,13 +1,15 @@
 // TLS for a node's client-facing APIs: the control API, every component's REST API and chainfire's
 // etcd gRPC API. As etcd's --cert-file/--key-file, and --trusted-ca-file with --client-cert-auth:
 // the operator's serving certificate (chain) and key and, optionally, a CA whose client
-// certificates every connection must present. A client certificate admits a connection; it names
-// no caller — every request is still authenticated (token, or etcd's user login) and authorized
-// by the node's gate. Loaded and checked once when the node starts, so a wrong path or a key that
+// certificates every connection must present. A client certificate admits a connection and, for a
+// request that carries no token, names its caller by its common name (verifiedClientName, then the
+// gate's authenticateCertificate), as etcd's --client-cert-auth does; the gate authorizes that
+// caller as any other. Loaded and checked once when the node starts, so a wrong path or a key that
 // does not belong to its certificate stops the node with the file named, rather than failing every
 // handshake later.
 import { readFileSync } from 'node:fs';
-import { createSecureContext, type Server, type TlsOptions } from 'node:tls';
+import type { Socket } from 'node:net';
+import { createSecureContext, TLSSocket, type Server, type TlsOptions } from 'node:tls';
 import { UltraError } from '../errors.ts';
 import type { Logger } from '../log/logger.ts';
 
@@ -74,4 +76,15 @@ export function serverTlsOptions(tls: ApiTls, alpn: readonly string[]): TlsOptio
  */
 export function logRefusedHandshakes(server: Server, log: Logger): void {
   server.on('tlsClientError', (error, socket) => log.warn({ remote: socket.remoteAddress, error: error.message }, 'TLS handshake refused'));
+}
+
+/**
+ * The common name of the client certificate `socket`'s handshake verified against the client CA;
+ * undefined on a plain socket, on a server without a client CA (no certificate is asked for), or
+ * when the certificate's subject has no single common name.
+ */
+export function verifiedClientName(socket: Socket): string | undefined {
+  if (!(socket instanceof TLSSocket) || !socket.authorized) return undefined;
+  const name = socket.getPeerCertificate().subject?.CN;
+  return typeof name === 'string' && name !== '' ? name : undefined;
 }

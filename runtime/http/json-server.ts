@@ -7,8 +7,8 @@ import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { UltraError } from '../errors.ts';
 import type { Logger } from '../log/logger.ts';
-import { bearerToken, type AccessGate, type AccessResource, type Caller } from './access.ts';
-import { logRefusedHandshakes, serverTlsOptions, type ApiTls } from './api-tls.ts';
+import { authenticateRequest, bearerToken, type AccessGate, type AccessResource, type Caller } from './access.ts';
+import { logRefusedHandshakes, serverTlsOptions, verifiedClientName, type ApiTls } from './api-tls.ts';
 import { httpStatusOf } from './status.ts';
 
 export interface JsonRequest {
@@ -137,7 +137,7 @@ export class JsonServer {
       }
       const gate = this.#options.gate;
       // Authenticate before reading the body: an unauthenticated caller costs no more than a header.
-      const caller = route.auth === false ? undefined : await gate.authenticate(bearerToken(req.headers.authorization));
+      const caller = route.auth === false ? undefined : await authenticateRequest(gate, bearerToken(req.headers.authorization), () => verifiedClientName(req.socket));
       const body = req.method === 'GET' || req.method === 'DELETE' ? undefined : await this.#readJson(req);
       const rest = route.path.endsWith('/*') ? decodePathRest(url.pathname.slice(route.path.length - 1)) : '';
       const base = { method: req.method ?? 'GET', path: url.pathname, rest, query: url.searchParams, body, headers: req.headers };

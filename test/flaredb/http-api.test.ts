@@ -23,6 +23,7 @@ function testGate(seen: string[]): AccessGate {
       if (token === 'admin' || token === 'reader') return Promise.resolve({ principal: `user:${token}` });
       return Promise.reject(new UltraError('Unauthenticated', 'invalid bearer token'));
     },
+    authenticateCertificate: () => Promise.reject(new UltraError('Unauthenticated', 'no client certificates in this test')),
     authorize: (caller, request) => {
       seen.push(`${request.action} ${request.resource.kind}:${request.resource.id ?? ''}`);
       if (caller.principal === 'user:reader' && !request.action.endsWith(':read')) return Promise.reject(new UltraError('PermissionDenied', `may not ${request.action}`));

@@ -36,6 +36,11 @@ describe('GateAuth', () => {
       if (token === 'reader' || token === 'down') return Promise.resolve({ principal: `user:${token}` });
       return Promise.reject(new UltraError('Unauthenticated', 'invalid token'));
     },
+    authenticateCertificate: (name) => {
+      if (name === 'root') return Promise.resolve(SYSTEM_ADMIN);
+      if (name === 'reader') return Promise.resolve({ principal: 'user:reader' });
+      return Promise.reject(new UltraError('Unauthenticated', 'not a user'));
+    },
     authorize: (caller, request) => {
       seen.push(request);
       if (caller.principal === 'user:down') return Promise.reject(new UltraError('Unavailable', 'iam unreachable'));
@@ -48,10 +53,11 @@ describe('GateAuth', () => {
     adminToken: ADMIN,
     login: (name, password) => (name === 'reader' && password === 'pw' ? Promise.resolve('reader') : Promise.reject(new UltraError('Unauthenticated', 'invalid credentials'))),
   });
-  const md = (token?: string): Metadata => {
-    const m = new Metadata();
-    if (token !== undefined) m.set('token', token);
-    return m;
+  /** A call to `path` with this token (or none) on a connection with this client certificate (or none). */
+  const call = (token: string | undefined, path: string, clientName?: string) => {
+    const metadata = new Metadata();
+    if (token !== undefined) metadata.set('token', token);
+    return { metadata, path, clientName };
   };
 
   it('logs in iam users, and root with the admin credential only', async () => {
@@ -62,13 +68,23 @@ describe('GateAuth', () => {
   });
 
   it('authorizes every call with its action and maps the answers to etcd refusals', async () => {
-    expect(await auth.check(md(), '/etcdserverpb.KV/Range')).toBe('missing');
-    expect(await auth.check(md('forged'), '/etcdserverpb.KV/Range')).toBe('invalid');
-    expect(await auth.check(md('reader'), '/etcdserverpb.KV/Range')).toBe('ok');
-    expect(await auth.check(md('reader'), '/etcdserverpb.KV/Put')).toBe('denied');
-    expect(await auth.check(md('down'), '/etcdserverpb.KV/Range')).toBe('unavailable');
-    expect(await auth.check(md(ADMIN), '/etcdserverpb.Maintenance/Defragment')).toBe('ok');
+    expect(await auth.check(call(undefined, '/etcdserverpb.KV/Range'))).toBe('missing');
+    expect(await auth.check(call('forged', '/etcdserverpb.KV/Range'))).toBe('invalid');
+    expect(await auth.check(call('reader', '/etcdserverpb.KV/Range'))).toBe('ok');
+    expect(await auth.check(call('reader', '/etcdserverpb.KV/Put'))).toBe('denied');
+    expect(await auth.check(call('down', '/etcdserverpb.KV/Range'))).toBe('unavailable');
+    expect(await auth.check(call(ADMIN, '/etcdserverpb.Maintenance/Defragment'))).toBe('ok');
     expect(seen.map((r) => r.action)).toContain('coordination:keys:write');
     expect(seen.every((r) => r.resource.kind === 'keys')).toBe(true);
+  });
+
+  it('without a token, a verified client certificate names the caller; a token comes first', async () => {
+    expect(await auth.check(call(undefined, '/etcdserverpb.KV/Range', 'reader'))).toBe('ok');
+    expect(await auth.check(call(undefined, '/etcdserverpb.KV/Put', 'reader'))).toBe('denied');
+    expect(await auth.check(call(undefined, '/etcdserverpb.Maintenance/Defragment', 'root'))).toBe('ok');
+    expect(await auth.check(call(undefined, '/etcdserverpb.KV/Range', 'nobody'))).toBe('invalid');
+    // etcd reads the token before the certificate: a bad token is refused whatever the certificate says.
+    expect(await auth.check(call('forged', '/etcdserverpb.KV/Range', 'root'))).toBe('invalid');
+    expect(await auth.check(call('reader', '/etcdserverpb.KV/Put', 'root'))).toBe('denied');
   });
 });

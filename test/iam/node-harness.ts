@@ -7,6 +7,7 @@ import { execa } from 'execa';
 import { ADMIN_PASSWORD_FILE } from '../../actors/iam/bootstrap.ts';
 import { realEnv } from '../../runtime/env/real-env.ts';
 import type { ApiTlsFiles } from '../../runtime/http/api-tls.ts';
+import { clientTlsInit } from '../../runtime/http/client-tls.ts';
 import { silentLogger, type Logger } from '../../runtime/log/logger.ts';
 import { startNode, type RunningNode } from '../../runtime/node/node-daemon.ts';
 import { parseNodeConfig, saveNodeConfig } from '../../runtime/node/node-config.ts';
@@ -42,7 +43,10 @@ export class TestNode {
   readonly tls: ApiTlsFiles | undefined;
   readonly #log: Logger;
 
-  /** `tls`: serve every API over TLS with these files (node.json's `tls`); `log`: the node's logger (default silent). */
+  /**
+   * `tls`: serve every API over TLS with these files (node.json's `tls`; this harness's own requests
+   * trust and present what client-tls.ts is set to); `log`: the node's logger (default silent).
+   */
   constructor(components: readonly string[] = ['chainfire', 'flaredb', 'iam'], tls?: ApiTlsFiles, log: Logger = silentLogger()) {
     this.components = components;
     this.tls = tls;
@@ -73,7 +77,7 @@ export class TestNode {
     saveNodeConfig(config);
     this.node = await startNode(config, { log: this.#log });
     if (this.components.includes('iam')) {
-      await until('iam bootstrapped and healthy', async () => existsSync(join(this.dataDir, ADMIN_PASSWORD_FILE)) && (await fetch(`${this.url('iam-http')}/health`)).status === 200);
+      await until('iam bootstrapped and healthy', async () => existsSync(join(this.dataDir, ADMIN_PASSWORD_FILE)) && (await fetch(`${this.url('iam-http')}/health`, clientTlsInit())).status === 200);
     }
   }
 
@@ -96,6 +100,7 @@ export class TestNode {
 
   async call(component: Parameters<TestNode['url']>[0], method: string, path: string, body?: unknown, token?: string): Promise<Reply> {
     const response = await fetch(`${this.url(component)}${path}`, {
+      ...clientTlsInit(),
       method,
       headers: { 'content-type': 'application/json', ...(token === undefined ? {} : { authorization: `Bearer ${token}` }) },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),

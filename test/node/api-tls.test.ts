@@ -1,7 +1,8 @@
 // A node serving its APIs over TLS (node.json's `tls`), driven with real clients: etcdctl over
 // https with the CA, curl, Node's fetch and the ultracloud CLI; without the CA they all refuse the
 // server. With a client CA, a connection without a certificate from it fails the handshake, which
-// the node logs. Bad TLS files stop the node at start, or `node init` and `cluster init` at once,
+// the node logs, and a request without a token is its certificate's common name's (root, or an iam
+// user under its roles), as with etcd's --client-cert-auth. Bad TLS files stop the node at start, or `node init` and `cluster init` at once,
 // with the file named.
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,7 +13,8 @@ import { decodeBackup } from '../../runtime/node/backup-format.ts';
 import { startNode } from '../../runtime/node/node-daemon.ts';
 import { parseNodeConfig } from '../../runtime/node/node-config.ts';
 import { createLogger, silentLogger } from '../../runtime/log/logger.ts';
-import { TestNode } from '../iam/node-harness.ts';
+import { setClientTlsFiles } from '../../runtime/http/client-tls.ts';
+import { TestNode, until } from '../iam/node-harness.ts';
 import { issueCertificate, makeCa, type CertificateFiles } from '../support/test-certificates.ts';
 
 const cli = new URL('../../runtime/cli/ultracloud.ts', import.meta.url).pathname;
@@ -184,6 +186,85 @@ describe('APIs over TLS with client certificates required', () => {
     // One from the REST server, at least one from the gRPC server (etcdctl retries).
     expect(refusals.length).toBeGreaterThanOrEqual(2);
     expect(refusals[0]).toMatchObject({ level: 40, error: expect.stringMatching(/certificate/i) });
+  });
+});
+
+describe('client certificates name their caller, as etcd --client-cert-auth', () => {
+  let t: TestNode;
+  const certs: Record<'root' | 'alice' | 'bob' | 'jane', CertificateFiles> = {} as never;
+  /** etcdctl with `who`'s certificate and no --user: the certificate is the only credential. */
+  const asCertificate = (who: CertificateFiles, args: readonly string[]) =>
+    execa('etcdctl', ['--endpoints', grpcUrl(t), '--dial-timeout', '3s', '--command-timeout', '5s', '--cacert', ca.cert, '--cert', who.cert, '--key', who.key, ...args], { reject: false, env: { ETCDCTL_API: '3' } });
+  const restAs = (who: CertificateFiles, method: string, key: string, body?: string) =>
+    curl(['--cacert', ca.cert, '--cert', who.cert, '--key', who.key, '-o', '/dev/null', '-w', '%{http_code}', '-X', method, ...(body === undefined ? [] : ['-H', 'content-type: application/json', '-d', body]), `${t.url('chainfire-http')}/api/v1/kv/${key}`]);
+
+  beforeAll(async () => {
+    for (const name of ['root', 'alice', 'bob'] as const) certs[name] = await issueCertificate(dir, `user-${name}`, clientCa, [], name);
+    certs.jane = await issueCertificate(dir, 'user-jane', clientCa, [], 'Jane Doe');
+    // The harness's own calls (iam's health, the admin's iam requests) present root's certificate.
+    setClientTlsFiles({ ca: ca.cert, cert: certs.root.cert, key: certs.root.key });
+    t = new TestNode(['chainfire', 'flaredb', 'iam'], { certFile: server.cert, keyFile: server.key, clientCaFile: clientCa.cert });
+    await t.start();
+    const admin = t.adminToken;
+    expect((await t.call('iam-http', 'POST', '/api/v1/users', { id: 'alice', password: 'correct horse battery' }, admin)).status).toBe(201);
+    expect((await t.call('iam-http', 'POST', '/api/v1/roles', { name: 'KvReader', bindableAt: ['system'], actions: ['coordination:keys:read'] }, admin)).status).toBe(201);
+    expect((await t.call('iam-http', 'POST', '/api/v1/bindings', { principal: { kind: 'user', id: 'alice' }, role: 'KvReader', scope: { kind: 'system' } }, admin)).status).toBe(201);
+  }, 60_000);
+  afterAll(async () => {
+    setClientTlsFiles({});
+    await t?.stop();
+  });
+
+  it('root\'s certificate acts as the administrator; an iam user\'s as that user, under its roles', async () => {
+    expect((await asCertificate(certs.root, ['put', 'greeting', 'hello'])).stdout.trim()).toBe('OK');
+    expect((await asCertificate(certs.alice, ['get', 'greeting', '--print-value-only'])).stdout.trim()).toBe('hello');
+    const denied = await asCertificate(certs.alice, ['put', 'greeting', 'changed']);
+    expect(denied.exitCode).not.toBe(0);
+    expect(denied.stderr).toContain('permission denied');
+    expect((await asCertificate(certs.root, ['get', 'greeting', '--print-value-only'])).stdout.trim()).toBe('hello');
+    // iam audits the denial under alice's name.
+    await until('alice\'s denied write in the audit log', async () => {
+      const audit = await t.call('iam-http', 'GET', '/api/v1/audit?principal=user:alice&outcome=denied', undefined, t.adminToken);
+      return audit.body.items.some((e: { action: string }) => e.action === 'coordination:keys:write');
+    }, 5_000);
+  });
+
+  it('REST takes the certificate the same way', async () => {
+    expect((await restAs(certs.root, 'PUT', 'rest-key', '{"value":"v"}')).stdout).toBe('200');
+    expect((await restAs(certs.alice, 'GET', 'rest-key')).stdout).toBe('200');
+    expect((await restAs(certs.alice, 'PUT', 'rest-key', '{"value":"w"}')).stdout).toBe('403');
+    expect((await restAs(certs.alice, 'GET', 'rest-key')).exitCode).toBe(0);
+  });
+
+  it('a name that is no iam user, or no user id at all, gets nothing; a token still comes first', async () => {
+    const unknown = await asCertificate(certs.bob, ['get', 'greeting']);
+    expect(unknown.exitCode).not.toBe(0);
+    expect(unknown.stderr).toContain('permission denied');
+    const notAnId = await asCertificate(certs.jane, ['get', 'greeting']);
+    expect(notAnId.exitCode).not.toBe(0);
+    expect(notAnId.stderr).toContain('invalid auth token');
+    expect((await restAs(certs.jane, 'GET', 'rest-key')).stdout).toBe('401');
+    // etcd checks a token before the certificate: root's certificate does not rescue alice's login.
+    const login = await execa('etcdctl', ['--endpoints', grpcUrl(t), '--dial-timeout', '3s', '--cacert', ca.cert, '--cert', certs.root.cert, '--key', certs.root.key, '--user', 'alice:correct horse battery', 'put', 'greeting', 'x'], { reject: false, env: { ETCDCTL_API: '3' } });
+    expect(login.stderr).toContain('permission denied');
+  });
+
+  it('a disabled user\'s certificate is refused from the next decision on', async () => {
+    expect((await t.call('iam-http', 'PATCH', '/api/v1/users/alice', { disabled: true }, t.adminToken)).status).toBe(200);
+    await until('alice refused', async () => (await asCertificate(certs.alice, ['get', 'greeting'])).exitCode !== 0, 10_000);
+    expect((await restAs(certs.alice, 'GET', 'rest-key')).stdout).toBe('403');
+  });
+
+  it('the CLI with only a client certificate acts as its user', async () => {
+    const configDir = join(dir, 'cli-cert');
+    const run = (who: CertificateFiles) =>
+      execa(process.execPath, [cli, 'status', '--endpoint', t.url('control'), '--output', 'json', '--cacert', ca.cert, '--client-cert', who.cert, '--client-key', who.key], { reject: false, cwd: dir, env: { ULTRACLOUD_LOG_LEVEL: 'warn', ULTRACLOUD_CONFIG_DIR: configDir } });
+    const asRoot = await run(certs.root);
+    expect(asRoot.stderr).toBe('');
+    expect(JSON.parse(asRoot.stdout)).toMatchObject({ components: { chainfire: { health: 'ok' } } });
+    const asBob = await run(certs.bob);
+    expect(asBob.exitCode).toBe(1);
+    expect(asBob.stderr).toContain('user bob does not exist');
   });
 });
 

@@ -8,6 +8,7 @@ export function tenantGate(decisions: AccessRequest[]): AccessGate {
   const callers: Record<string, Caller> = { admin: { principal: 'system:admin' }, alice: { principal: 'user:alice', org: 'acme', project: 'web' }, bob: { principal: 'user:bob', org: 'other', project: 'app' } };
   return {
     authenticate: (token) => (token !== undefined && callers[token] !== undefined ? Promise.resolve(callers[token]!) : Promise.reject(new UltraError('Unauthenticated', 'bad token'))),
+    authenticateCertificate: () => Promise.reject(new UltraError('Unauthenticated', 'no client certificates in these tests')),
     authorize: (caller, request) => {
       decisions.push(request);
       if (caller.org !== undefined && (request.resource.org !== caller.org || request.resource.project !== caller.project)) {

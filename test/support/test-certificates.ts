@@ -1,5 +1,5 @@
 // Certificates for tests and benches, made with Debian's openssl: a CA, and certificates it issues
-// for IP addresses (ECDSA P-256, valid two days, usable by servers and clients alike).
+// for IP addresses or client names (ECDSA P-256, valid two days, usable by servers and clients alike).
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -19,13 +19,17 @@ export async function makeCa(dir: string, name: string): Promise<CertificateFile
   return files;
 }
 
-/** A certificate `ca` issued for `addresses` (IP subject alternative names; the first is the CN). */
-export async function issueCertificate(dir: string, name: string, ca: CertificateFiles, addresses: readonly string[]): Promise<CertificateFiles> {
+/**
+ * A certificate `ca` issued for `addresses` (IP subject alternative names), with `commonName` as its
+ * CN (the first address by default; a client certificate's CN names its user, as with etcd).
+ */
+export async function issueCertificate(dir: string, name: string, ca: CertificateFiles, addresses: readonly string[], commonName = addresses[0]): Promise<CertificateFiles> {
   const files = { cert: join(dir, `${name}.crt`), key: join(dir, `${name}.key`) };
   const csr = join(dir, `${name}.csr`);
   const extensions = join(dir, `${name}.ext`);
-  await execa('openssl', ['req', ...EC, '-keyout', files.key, '-out', csr, '-subj', `/CN=${addresses[0]}`]);
-  await writeFile(extensions, `subjectAltName=${addresses.map((a) => `IP:${a}`).join(',')}\nextendedKeyUsage=serverAuth,clientAuth\n`);
+  await execa('openssl', ['req', ...EC, '-keyout', files.key, '-out', csr, '-subj', `/CN=${commonName}`]);
+  const altNames = addresses.length === 0 ? '' : `subjectAltName=${addresses.map((a) => `IP:${a}`).join(',')}\n`;
+  await writeFile(extensions, `${altNames}extendedKeyUsage=serverAuth,clientAuth\n`);
   await execa('openssl', ['x509', '-req', '-in', csr, '-CA', ca.cert, '-CAkey', ca.key, '-CAcreateserial', '-out', files.cert, '-days', '2', '-extfile', extensions]);
   return files;
 }

@@ -3,16 +3,18 @@
 // etcdctl --user and clientv3 do on their own). Three ways to decide:
 // - GateAuth (a node): iam users log in with their iam password and get an iam access token;
 //   `root` with the cluster admin credential as password gets the admin credential back (break-
-//   glass). Every call is authenticated and authorized by the node's access gate with the etcd
+//   glass). A call without a token on a connection with a verified client certificate (node.json
+//   tls.clientCaFile) is its common name's, as with etcd's --client-cert-auth: `root` or an iam
+//   user. Every call is authenticated and authorized by the node's access gate with the etcd
 //   method's action (coordination:keys:read|write, …), so iam roles govern etcd access.
-// - CredentialAuth: one fixed name and password (tests, tools without iam).
+// - CredentialAuth: one fixed name and password (tests, tools without iam); tokens only.
 // - openAccess: no checks, for tests and local use only.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Env } from '../../../runtime/env/env.ts';
-import type { GrpcMetadata } from '../../../runtime/grpc/grpc-server.ts';
+import type { GrpcMetadata, GrpcUnaryCall } from '../../../runtime/grpc/grpc-server.ts';
 import { GrpcStatus } from '../../../runtime/grpc/status.ts';
 import { isUltraError } from '../../../runtime/errors.ts';
-import type { AccessGate } from '../../../runtime/http/access.ts';
+import { authenticateRequest, type AccessGate } from '../../../runtime/http/access.ts';
 import { tokenMatches } from '../../../runtime/node/admin-credential.ts';
 import type { GrpcError } from './grpc-errors.ts';
 
@@ -29,9 +31,12 @@ export interface EtcdAuthenticator {
   readonly issuesTokens: boolean;
   /** A token for a correct name and password; undefined otherwise. */
   authenticate(name: string, password: string): string | undefined | Promise<string | undefined>;
-  /** Whether the call may proceed; `method` is its gRPC path (`/etcdserverpb.KV/Range`). */
-  check(metadata: GrpcMetadata, method: string): AuthCheck | Promise<AuthCheck>;
+  /** Whether the call may proceed. */
+  check(call: CallCredentials): AuthCheck | Promise<AuthCheck>;
 }
+
+/** What a check looks at: the `token` metadata, the method's gRPC path (`/etcdserverpb.KV/Range`), the verified client certificate's name. */
+export type CallCredentials = Pick<GrpcUnaryCall, 'metadata' | 'path' | 'clientName'>;
 
 // etcd's own texts, which clientv3 recognises (rpctypes.ErrGRPCPermissionDenied).
 export const PERMISSION_DENIED: GrpcError = { code: GrpcStatus.PERMISSION_DENIED, details: 'etcdserver: permission denied' };
@@ -45,7 +50,7 @@ export function openAccess(): EtcdAuthenticator {
 }
 
 export function customCheck(accept: (metadata: GrpcMetadata) => boolean): EtcdAuthenticator {
-  return { issuesTokens: false, authenticate: () => undefined, check: (metadata) => (accept(metadata) ? 'ok' : 'invalid') };
+  return { issuesTokens: false, authenticate: () => undefined, check: (call) => (accept(call.metadata) ? 'ok' : 'invalid') };
 }
 
 /**
@@ -98,13 +103,13 @@ export class GateAuth implements EtcdAuthenticator {
     }
   }
 
-  async check(metadata: GrpcMetadata, method: string): Promise<AuthCheck> {
-    const [token] = metadata.get('token');
-    if (token === undefined) return 'missing';
-    if (typeof token !== 'string') return 'invalid';
+  async check(call: CallCredentials): Promise<AuthCheck> {
+    const [token] = call.metadata.get('token');
+    if (token === undefined && call.clientName === undefined) return 'missing';
+    if (token !== undefined && typeof token !== 'string') return 'invalid';
     try {
-      const caller = await this.#options.gate.authenticate(token);
-      await this.#options.gate.authorize(caller, { action: etcdAction(method), resource: { kind: 'keys' }, method: 'gRPC', path: method });
+      const caller = await authenticateRequest(this.#options.gate, token, () => call.clientName);
+      await this.#options.gate.authorize(caller, { action: etcdAction(call.path), resource: { kind: 'keys' }, method: 'gRPC', path: call.path });
       return 'ok';
     } catch (error) {
       if (isUltraError(error, 'Unauthenticated')) return 'invalid';
@@ -140,8 +145,8 @@ export class CredentialAuth implements EtcdAuthenticator {
     return token;
   }
 
-  check(metadata: GrpcMetadata): AuthCheck {
-    const [token] = metadata.get('token');
+  check(call: CallCredentials): AuthCheck {
+    const [token] = call.metadata.get('token');
     if (token === undefined) return 'missing';
     return typeof token === 'string' && this.#tokens.has(token) ? 'ok' : 'invalid';
   }

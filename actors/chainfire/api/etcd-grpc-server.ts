@@ -21,7 +21,7 @@ import { etcdError, etcdReason } from '../core/errors.ts';
 import type { AlarmAction, AlarmType } from '../core/types.ts';
 import { DEFAULT_MAX_REQUEST_BYTES } from '../core/limits.ts';
 import type { ChainfireService } from '../service.ts';
-import type { AuthCheck, ClusterCredential, EtcdAuthenticator } from './etcd-auth.ts';
+import type { AuthCheck, CallCredentials, ClusterCredential, EtcdAuthenticator } from './etcd-auth.ts';
 import { AUTH_UNAVAILABLE, CredentialAuth, customCheck, openAccess, PERMISSION_DENIED } from './etcd-auth.ts';
 import { ETCD_SERVICES, etcdServiceDefinitions } from './etcd-proto.ts';
 import type { EtcdServiceName } from './etcd-proto.ts';
@@ -278,8 +278,8 @@ export class EtcdGrpcServer {
   }
 
   /** Runs `then` with the call's refusal (undefined: it may proceed); at once when the check is synchronous. */
-  #whenChecked(call: { readonly metadata: GrpcMetadata; readonly path: string }, then: (refusal: GrpcError | undefined) => void): void {
-    const check = this.#auth.check(call.metadata, call.path);
+  #whenChecked(call: CallCredentials, then: (refusal: GrpcError | undefined) => void): void {
+    const check = this.#auth.check(call);
     if (typeof check === 'string') return then(authRefusal(check));
     check.then((c) => then(authRefusal(c)), (error: unknown) => then(toGrpcError(error, this.#log)));
   }

@@ -1,7 +1,8 @@
 // The access gate a node gives every component API once iam exists (runtime/node/node-gate.ts):
 //   authenticate: the cluster admin credential is the break-glass `system:admin`; anything else
 //     must be an iam access token, verified here against the JWKS (no round trip), refused when
-//     its session is revoked;
+//     its session is revoked; a verified client certificate names `user:<its CN>` (`root`: the
+//     administrator);
 //   authorize: system:admin may do everything; a token scoped to an org/project acts only there;
 //     otherwise the decision point decides (`iam.authorize` to a replica found through the
 //     receptionist), and its answer is reused from a local cache within the staleness bound.
@@ -12,7 +13,7 @@
 import { defineActor, type ActorRef, type ActorSystem, type AnyRef } from '../../../runtime/actors/index.ts';
 import type { ReceptionistMsg, ServiceListing } from '../../../runtime/cluster/receptionist.ts';
 import { UltraError, isUltraError } from '../../../runtime/errors.ts';
-import { SYSTEM_ADMIN, type AccessGate, type AccessRequest, type Caller } from '../../../runtime/http/access.ts';
+import { ROOT_CERTIFICATE_NAME, SYSTEM_ADMIN, type AccessGate, type AccessRequest, type Caller } from '../../../runtime/http/access.ts';
 import { tokenMatches } from '../../../runtime/node/admin-credential.ts';
 import { describeResource } from '../audit.ts';
 import { parseActor } from '../core/principal.ts';
@@ -160,6 +161,15 @@ export function createIamGate(options: IamGateOptions): IamGate {
     return { principal: claims.sub, session, ...(claims.org === undefined ? {} : { org: claims.org }), ...(claims.project === undefined ? {} : { project: claims.project }) };
   };
 
+  // The certificate was verified against the client CA by the TLS handshake; whether its user exists,
+  // is enabled and may act is the decision point's to say, at authorize.
+  const authenticateCertificate = (commonName: string): Promise<Caller> => {
+    if (commonName === ROOT_CERTIFICATE_NAME) return Promise.resolve(SYSTEM_ADMIN);
+    const principal = `user:${commonName}`;
+    if (parseActor(principal) === undefined) return Promise.reject(new UltraError('Unauthenticated', `client certificate: its common name "${commonName}" is not an iam user id (nor ${ROOT_CERTIFICATE_NAME})`));
+    return Promise.resolve({ principal });
+  };
+
   const authorize = async (caller: Caller, request: AccessRequest): Promise<void> => {
     if (caller.principal === SYSTEM_ADMIN.principal && caller.session === undefined) return;
     const { resource } = request;
@@ -226,7 +236,7 @@ export function createIamGate(options: IamGateOptions): IamGate {
     if (pendingAudit.length < MAX_PENDING_AUDIT) pendingAudit.push(entry);
   }
 
-  return { view, authenticate, authorize, syncNow, replicas: () => replicas };
+  return { view, authenticate, authenticateCertificate, authorize, syncNow, replicas: () => replicas };
 }
 
 function deny(caller: Caller, request: AccessRequest, reason: string): never {
