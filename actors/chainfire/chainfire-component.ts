@@ -2,13 +2,16 @@
 //
 //   /user/chainfire            supervisor (one-for-one)
 //   ├── raft                   the Raft replica: durable log, applies commands to this node's Replica
-//   └── lease-keeper           on the leader: promotes leases after an election, proposes expiries
+//   ├── lease-keeper           on the leader: promotes leases after an election, proposes expiries
+//   └── compactor              with auto compaction on (settings): on the leader, compacts the history
 //
 // The Replica (store, watch hub) outlives a raft restart, so watchers stay registered; the store
 // itself is rebuilt from the durable log. API servers use the returned ChainfireService.
 import { defineActor, oneForOne, type ActorRef, type ActorSystem } from '../../runtime/actors/index.ts';
 import type { KvBackend } from '../../runtime/persistence/store.ts';
 import { raftGroupActor } from '../../runtime/raft/raft-group-actor.ts';
+import { AutoCompactionSchedule, type AutoCompaction } from './core/auto-compaction.ts';
+import { etcdReason } from './core/errors.ts';
 import type { MvccStoreOptions } from './core/mvcc-store.ts';
 import { RaftChainfireService, raftReplicaRef } from './chainfire-service.ts';
 import { Replica } from './replica.ts';
@@ -36,6 +39,8 @@ export interface ChainfireOptions {
   readonly requestTimeoutMs?: number;
   /** This node lost its state and rejoins: its replica recovers before it votes (runtime/node/rejoin.ts). */
   readonly rejoining?: boolean;
+  /** etcd's --auto-compaction-mode/-retention (core/auto-compaction.ts); off when undefined. */
+  readonly autoCompaction?: AutoCompaction;
 }
 
 export interface Chainfire {
@@ -92,6 +97,7 @@ export function startChainfire(system: ActorSystem, options: ChainfireOptions): 
         { name: 'raft' },
       );
       ctx.spawn(leaseKeeper, { name: 'lease-keeper' });
+      if (options.autoCompaction !== undefined) ctx.spawn(compactor(service, replica, options.autoCompaction), { name: 'compactor' });
       return null;
     },
     receive: (state) => state,
@@ -100,3 +106,35 @@ export function startChainfire(system: ActorSystem, options: ChainfireOptions): 
   const ref = system.spawn(supervisor, { name: 'chainfire' });
   return { ref, service, replica };
 }
+
+/**
+ * Ticks an AutoCompactionSchedule: samples this replica's revision, and on the leader proposes the
+ * compaction it says is due — an ordinary Compact, as a client's would be.
+ */
+function compactor(service: RaftChainfireService, replica: Replica, config: AutoCompaction) {
+  return defineActor<AutoCompactionSchedule, { readonly type: 'tick' }>({
+    init(ctx) {
+      const schedule = new AutoCompactionSchedule(config, ctx.env.monotonicNow());
+      ctx.timers.startPeriodic('tick', { type: 'tick' }, schedule.tickMs);
+      ctx.log.info({ ...config, ...(config.mode === 'revision' ? { retention: String(config.retention) } : {}) }, 'chainfire auto compaction on');
+      return schedule;
+    },
+    async receive(schedule, _msg, ctx) {
+      const leader = (await service.raftStatus().catch(() => undefined))?.role === 'leader';
+      const revision = schedule.tick(ctx.env.monotonicNow(), replica.store.revision, leader);
+      if (revision === undefined) return schedule;
+      try {
+        await service.compact({ revision });
+        ctx.log.info({ revision: String(revision) }, 'chainfire auto compaction: history compacted');
+        schedule.done(ctx.env.monotonicNow(), revision, true);
+      } catch (error) {
+        // Compacted already (by a client, or a previous leader) is as good as done.
+        const compacted = etcdReason(error) === 'compacted';
+        if (!compacted) ctx.log.warn({ err: error, revision: String(revision) }, 'chainfire auto compaction failed; retrying at the next tick');
+        schedule.done(ctx.env.monotonicNow(), revision, compacted);
+      }
+      return schedule;
+    },
+  });
+}
+

@@ -3,7 +3,8 @@
 // `ports.chainfire-http` (default 8081), both behind the node's access gate: etcd clients log in
 // as an iam user (`etcdctl --user alice:<password>`) or as root with the cluster admin credential
 // (`etcdctl --user root:$(cat <dataDir>/admin-token)`), and every call is authorized with its
-// coordination:* action (api/etcd-auth.ts); REST takes a bearer token.
+// coordination:* action (api/etcd-auth.ts); REST takes a bearer token. settings.chainfire
+// (config.ts) turns on etcd's auto compaction.
 import { join } from 'node:path';
 import { LevelBackend } from '../../runtime/persistence/level-backend.ts';
 import { apiUrl, type ComponentDescriptor } from '../../runtime/node/component.ts';
@@ -13,6 +14,7 @@ import { GateAuth } from './api/etcd-auth.ts';
 import { EtcdGrpcServer } from './api/etcd-grpc-server.ts';
 import { chainfireRestRoutes } from './api/rest-api.ts';
 import { startChainfire } from './chainfire-component.ts';
+import { parseChainfireSettings } from './config.ts';
 
 export const DEFAULT_CHAINFIRE_GRPC_PORT = 2379;
 export const DEFAULT_CHAINFIRE_HTTP_PORT = 8081;
@@ -21,6 +23,8 @@ export const chainfireDescriptor: ComponentDescriptor = {
   name: 'chainfire',
   dependencies: [],
   async start(ctx) {
+    // Settings first: a bad one stops the node before anything is opened.
+    const settings = parseChainfireSettings(ctx.config.settings?.chainfire);
     const backend = await LevelBackend.open(join(ctx.config.dataDir, 'chainfire'));
     const port = ctx.config.ports?.['chainfire-grpc'] ?? DEFAULT_CHAINFIRE_GRPC_PORT;
     let grpcUrl = '';
@@ -29,6 +33,7 @@ export const chainfireDescriptor: ComponentDescriptor = {
       voters: ctx.voters,
       backend,
       rejoining: ctx.rejoining,
+      autoCompaction: settings.autoCompaction,
       clientUrls: (member) => (member === ctx.nodeId && grpcUrl !== '' ? [grpcUrl] : []),
     });
     const server = new EtcdGrpcServer({ service: chainfire.service, host: ctx.host, port, log: ctx.log.child({ component: 'chainfire' }), authenticator: new GateAuth({ gate: ctx.gate, adminToken: ctx.adminToken, login: async (name, password) => (await iamPasswordLogin(ctx, name, password)).access_token }), env: ctx.system.env, tls: ctx.tls });

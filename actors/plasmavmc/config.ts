@@ -4,8 +4,8 @@
 // volumes under <dataDir>/plasmavmc/volumes.
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { Type, type Static } from '@sinclair/typebox';
-import { TypeCompiler } from '@sinclair/typebox/compiler';
+import { Type } from '@sinclair/typebox';
+import { settingsParser } from '../../runtime/node/component-settings.ts';
 import { UltraError } from '../../runtime/errors.ts';
 import type { AccelSetting } from '../../hostdrivers/kvm/qemu-driver.ts';
 import type { Timing } from './plasmavmc.ts';
@@ -61,8 +61,6 @@ export const PlasmavmcSettingsSchema = Type.Object(
   { additionalProperties: false },
 );
 
-export type PlasmavmcSettings = Static<typeof PlasmavmcSettingsSchema>;
-
 export interface PlasmavmcConfig {
   readonly worker: boolean;
   readonly driver: 'qemu' | 'fake';
@@ -75,15 +73,10 @@ export interface PlasmavmcConfig {
   readonly timing: Partial<Timing>;
 }
 
-const check = TypeCompiler.Compile(PlasmavmcSettingsSchema);
+const checkSettings = settingsParser('plasmavmc', PlasmavmcSettingsSchema);
 
 export function parsePlasmavmcSettings(value: unknown, dataDir: string, host: string): PlasmavmcConfig {
-  const settings = value ?? {};
-  if (!check.Check(settings)) {
-    const problems = [...check.Errors(settings)].slice(0, 3).map((e) => `${e.path || '/'}: ${e.message}`);
-    throw new UltraError('InvalidArgument', `settings.plasmavmc in the node config is invalid: ${problems.join('; ')}`);
-  }
-  const s = settings as PlasmavmcSettings;
+  const s = checkSettings(value);
   const timing = s.timing ?? {};
   if (timing.heartbeatMs !== undefined && timing.leaseMs !== undefined && timing.leaseMs < 3 * timing.heartbeatMs) {
     throw new UltraError('InvalidArgument', `settings.plasmavmc.timing.leaseMs (${timing.leaseMs}) must be at least 3 heartbeats (${3 * timing.heartbeatMs}) so one late heartbeat does not lose a worker`);

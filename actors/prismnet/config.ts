@@ -1,8 +1,8 @@
 // prismnet's settings in the node config (`settings.prismnet` in node.json), validated at start.
 // Everything has a default: with no settings a node runs the controller and a linuxbridge
 // dataplane with the `pn` prefix.
-import { Type, type Static } from '@sinclair/typebox';
-import { TypeCompiler } from '@sinclair/typebox/compiler';
+import { Type } from '@sinclair/typebox';
+import { settingsParser } from '../../runtime/node/component-settings.ts';
 import { UltraError } from '../../runtime/errors.ts';
 import { parseCidr, type Cidr } from '../../hostdrivers/network/ipv4.ts';
 import type { NetworkDriverConfig } from '../../hostdrivers/network/select.ts';
@@ -25,8 +25,6 @@ export const PrismnetSettingsSchema = Type.Object(
   { additionalProperties: false },
 );
 
-export type PrismnetSettings = Static<typeof PrismnetSettingsSchema>;
-
 export interface PrismnetConfig {
   readonly driver: NetworkDriverConfig;
   readonly transitPool: Cidr;
@@ -35,15 +33,10 @@ export interface PrismnetConfig {
 }
 
 export const DEFAULT_TRANSIT_CIDR = '169.254.128.0/18';
-const check = TypeCompiler.Compile(PrismnetSettingsSchema);
+const checkSettings = settingsParser('prismnet', PrismnetSettingsSchema);
 
 export function parsePrismnetSettings(value: unknown): PrismnetConfig {
-  const settings = value ?? {};
-  if (!check.Check(settings)) {
-    const problems = [...check.Errors(settings)].slice(0, 3).map((e) => `${e.path || '/'}: ${e.message}`);
-    throw new UltraError('InvalidArgument', `settings.prismnet in the node config is invalid: ${problems.join('; ')}`);
-  }
-  const s = settings as PrismnetSettings;
+  const s = checkSettings(value);
   const transitPool = parseCidr(s.transitCidr ?? DEFAULT_TRANSIT_CIDR, 'settings.prismnet.transitCidr');
   if (transitPool.prefixLength > 29) throw new UltraError('InvalidArgument', 'settings.prismnet.transitCidr must be /29 or larger (it is cut into /30 router links)');
   return {

@@ -42,15 +42,18 @@ export class TestNode {
 
   readonly tls: ApiTlsFiles | undefined;
   readonly #log: Logger;
+  readonly #settings: Record<string, unknown> | undefined;
 
   /**
    * `tls`: serve every API over TLS with these files (node.json's `tls`; this harness's own requests
-   * trust and present what client-tls.ts is set to); `log`: the node's logger (default silent).
+   * trust and present what client-tls.ts is set to); `log`: the node's logger (default silent);
+   * `settings`: node.json's per-component settings.
    */
-  constructor(components: readonly string[] = ['chainfire', 'flaredb', 'iam'], tls?: ApiTlsFiles, log: Logger = silentLogger()) {
+  constructor(components: readonly string[] = ['chainfire', 'flaredb', 'iam'], tls?: ApiTlsFiles, log: Logger = silentLogger(), settings?: Record<string, unknown>) {
     this.components = components;
     this.tls = tls;
     this.#log = log;
+    this.#settings = settings;
     this.dir = mkdtempSync(join(tmpdir(), 'uc-iam-node-'));
     this.dataDir = join(this.dir, 'node');
   }
@@ -69,6 +72,7 @@ export class TestNode {
         http: { host: '127.0.0.1', port: 0 },
         ports: { 'chainfire-grpc': 0, 'chainfire-http': 0, 'flaredb-http': 0, 'iam-http': 0 },
         ...(this.tls === undefined ? {} : { tls: this.tls }),
+        ...(this.#settings === undefined ? {} : { settings: this.#settings }),
       },
       this.dir,
       'test',
