@@ -1,5 +1,8 @@
 // The etcd v3 gRPC server driven by Debian's real etcdctl, over a real single-voter chainfire:
 // what etcdctl prints must be what it prints against etcd, errors included.
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHAINFIRE_VERSION } from '../../actors/chainfire/chainfire-service.ts';
 import { id64 } from '../../actors/chainfire/member-id.ts';
@@ -110,6 +113,37 @@ describe('etcd gRPC server with etcdctl', () => {
     expect(errorLine(missing.stderr)).toBe('Error: failed to revoke lease (etcdserver: requested lease not found)');
     const badLease = await t.etcdctl(['put', '--lease', 'abcdef', 'k', 'v']);
     expect(errorLine(badLease.stderr)).toBe('Error: etcdserver: requested lease not found');
+  });
+
+  it('carries etcdctl lock and elect (clientv3 concurrency: leases, txns on create revision, watches)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'uc-lock-'));
+    try {
+      const log = join(dir, 'log');
+      // A holds the lock for a second; B asks meanwhile and may only run once A let go.
+      const a = t.spawn(['lock', 'jobs', '--', 'sh', '-c', `echo A-in >> ${log}; sleep 1; echo A-out >> ${log}`]);
+      await waitFor(() => existsSync(log), 10_000);
+      expect((await t.etcdctl(['get', 'jobs/', '--prefix', '--keys-only'])).stdout.trim()).toMatch(/^jobs\/[0-9a-f]+$/);
+      const b = await t.etcdctl(['lock', 'jobs', '--', 'sh', '-c', `echo B-in >> ${log}`]);
+      expect((await a).exitCode).toBe(0);
+      expect(b.exitCode).toBe(0);
+      expect(readFileSync(log, 'utf8').split('\n').filter(Boolean)).toEqual(['A-in', 'A-out', 'B-in']);
+      // Both released: the lock's keys went with the sessions' leases.
+      expect((await t.etcdctl(['get', 'jobs/', '--prefix', '--keys-only'])).stdout).toBe('');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    // alice campaigns and wins; a listener sees her proclamation.
+    const alice = t.spawn(['elect', 'leader', 'alice']);
+    let campaign = '';
+    alice.stdout.on('data', (chunk: Buffer) => (campaign += chunk.toString()));
+    await waitFor(() => campaign.includes('alice'), 10_000);
+    const listener = t.spawn(['elect', '--listen', 'leader']);
+    let heard = '';
+    listener.stdout.on('data', (chunk: Buffer) => (heard += chunk.toString()));
+    await waitFor(() => heard.includes('alice'), 10_000);
+    listener.kill('SIGINT');
+    alice.kill('SIGINT');
+    await Promise.allSettled([listener, alice]);
   });
 
   it('answers member list, endpoint status and alarm list', async () => {
