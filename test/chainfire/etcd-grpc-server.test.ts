@@ -146,12 +146,14 @@ describe('etcd gRPC server with etcdctl', () => {
     await Promise.allSettled([listener, alice]);
   });
 
-  it('answers member list, endpoint status and alarm list', async () => {
+  it('answers member list, endpoint status, alarm list and endpoint health', async () => {
     expect((await t.etcdctl(['member', 'list'])).stdout).toBe(`${MEMBER_HEX}, started, ${MEMBER}, , http://127.0.0.1:${t.port}, false`);
     const status = await t.etcdctl(['endpoint', 'status']);
     expect(status.stdout).toMatch(new RegExp(`^127\\.0\\.0\\.1:${t.port}, ${MEMBER_HEX}, ${CHAINFIRE_VERSION.replaceAll('.', '\\.')}, [^,]+, true, false, `));
     const alarms = await t.etcdctl(['alarm', 'list']);
     expect([alarms.exitCode, alarms.stdout]).toEqual([0, '']);
+    const health = await t.etcdctl(['endpoint', 'health']);
+    expect(health.stdout + health.stderr).toMatch(new RegExp(`^127\\.0\\.0\\.1:${t.port} is healthy: successfully committed proposal: took = `));
   });
 
   it('refuses bad input with etcd errors and changes nothing', async () => {
