@@ -137,4 +137,3 @@ function compactor(service: RaftChainfireService, replica: Replica, config: Auto
     },
   });
 }
-
