@@ -115,6 +115,13 @@ export interface GrpcServerOptions {
   readonly log: Logger;
   /** Serve gRPC over TLS (ALPN h2) with these credentials (api-tls.ts); h2c without. */
   readonly tls?: ApiTls | undefined;
+  /**
+   * Takes the connections that speak HTTP/1.1 rather than HTTP/2 (an HTTP server's
+   * `emit('connection', socket)`), as etcd serves its JSON gateway on the gRPC port: over TLS those
+   * that chose ALPN `http/1.1`, in the clear those whose first bytes are not the HTTP/2 preface.
+   * Without it every connection is HTTP/2.
+   */
+  readonly http1?: (socket: net.Socket) => void;
 }
 
 /** How long close() lets sessions finish once every call has its status, before cutting them. */
@@ -167,18 +174,26 @@ export class GrpcServer {
     this.#maxBytes = options.maxReceiveMessageBytes;
     this.#env = options.env;
     this.#log = options.log;
-    const serve = (socket: net.Socket): void => {
+    const serveHttp2 = (socket: net.Socket): void => {
       // Read once per connection: a client certificate stays the same for the connection's life.
       const clientName = verifiedClientName(socket);
       const connection = new Http2ServerConnection(socket, { onStream: (stream, headers) => this.#onStream(stream, headers, clientName), log: this.#log });
       this.#connections.add(connection);
       socket.once('close', () => this.#connections.delete(connection));
     };
+    const http1 = options.http1;
+    const serve = http1 === undefined ? serveHttp2 : (socket: net.Socket): void => {
+      const alpn = (socket as tls.TLSSocket).alpnProtocol;
+      if (alpn === 'h2') serveHttp2(socket);
+      else if (alpn === 'http/1.1') http1(socket);
+      else sniffPreface(socket, serveHttp2, http1);
+    };
     if (options.tls === undefined) {
       this.#server = net.createServer({ noDelay: true }, serve);
     } else {
-      // A TLS server calls `serve` once the handshake is done (its 'secureConnection').
-      const server = tls.createServer({ ...serverTlsOptions(options.tls, ['h2']), noDelay: true }, serve);
+      // A TLS server calls `serve` once the handshake is done (its 'secureConnection'). ALPN picks
+      // by the server's order: gRPC clients offer only h2; curl, offering both, gets HTTP/1.1.
+      const server = tls.createServer({ ...serverTlsOptions(options.tls, http1 === undefined ? ['h2'] : ['http/1.1', 'h2']), noDelay: true }, serve);
       logRefusedHandshakes(server, this.#log);
       this.#server = server;
     }
@@ -513,4 +528,25 @@ class Call implements GrpcUnaryCall, GrpcStreamCall, StreamEvents {
     this.#finish();
     this.#cancelNow();
   }
+}
+
+/** An HTTP/2 connection's first bytes (RFC 9113 §3.4); no HTTP/1.1 method starts with "PR". */
+const PREFACE_START = Buffer.from('PR');
+
+/**
+ * Reads a connection's first bytes to tell HTTP/2 (its preface) from HTTP/1.1, then hands the
+ * socket on with those bytes put back, paused until the new owner reads.
+ */
+function sniffPreface(socket: net.Socket, http2: (socket: net.Socket) => void, http1: (socket: net.Socket) => void): void {
+  let head = Buffer.alloc(0);
+  const onData = (chunk: Buffer): void => {
+    head = Buffer.concat([head, chunk]);
+    if (head.length < PREFACE_START.length && PREFACE_START.subarray(0, head.length).equals(head)) return;
+    socket.off('data', onData);
+    socket.pause();
+    socket.unshift(head);
+    (head.subarray(0, PREFACE_START.length).equals(PREFACE_START) ? http2 : http1)(socket);
+    socket.resume();
+  };
+  socket.on('data', onData);
 }

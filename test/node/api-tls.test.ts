@@ -73,6 +73,16 @@ describe('APIs over TLS, server certificate only', () => {
     expect(members.stdout).toContain(grpcUrl(t));
   });
 
+  it('serves etcd\'s JSON gateway on the same TLS port to curl (ALPN http/1.1), gRPC going on beside it', async () => {
+    const post = (path: string, body: unknown, token?: string) =>
+      curl(['--cacert', ca.cert, '-X', 'POST', ...(token === undefined ? [] : ['-H', `Authorization: ${token}`]), '-d', JSON.stringify(body), `${grpcUrl(t)}${path}`]);
+    const login = await post('/v3/auth/authenticate', { name: 'root', password: t.adminToken });
+    const { token } = JSON.parse(login.stdout) as { token: string };
+    const got = await post('/v3/kv/range', { key: Buffer.from('tls-key').toString('base64') }, token);
+    expect(JSON.parse(got.stdout).kvs[0].value).toBe(Buffer.from('over tls').toString('base64'));
+    expect((await etcdctl(t, ['--cacert', ca.cert, 'get', 'tls-key', '--print-value-only'])).stdout.trim()).toBe('over tls');
+  });
+
   it('etcdctl without the CA does not trust the server, and nothing is written', async () => {
     const put = await etcdctl(t, ['put', 'untrusted', 'x']);
     expect(put.exitCode).not.toBe(0);
@@ -227,6 +237,15 @@ describe('client certificates name their caller, as etcd --client-cert-auth', ()
       const audit = await t.call('iam-http', 'GET', '/api/v1/audit?principal=user:alice&outcome=denied', undefined, t.adminToken);
       return audit.body.items.some((e: { action: string }) => e.action === 'coordination:keys:write');
     }, 5_000);
+  });
+
+  it('the JSON gateway on the gRPC port takes the certificate the same way', async () => {
+    const post = (who: CertificateFiles, path: string, body: unknown) =>
+      curl(['--cacert', ca.cert, '--cert', who.cert, '--key', who.key, '-o', '/dev/null', '-w', '%{http_code}', '-X', 'POST', '-d', JSON.stringify(body), `${grpcUrl(t)}${path}`]);
+    const key = Buffer.from('greeting').toString('base64');
+    expect((await post(certs.alice, '/v3/kv/range', { key })).stdout).toBe('200');
+    expect((await post(certs.alice, '/v3/kv/put', { key, value: key })).stdout).toBe('403');
+    expect((await post(certs.root, '/v3/kv/put', { key, value: Buffer.from('hello').toString('base64') })).stdout).toBe('200');
   });
 
   it('REST takes the certificate the same way', async () => {

@@ -14,7 +14,7 @@ import { realEnv } from '../../../runtime/env/real-env.ts';
 import type { Env } from '../../../runtime/env/env.ts';
 import { GrpcServer } from '../../../runtime/grpc/grpc-server.ts';
 import type { ApiTls } from '../../../runtime/http/api-tls.ts';
-import type { GrpcMetadata, GrpcMethod, GrpcStreamCall, GrpcUnaryCall } from '../../../runtime/grpc/grpc-server.ts';
+import type { GrpcMetadata, GrpcMethod, GrpcStreamCall, GrpcUnaryCall, GrpcUnaryMethod } from '../../../runtime/grpc/grpc-server.ts';
 import { UltraError } from '../../../runtime/errors.ts';
 import type { Logger } from '../../../runtime/log/logger.ts';
 import { etcdError, etcdReason } from '../core/errors.ts';
@@ -24,6 +24,7 @@ import type { ChainfireService } from '../service.ts';
 import type { AuthCheck, CallCredentials, ClusterCredential, EtcdAuthenticator } from './etcd-auth.ts';
 import { AUTH_UNAVAILABLE, CredentialAuth, customCheck, openAccess, PERMISSION_DENIED } from './etcd-auth.ts';
 import { ETCD_SERVICES, etcdServiceDefinitions } from './etcd-proto.ts';
+import { EtcdJsonGateway } from './json-gateway.ts';
 import type { EtcdServiceName } from './etcd-proto.ts';
 import type { GrpcError } from './grpc-errors.ts';
 import {
@@ -100,6 +101,7 @@ export class EtcdGrpcServer {
   readonly #progressNotifyMs: number;
   readonly #tls: ApiTls | undefined;
   #server: GrpcServer | undefined;
+  #gateway: EtcdJsonGateway | undefined;
 
   constructor(options: EtcdGrpcServerOptions) {
     if (options.credential !== undefined && options.authenticate !== undefined) {
@@ -130,7 +132,13 @@ export class EtcdGrpcServer {
     const methods = ETCD_SERVICES.flatMap((name) =>
       grpcMethods(name, name === 'KV' ? this.#measuringWrites(definitions.KV) : definitions[name], implementations[name]),
     );
-    const server = new GrpcServer({ methods, maxReceiveMessageBytes: this.#maxRequestBytes + GRPC_OVERHEAD_BYTES, env: this.#env, log: this.#log, tls: this.#tls });
+    const gateway = new EtcdJsonGateway(
+      methods.filter((m): m is GrpcUnaryMethod => m.kind === 'unary'),
+      // JSON spells bytes in base64 (4/3 of them) and adds field names.
+      2 * this.#maxRequestBytes + GRPC_OVERHEAD_BYTES,
+    );
+    this.#gateway = gateway;
+    const server = new GrpcServer({ methods, maxReceiveMessageBytes: this.#maxRequestBytes + GRPC_OVERHEAD_BYTES, env: this.#env, log: this.#log, tls: this.#tls, http1: (socket) => gateway.accept(socket) });
     this.#server = server;
     const port = await server.listen(this.#port, this.#host).catch((error: unknown) => {
       this.#server = undefined;
@@ -145,6 +153,7 @@ export class EtcdGrpcServer {
   close(): Promise<void> {
     const server = this.#server;
     this.#server = undefined;
+    this.#gateway?.close();
     return server === undefined ? Promise.resolve() : server.close();
   }
 

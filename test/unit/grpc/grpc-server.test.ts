@@ -2,7 +2,9 @@
 // deadlines, cancellation, shutdown), and a raw node:http2 client for what no gRPC client sends
 // (frames split across DATA chunks, two messages in one chunk, bad flags, truncated messages).
 import { Client, credentials, Metadata, status, type ServiceError } from '@grpc/grpc-js';
+import { once } from 'node:events';
 import http2 from 'node:http2';
+import net from 'node:net';
 import zlib from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { realEnv } from '../../../runtime/env/real-env.ts';
@@ -239,6 +241,50 @@ describe('GrpcServer', () => {
       });
     expect(await stream('3')).toEqual(['0', '1', '2']);
     expect(await stream('0')).toEqual([]);
+  });
+
+  it('hands HTTP/1.1 connections to http1 however their first bytes arrive, and keeps HTTP/2 for the preface', async () => {
+    const requests: string[] = [];
+    server = new GrpcServer({
+      methods,
+      maxReceiveMessageBytes: 1024,
+      env,
+      log: silentLogger(),
+      http1: (socket) => {
+        let request = '';
+        socket.on('data', (chunk: Buffer) => {
+          request += chunk.toString();
+          if (!request.endsWith('\r\n\r\n')) return;
+          requests.push(request);
+          socket.end('HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok');
+        });
+      },
+    });
+    const port = await server.listen(0, '127.0.0.1');
+    /** Sends `parts` one at a time, 20 ms apart; resolves with everything the server sent back until it closed or 500 ms passed. */
+    const exchange = async (parts: readonly (string | Buffer)[]): Promise<Buffer> => {
+      const socket = net.connect(port, '127.0.0.1');
+      await once(socket, 'connect');
+      const received: Buffer[] = [];
+      socket.on('data', (chunk: Buffer) => received.push(chunk));
+      for (const part of parts) {
+        socket.write(part);
+        await sleep(20);
+      }
+      await Promise.race([once(socket, 'close'), sleep(500)]);
+      socket.destroy();
+      return Buffer.concat(received);
+    };
+    expect((await exchange(['P', 'OST /v3/kv/range HTTP/1.1\r\nhost: a\r\n\r\n'])).toString()).toMatch(/^HTTP\/1\.1 200 OK[\s\S]*ok$/);
+    expect((await exchange(['GET /health HTTP/1.1\r\nhost: a\r\n\r\n'])).toString()).toMatch(/ok$/);
+    expect(requests.map((r) => r.split(' ')[0])).toEqual(['POST', 'GET']);
+    // HTTP/2's preface, its first byte alone, then an empty SETTINGS frame: the answer starts with the server's SETTINGS.
+    const settings = Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0]);
+    const answer = await exchange(['P', Buffer.concat([Buffer.from('RI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), settings])]);
+    expect(answer[3]).toBe(4);
+    expect(requests).toHaveLength(2);
+    client = new Client(`127.0.0.1:${port}`, credentials.createInsecure());
+    expect(await unary('/t.T/Echo', 'hi')).toBe('hi||');
   });
 
   it('refuses to listen on a port in use with Unavailable, naming it', async () => {

@@ -1,0 +1,189 @@
+// etcd's JSON gateway (grpc-gateway) on the gRPC port: `POST /v3/kv/range` with a JSON body and so
+// on, for clients that speak HTTP/1.1 and JSON rather than gRPC (curl, Patroni, scripts). A request
+// body is the gRPC request message in protobuf's JSON mapping, as etcd's gateway takes it:
+// bytes as base64, int64 as strings or numbers, enums by name, etcd's field names. It becomes the
+// same message a gRPC call would carry and goes to the same handler (authentication included):
+// the gateway only translates. Answers are JSON the same way (a zero value the handler set is
+// written, where etcd's jsonpb leaves it out; a JSON client reads both alike), errors
+// `{"error", "code", "message"}` with the gRPC code and its HTTP status, as grpc-gateway writes them.
+// `Authorization: <token>` carries an etcd token (from /v3/auth/authenticate), as etcd's gateway
+// reads it. The streaming methods (watch, lease keep-alive, snapshot) are not served here.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import protobuf from 'protobufjs';
+import type { GrpcMetadata, GrpcUnaryCall, GrpcUnaryMethod } from '../../../runtime/grpc/grpc-server.ts';
+import { GrpcStatus, type GrpcError } from '../../../runtime/grpc/status.ts';
+import { verifiedClientName } from '../../../runtime/http/api-tls.ts';
+
+/** etcd's gateway paths (rpc.proto's google.api.http options, which proto/rpc.proto leaves out), by gRPC path. */
+const GATEWAY_PATHS: Readonly<Record<string, readonly string[]>> = {
+  '/etcdserverpb.KV/Range': ['/v3/kv/range'],
+  '/etcdserverpb.KV/Put': ['/v3/kv/put'],
+  '/etcdserverpb.KV/DeleteRange': ['/v3/kv/deleterange'],
+  '/etcdserverpb.KV/Txn': ['/v3/kv/txn'],
+  '/etcdserverpb.KV/Compact': ['/v3/kv/compaction'],
+  '/etcdserverpb.Lease/LeaseGrant': ['/v3/lease/grant'],
+  '/etcdserverpb.Lease/LeaseRevoke': ['/v3/lease/revoke', '/v3/kv/lease/revoke'],
+  '/etcdserverpb.Lease/LeaseTimeToLive': ['/v3/lease/timetolive', '/v3/kv/lease/timetolive'],
+  '/etcdserverpb.Lease/LeaseLeases': ['/v3/lease/leases', '/v3/kv/lease/leases'],
+  '/etcdserverpb.Cluster/MemberAdd': ['/v3/cluster/member/add'],
+  '/etcdserverpb.Cluster/MemberRemove': ['/v3/cluster/member/remove'],
+  '/etcdserverpb.Cluster/MemberUpdate': ['/v3/cluster/member/update'],
+  '/etcdserverpb.Cluster/MemberList': ['/v3/cluster/member/list'],
+  '/etcdserverpb.Cluster/MemberPromote': ['/v3/cluster/member/promote'],
+  '/etcdserverpb.Maintenance/Alarm': ['/v3/maintenance/alarm'],
+  '/etcdserverpb.Maintenance/Status': ['/v3/maintenance/status'],
+  '/etcdserverpb.Maintenance/Defragment': ['/v3/maintenance/defragment'],
+  '/etcdserverpb.Maintenance/Hash': ['/v3/maintenance/hash'],
+  '/etcdserverpb.Maintenance/HashKV': ['/v3/maintenance/hashkv'],
+  '/etcdserverpb.Maintenance/MoveLeader': ['/v3/maintenance/transfer-leadership'],
+  '/etcdserverpb.Auth/AuthEnable': ['/v3/auth/enable'],
+  '/etcdserverpb.Auth/AuthDisable': ['/v3/auth/disable'],
+  '/etcdserverpb.Auth/AuthStatus': ['/v3/auth/status'],
+  '/etcdserverpb.Auth/Authenticate': ['/v3/auth/authenticate'],
+  '/etcdserverpb.Auth/UserAdd': ['/v3/auth/user/add'],
+  '/etcdserverpb.Auth/UserGet': ['/v3/auth/user/get'],
+  '/etcdserverpb.Auth/UserList': ['/v3/auth/user/list'],
+  '/etcdserverpb.Auth/UserDelete': ['/v3/auth/user/delete'],
+  '/etcdserverpb.Auth/UserChangePassword': ['/v3/auth/user/changepw'],
+  '/etcdserverpb.Auth/UserGrantRole': ['/v3/auth/user/grant'],
+  '/etcdserverpb.Auth/UserRevokeRole': ['/v3/auth/user/revoke'],
+  '/etcdserverpb.Auth/RoleAdd': ['/v3/auth/role/add'],
+  '/etcdserverpb.Auth/RoleGet': ['/v3/auth/role/get'],
+  '/etcdserverpb.Auth/RoleList': ['/v3/auth/role/list'],
+  '/etcdserverpb.Auth/RoleDelete': ['/v3/auth/role/delete'],
+  '/etcdserverpb.Auth/RoleGrantPermission': ['/v3/auth/role/grant'],
+  '/etcdserverpb.Auth/RoleRevokePermission': ['/v3/auth/role/revoke'],
+};
+
+/** The streaming methods' gateway paths: answered 501, saying to use gRPC. */
+const STREAMING_PATHS = ['/v3/watch', '/v3/lease/keepalive', '/v3/maintenance/snapshot'];
+
+/** grpc-gateway's HTTP status for each gRPC code (runtime.HTTPStatusFromCode). */
+const HTTP_STATUS: Readonly<Record<number, number>> = {
+  [GrpcStatus.OK]: 200,
+  [GrpcStatus.CANCELLED]: 408,
+  [GrpcStatus.UNKNOWN]: 500,
+  [GrpcStatus.INVALID_ARGUMENT]: 400,
+  [GrpcStatus.DEADLINE_EXCEEDED]: 504,
+  [GrpcStatus.NOT_FOUND]: 404,
+  [GrpcStatus.ALREADY_EXISTS]: 409,
+  [GrpcStatus.PERMISSION_DENIED]: 403,
+  [GrpcStatus.RESOURCE_EXHAUSTED]: 429,
+  [GrpcStatus.FAILED_PRECONDITION]: 400,
+  [GrpcStatus.ABORTED]: 409,
+  [GrpcStatus.OUT_OF_RANGE]: 400,
+  [GrpcStatus.UNIMPLEMENTED]: 501,
+  [GrpcStatus.INTERNAL]: 500,
+  [GrpcStatus.UNAVAILABLE]: 503,
+  [GrpcStatus.DATA_LOSS]: 500,
+  [GrpcStatus.UNAUTHENTICATED]: 401,
+};
+
+/** Both directions of protobuf's JSON mapping, as etcd's gateway (jsonpb, original field names) writes them. */
+const TO_JSON: protobuf.IConversionOptions = { longs: String, enums: String, bytes: String };
+
+interface Route {
+  readonly method: GrpcUnaryMethod;
+  readonly request: protobuf.Type;
+  readonly response: protobuf.Type;
+}
+
+export class EtcdJsonGateway {
+  readonly #routes = new Map<string, Route>();
+  readonly #maxBodyBytes: number;
+  readonly #server: Server;
+
+  /** `methods`: the gRPC server's unary methods; `maxBodyBytes`: the largest JSON body read. */
+  constructor(methods: readonly GrpcUnaryMethod[], maxBodyBytes: number) {
+    const root = new protobuf.Root().loadSync(fileURLToPath(new URL('./proto/rpc.proto', import.meta.url)), { keepCase: true });
+    for (const method of methods) {
+      const rpc = root.lookup(method.path.slice(1).replace('/', '.')) as protobuf.Method;
+      const route = { method, request: root.lookupType(rpc.requestType), response: root.lookupType(rpc.responseType) };
+      for (const path of GATEWAY_PATHS[method.path] ?? []) this.#routes.set(path, route);
+    }
+    this.#maxBodyBytes = maxBodyBytes;
+    this.#server = createServer((req, res) => this.#handle(req, res));
+  }
+
+  /** Serves an HTTP/1.1 connection the gRPC server handed over. */
+  accept(socket: Socket): void {
+    this.#server.emit('connection', socket);
+  }
+
+  /** Closes every connection it serves (the gRPC server stops accepting them). */
+  close(): void {
+    this.#server.closeAllConnections();
+  }
+
+  #handle(req: IncomingMessage, res: ServerResponse): void {
+    const path = (req.url ?? '/').split('?')[0]!;
+    const route = this.#routes.get(path);
+    if (route === undefined) {
+      const streaming = STREAMING_PATHS.includes(path);
+      const details = streaming ? `${path} streams; the JSON gateway serves unary calls only: use the gRPC API` : `no gateway route ${path} (POST /v3/kv/range, /v3/kv/put, …)`;
+      return answerError(res, { code: streaming ? GrpcStatus.UNIMPLEMENTED : GrpcStatus.NOT_FOUND, details });
+    }
+    if (req.method !== 'POST') {
+      res.setHeader('allow', 'POST');
+      return answerError(res, { code: GrpcStatus.UNIMPLEMENTED, details: `${req.method} ${path}: the gateway takes POST with a JSON body` }, 405);
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= this.#maxBodyBytes) chunks.push(chunk);
+    });
+    req.on('end', () => {
+      if (size > this.#maxBodyBytes) return answerError(res, { code: GrpcStatus.INVALID_ARGUMENT, details: 'etcdserver: request is too large' });
+      let request: Uint8Array;
+      try {
+        const text = Buffer.concat(chunks).toString('utf8');
+        const json: unknown = text.trim() === '' ? {} : JSON.parse(text);
+        if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new Error('the body must be a JSON object');
+        request = route.request.encode(route.request.fromObject(json as Record<string, unknown>)).finish();
+      } catch (error) {
+        return answerError(res, { code: GrpcStatus.INVALID_ARGUMENT, details: `invalid ${route.request.name} JSON: ${(error as Error).message}` });
+      }
+      route.method.handle(gatewayCall(route, req, request, res));
+    });
+  }
+}
+
+/** The gRPC server's unary call interface over one gateway request. */
+function gatewayCall(route: Route, req: IncomingMessage, body: Uint8Array, res: ServerResponse): GrpcUnaryCall {
+  let ended = false;
+  const finish = (send: () => void): void => {
+    if (ended) return;
+    ended = true;
+    send();
+  };
+  // A client gone before the answer: nothing more to send.
+  res.once('close', () => (ended = true));
+  return {
+    path: route.method.path,
+    request: route.method.decode(Buffer.from(body)),
+    metadata: authorizationMetadata(req),
+    clientName: verifiedClientName(req.socket),
+    get cancelled() {
+      return ended;
+    },
+    respond: (message) =>
+      finish(() => {
+        const json = route.response.toObject(route.response.decode(route.method.encode(message)), TO_JSON);
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(json));
+      }),
+    fail: (error) => finish(() => answerError(res, error)),
+  };
+}
+
+/** etcd's gateway takes the token from the `Authorization` header (the `token` metadata of a gRPC call). */
+function authorizationMetadata(req: IncomingMessage): GrpcMetadata {
+  const token = req.headers.authorization;
+  return { get: (key) => (key === 'token' && token !== undefined ? [token] : []) };
+}
+
+function answerError(res: ServerResponse, error: GrpcError, status = HTTP_STATUS[error.code] ?? 500): void {
+  res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify({ error: error.details, code: error.code, message: error.details }));
+}
