@@ -137,12 +137,13 @@ export class EtcdJsonGateway {
     });
     req.on('end', () => {
       if (size > this.#maxBodyBytes) return answerError(res, { code: GrpcStatus.INVALID_ARGUMENT, details: 'etcdserver: request is too large' });
-      let request: Uint8Array;
+      let request: unknown;
       try {
         const text = Buffer.concat(chunks).toString('utf8');
         const json: unknown = text.trim() === '' ? {} : JSON.parse(text);
         if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new Error('the body must be a JSON object');
-        request = route.request.encode(route.request.fromObject(json as Record<string, unknown>)).finish();
+        // Through the protobuf encoding, so the handler gets exactly what a gRPC call would carry.
+        request = route.method.decode(Buffer.from(route.request.encode(route.request.fromObject(json as Record<string, unknown>)).finish()));
       } catch (error) {
         return answerError(res, { code: GrpcStatus.INVALID_ARGUMENT, details: `invalid ${route.request.name} JSON: ${(error as Error).message}` });
       }
@@ -152,7 +153,7 @@ export class EtcdJsonGateway {
 }
 
 /** The gRPC server's unary call interface over one gateway request. */
-function gatewayCall(route: Route, req: IncomingMessage, body: Uint8Array, res: ServerResponse): GrpcUnaryCall {
+function gatewayCall(route: Route, req: IncomingMessage, request: unknown, res: ServerResponse): GrpcUnaryCall {
   let ended = false;
   const finish = (send: () => void): void => {
     if (ended) return;
@@ -163,7 +164,7 @@ function gatewayCall(route: Route, req: IncomingMessage, body: Uint8Array, res: 
   res.once('close', () => (ended = true));
   return {
     path: route.method.path,
-    request: route.method.decode(Buffer.from(body)),
+    request,
     metadata: authorizationMetadata(req),
     clientName: verifiedClientName(req.socket),
     get cancelled() {
@@ -171,8 +172,13 @@ function gatewayCall(route: Route, req: IncomingMessage, body: Uint8Array, res: 
     },
     respond: (message) =>
       finish(() => {
-        const json = route.response.toObject(route.response.decode(route.method.encode(message)), TO_JSON);
-        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(json));
+        let json: string;
+        try {
+          json = JSON.stringify(route.response.toObject(route.response.decode(route.method.encode(message)), TO_JSON));
+        } catch (error) {
+          return answerError(res, { code: GrpcStatus.INTERNAL, details: `cannot encode the ${route.response.name}: ${(error as Error).message}` });
+        }
+        res.writeHead(200, { 'content-type': 'application/json' }).end(json);
       }),
     fail: (error) => finish(() => answerError(res, error)),
   };
