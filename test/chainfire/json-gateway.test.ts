@@ -1,9 +1,10 @@
 // etcd's JSON gateway on the gRPC port (api/json-gateway.ts), driven with curl as etcd's docs do:
-// log in, put, range, txn, lease, status and member list in protobuf's JSON mapping, the refusals
-// with their HTTP statuses, and etcdctl still speaking gRPC on the same port to the same data.
+// log in, put, range, txn, lease, status and member list in protobuf's JSON mapping; a watch and
+// lease keep-alives streamed as `{"result": …}` lines; the refusals with their HTTP statuses; and
+// etcdctl still speaking gRPC on the same port to the same data.
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EtcdTestServer, requireEtcdctl } from './etcdctl-harness.ts';
+import { EtcdTestServer, requireEtcdctl, waitFor } from './etcdctl-harness.ts';
 
 const b64 = (text: string) => Buffer.from(text).toString('base64');
 
@@ -62,11 +63,48 @@ describe('etcd JSON gateway', () => {
     expect((await post('/v3/kv/put', 'not json')).status).toBe(400);
     expect((await post('/v3/kv/put', '[1]')).body['error']).toContain('a JSON object');
     expect((await post('/v3/kv/put', { key: 'not base64!', value: b64('y') })).status).toBe(400);
-    const watch = await post('/v3/watch', {});
-    expect([watch.status, watch.body['error']]).toEqual([501, expect.stringContaining('use the gRPC API')]);
+    expect((await post('/v3/watch', '{"create_request": {"key": "a"}} oops')).status).toBe(400);
     expect((await post('/v3/nothing', {})).status).toBe(404);
     const got = await execa('curl', ['-sS', '-o', '/dev/null', '-w', '%{http_code}', `http://127.0.0.1:${t.port}/v3/kv/range`], { reject: false });
     expect(got.stdout).toBe('405');
     expect(t.store.revision).toBe(before);
+  });
+
+  it('streams a watch as result lines until the client goes, and keeps leases alive', async () => {
+    const watch = execa('curl', ['-sS', '-N', '-X', 'POST', '-H', `Authorization: ${token}`, '-d', JSON.stringify({ create_request: { key: b64('w/'), range_end: b64('w0') } }), `http://127.0.0.1:${t.port}/v3/watch`], { reject: false });
+    const lines: Array<Record<string, any>> = [];
+    let buffered = '';
+    watch.stdout!.on('data', (chunk: Buffer) => {
+      buffered += chunk.toString();
+      for (let nl = buffered.indexOf('\n'); nl >= 0; nl = buffered.indexOf('\n')) {
+        lines.push(JSON.parse(buffered.slice(0, nl)));
+        buffered = buffered.slice(nl + 1);
+      }
+    });
+    await waitFor(() => lines.length > 0, 5_000);
+    expect(lines[0]!['result']).toMatchObject({ created: true });
+    await post('/v3/kv/put', { key: b64('w/1'), value: b64('one') });
+    await post('/v3/kv/deleterange', { key: b64('w/1') });
+    await waitFor(() => lines.flatMap((l) => l['result'].events ?? []).length === 2, 5_000);
+    expect(lines.flatMap((l) => l['result'].events ?? []).map((e: Record<string, any>) => `${e.type ?? 'PUT'} ${Buffer.from(e.kv.key, 'base64').toString()}`)).toEqual(['PUT w/1', 'DELETE w/1']);
+    // The body ended long ago (the client's half-close): the watch went on until now.
+    watch.kill('SIGINT');
+    await watch;
+
+    const lease = await post('/v3/lease/grant', { TTL: 30 });
+    const keepAlive = await execa('curl', ['-sS', '-X', 'POST', '-H', `Authorization: ${token}`, '-d', `{"ID": "${lease.body['ID']}"}\n{"ID": "${lease.body['ID']}"}`, `http://127.0.0.1:${t.port}/v3/lease/keepalive`], { reject: false });
+    const answers = keepAlive.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, any>);
+    expect(answers.map((a) => [a['result'].ID, a['result'].TTL])).toEqual([[lease.body['ID'], '30'], [lease.body['ID'], '30']]);
+  });
+
+  it('a server shutting down ends the watches it streams through the gateway', async () => {
+    const other = new EtcdTestServer();
+    await other.start();
+    const watch = execa('curl', ['-sS', '-N', '-X', 'POST', '-d', JSON.stringify({ create_request: { key: b64('x') } }), `http://127.0.0.1:${other.port}/v3/watch`], { reject: false });
+    let out = '';
+    watch.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    await waitFor(() => out.includes('"created":true'), 5_000);
+    await other.stop();
+    expect((await watch).exitCode).not.toBeNull();
   });
 });

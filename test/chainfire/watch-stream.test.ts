@@ -1,5 +1,5 @@
-// The Watch stream's progress notifications and fragmentation, seen on the wire by a bare gRPC
-// client (etcdctl 3.4 has no flag for either), against a real single-voter chainfire.
+// The Watch stream's progress notifications, fragmentation and half-close, seen on the wire by a
+// bare gRPC client (etcdctl 3.4 has no flag for them), against a real single-voter chainfire.
 import { describe, expect, it } from 'vitest';
 import { withGrpcClient } from './grpc-client.ts';
 import { EtcdTestServer, sleep, waitFor } from './etcdctl-harness.ts';
@@ -36,6 +36,19 @@ describe('chainfire watch streams', () => {
     const afterEvent = responses.slice(responses.findIndex((r) => r['events'].length === 1));
     for (const r of afterEvent.filter((x) => isProgress(x, notifying!))) expect(BigInt(r['header'].revision)).toBeGreaterThanOrEqual(revision + 1n);
     call.end();
+  });
+
+  it('keeps watching after the client half-closes, as etcd does; a cancel ends it', async () => {
+    const { call, responses } = grpc().watch();
+    call.write({ create_request: { key: b('h/'), range_end: b('h0') } });
+    await waitFor(() => responses.some((r) => r['created']));
+    call.end();
+    await sleep(50);
+    await grpc().unary('KV', 'Put', { key: b('h/1'), value: b('after the half-close') });
+    await waitFor(() => responses.some((r) => r['events'].length === 1));
+    const ended = new Promise<unknown>((resolve) => call.on('status', resolve));
+    call.cancel();
+    expect(await ended).toMatchObject({ code: 1 });
   });
 
   it('answers a progress request for the whole stream with the current revision', async () => {

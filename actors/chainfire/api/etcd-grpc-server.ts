@@ -14,7 +14,7 @@ import { realEnv } from '../../../runtime/env/real-env.ts';
 import type { Env } from '../../../runtime/env/env.ts';
 import { GrpcServer } from '../../../runtime/grpc/grpc-server.ts';
 import type { ApiTls } from '../../../runtime/http/api-tls.ts';
-import type { GrpcMetadata, GrpcMethod, GrpcStreamCall, GrpcUnaryCall, GrpcUnaryMethod } from '../../../runtime/grpc/grpc-server.ts';
+import type { GrpcMetadata, GrpcMethod, GrpcStreamCall, GrpcUnaryCall } from '../../../runtime/grpc/grpc-server.ts';
 import { UltraError } from '../../../runtime/errors.ts';
 import type { Logger } from '../../../runtime/log/logger.ts';
 import { etcdError, etcdReason } from '../core/errors.ts';
@@ -133,7 +133,7 @@ export class EtcdGrpcServer {
       grpcMethods(name, name === 'KV' ? this.#measuringWrites(definitions.KV) : definitions[name], implementations[name]),
     );
     const gateway = new EtcdJsonGateway(
-      methods.filter((m): m is GrpcUnaryMethod => m.kind === 'unary'),
+      methods,
       // JSON spells bytes in base64 (4/3 of them) and adds field names.
       2 * this.#maxRequestBytes + GRPC_OVERHEAD_BYTES,
     );

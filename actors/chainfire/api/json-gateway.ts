@@ -7,12 +7,15 @@
 // written, where etcd's jsonpb leaves it out; a JSON client reads both alike), errors
 // `{"error", "code", "message"}` with the gRPC code and its HTTP status, as grpc-gateway writes them.
 // `Authorization: <token>` carries an etcd token (from /v3/auth/authenticate), as etcd's gateway
-// reads it. The streaming methods (watch, lease keep-alive, snapshot) are not served here.
+// reads it. Streaming methods (watch, lease keep-alive, snapshot) take one or more JSON requests
+// in the body and answer with one `{"result": …}` line per response, chunked, as grpc-gateway
+// streams them; the body's end is the client's half-close, after which a watch goes on until the
+// client disconnects.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
-import type { GrpcMetadata, GrpcUnaryCall, GrpcUnaryMethod } from '../../../runtime/grpc/grpc-server.ts';
+import type { GrpcMetadata, GrpcMethod, GrpcStreamCall, GrpcUnaryCall } from '../../../runtime/grpc/grpc-server.ts';
 import { GrpcStatus, type GrpcError } from '../../../runtime/grpc/status.ts';
 import { verifiedClientName } from '../../../runtime/http/api-tls.ts';
 
@@ -23,8 +26,10 @@ const GATEWAY_PATHS: Readonly<Record<string, readonly string[]>> = {
   '/etcdserverpb.KV/DeleteRange': ['/v3/kv/deleterange'],
   '/etcdserverpb.KV/Txn': ['/v3/kv/txn'],
   '/etcdserverpb.KV/Compact': ['/v3/kv/compaction'],
+  '/etcdserverpb.Watch/Watch': ['/v3/watch'],
   '/etcdserverpb.Lease/LeaseGrant': ['/v3/lease/grant'],
   '/etcdserverpb.Lease/LeaseRevoke': ['/v3/lease/revoke', '/v3/kv/lease/revoke'],
+  '/etcdserverpb.Lease/LeaseKeepAlive': ['/v3/lease/keepalive'],
   '/etcdserverpb.Lease/LeaseTimeToLive': ['/v3/lease/timetolive', '/v3/kv/lease/timetolive'],
   '/etcdserverpb.Lease/LeaseLeases': ['/v3/lease/leases', '/v3/kv/lease/leases'],
   '/etcdserverpb.Cluster/MemberAdd': ['/v3/cluster/member/add'],
@@ -37,6 +42,7 @@ const GATEWAY_PATHS: Readonly<Record<string, readonly string[]>> = {
   '/etcdserverpb.Maintenance/Defragment': ['/v3/maintenance/defragment'],
   '/etcdserverpb.Maintenance/Hash': ['/v3/maintenance/hash'],
   '/etcdserverpb.Maintenance/HashKV': ['/v3/maintenance/hashkv'],
+  '/etcdserverpb.Maintenance/Snapshot': ['/v3/maintenance/snapshot'],
   '/etcdserverpb.Maintenance/MoveLeader': ['/v3/maintenance/transfer-leadership'],
   '/etcdserverpb.Auth/AuthEnable': ['/v3/auth/enable'],
   '/etcdserverpb.Auth/AuthDisable': ['/v3/auth/disable'],
@@ -56,9 +62,6 @@ const GATEWAY_PATHS: Readonly<Record<string, readonly string[]>> = {
   '/etcdserverpb.Auth/RoleGrantPermission': ['/v3/auth/role/grant'],
   '/etcdserverpb.Auth/RoleRevokePermission': ['/v3/auth/role/revoke'],
 };
-
-/** The streaming methods' gateway paths: answered 501, saying to use gRPC. */
-const STREAMING_PATHS = ['/v3/watch', '/v3/lease/keepalive', '/v3/maintenance/snapshot'];
 
 /** grpc-gateway's HTTP status for each gRPC code (runtime.HTTPStatusFromCode). */
 const HTTP_STATUS: Readonly<Record<number, number>> = {
@@ -85,7 +88,7 @@ const HTTP_STATUS: Readonly<Record<number, number>> = {
 const TO_JSON: protobuf.IConversionOptions = { longs: String, enums: String, bytes: String };
 
 interface Route {
-  readonly method: GrpcUnaryMethod;
+  readonly method: GrpcMethod;
   readonly request: protobuf.Type;
   readonly response: protobuf.Type;
 }
@@ -94,9 +97,11 @@ export class EtcdJsonGateway {
   readonly #routes = new Map<string, Route>();
   readonly #maxBodyBytes: number;
   readonly #server: Server;
+  /** The connections handed over; the HTTP server never listens itself, so it does not track them. */
+  readonly #sockets = new Set<Socket>();
 
-  /** `methods`: the gRPC server's unary methods; `maxBodyBytes`: the largest JSON body read. */
-  constructor(methods: readonly GrpcUnaryMethod[], maxBodyBytes: number) {
+  /** `methods`: the gRPC server's; `maxBodyBytes`: the largest JSON body read. */
+  constructor(methods: readonly GrpcMethod[], maxBodyBytes: number) {
     const root = new protobuf.Root().loadSync(fileURLToPath(new URL('./proto/rpc.proto', import.meta.url)), { keepCase: true });
     for (const method of methods) {
       const rpc = root.lookup(method.path.slice(1).replace('/', '.')) as protobuf.Method;
@@ -109,22 +114,21 @@ export class EtcdJsonGateway {
 
   /** Serves an HTTP/1.1 connection the gRPC server handed over. */
   accept(socket: Socket): void {
+    this.#sockets.add(socket);
+    socket.once('close', () => this.#sockets.delete(socket));
     this.#server.emit('connection', socket);
   }
 
-  /** Closes every connection it serves (the gRPC server stops accepting them). */
+  /** Closes every connection it serves, open watches included (the gRPC server stops accepting them). */
   close(): void {
-    this.#server.closeAllConnections();
+    for (const socket of this.#sockets) socket.destroy();
+    this.#sockets.clear();
   }
 
   #handle(req: IncomingMessage, res: ServerResponse): void {
     const path = (req.url ?? '/').split('?')[0]!;
     const route = this.#routes.get(path);
-    if (route === undefined) {
-      const streaming = STREAMING_PATHS.includes(path);
-      const details = streaming ? `${path} streams; the JSON gateway serves unary calls only: use the gRPC API` : `no gateway route ${path} (POST /v3/kv/range, /v3/kv/put, …)`;
-      return answerError(res, { code: streaming ? GrpcStatus.UNIMPLEMENTED : GrpcStatus.NOT_FOUND, details });
-    }
+    if (route === undefined) return answerError(res, { code: GrpcStatus.NOT_FOUND, details: `no gateway route ${path} (POST /v3/kv/range, /v3/kv/put, …)` });
     if (req.method !== 'POST') {
       res.setHeader('allow', 'POST');
       return answerError(res, { code: GrpcStatus.UNIMPLEMENTED, details: `${req.method} ${path}: the gateway takes POST with a JSON body` }, 405);
@@ -137,34 +141,53 @@ export class EtcdJsonGateway {
     });
     req.on('end', () => {
       if (size > this.#maxBodyBytes) return answerError(res, { code: GrpcStatus.INVALID_ARGUMENT, details: 'etcdserver: request is too large' });
-      let request: unknown;
+      let requests: unknown[];
       try {
         const text = Buffer.concat(chunks).toString('utf8');
-        const json: unknown = text.trim() === '' ? {} : JSON.parse(text);
-        if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new Error('the body must be a JSON object');
+        const objects = route.method.kind === 'bidi' ? jsonObjects(text) : [text.trim() === '' ? {} : JSON.parse(text)];
         // Through the protobuf encoding, so the handler gets exactly what a gRPC call would carry.
-        request = route.method.decode(Buffer.from(route.request.encode(route.request.fromObject(json as Record<string, unknown>)).finish()));
+        requests = objects.map((json) => {
+          if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new Error('the body must be a JSON object');
+          return route.method.decode(Buffer.from(route.request.encode(route.request.fromObject(json as Record<string, unknown>)).finish()));
+        });
       } catch (error) {
         return answerError(res, { code: GrpcStatus.INVALID_ARGUMENT, details: `invalid ${route.request.name} JSON: ${(error as Error).message}` });
       }
-      route.method.handle(gatewayCall(route, req, request, res));
+      const call = gatewayCall(route, req, requests, res);
+      if (route.method.kind === 'unary') route.method.handle(call);
+      else route.method.handle(call);
     });
   }
 }
 
-/** The gRPC server's unary call interface over one gateway request. */
-function gatewayCall(route: Route, req: IncomingMessage, request: unknown, res: ServerResponse): GrpcUnaryCall {
+/**
+ * The gRPC server's call interface over one gateway request: a unary call answers once; a streaming
+ * one writes a `{"result": …}` line per response and hears the body's requests, then its end.
+ */
+function gatewayCall(route: Route, req: IncomingMessage, requests: readonly unknown[], res: ServerResponse): GrpcUnaryCall & GrpcStreamCall {
   let ended = false;
+  const cancelListeners: Array<() => void> = [];
+  const toJson = (message: unknown): unknown => route.response.toObject(route.response.decode(route.method.encode(message)), TO_JSON);
+  // A client gone before the end: the call is cancelled, nothing more is sent.
+  res.once('close', () => {
+    if (ended) return;
+    ended = true;
+    for (const listener of cancelListeners) listener();
+  });
   const finish = (send: () => void): void => {
     if (ended) return;
     ended = true;
     send();
   };
-  // A client gone before the answer: nothing more to send.
-  res.once('close', () => (ended = true));
+  const fail = (error: GrpcError): void =>
+    finish(() => {
+      if (!res.headersSent) return answerError(res, error);
+      // Mid-stream, as grpc-gateway ends a stream that failed.
+      res.end(`${JSON.stringify({ error: { grpc_code: error.code, http_code: HTTP_STATUS[error.code] ?? 500, message: error.details } })}\n`);
+    });
   return {
     path: route.method.path,
-    request,
+    request: route.method.kind === 'bidi' ? undefined : requests[0],
     metadata: authorizationMetadata(req),
     clientName: verifiedClientName(req.socket),
     get cancelled() {
@@ -174,14 +197,48 @@ function gatewayCall(route: Route, req: IncomingMessage, request: unknown, res: 
       finish(() => {
         let json: string;
         try {
-          json = JSON.stringify(route.response.toObject(route.response.decode(route.method.encode(message)), TO_JSON));
+          json = JSON.stringify(toJson(message));
         } catch (error) {
           return answerError(res, { code: GrpcStatus.INTERNAL, details: `cannot encode the ${route.response.name}: ${(error as Error).message}` });
         }
         res.writeHead(200, { 'content-type': 'application/json' }).end(json);
       }),
-    fail: (error) => finish(() => answerError(res, error)),
+    fail,
+    onMessages: (onMessage, onEnd) => {
+      for (const request of requests) onMessage(request);
+      onEnd();
+    },
+    onCancel: (listener) => void cancelListeners.push(listener),
+    write: (message) => {
+      if (ended) return false;
+      if (!res.headersSent) res.writeHead(200, { 'content-type': 'application/json' });
+      return res.write(`${JSON.stringify({ result: toJson(message) })}\n`);
+    },
+    onceDrain: (listener) => void res.once('drain', listener),
+    end: () => finish(() => (res.headersSent ? res.end() : res.writeHead(200, { 'content-type': 'application/json' }).end())),
   };
+}
+
+/** The JSON objects in a streaming call's body: one, or several one after another (whitespace between). */
+function jsonObjects(text: string): unknown[] {
+  const objects: unknown[] = [];
+  let depth = 0;
+  let inString = false;
+  let start = -1;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (inString) {
+      if (c === '\\') i++;
+      else if (c === '"') inString = false;
+    } else if (c === '"') inString = true;
+    else if (c === '{' || c === '[') {
+      if (depth++ === 0) start = i;
+    } else if (c === '}' || c === ']') {
+      if (--depth === 0) objects.push(JSON.parse(text.slice(start, i + 1)));
+    } else if (depth === 0 && c.trim() !== '') throw new Error(`unexpected ${JSON.stringify(c)} between JSON objects`);
+  }
+  if (depth !== 0 || inString) throw new Error('the body ends inside a JSON value');
+  return objects.length === 0 ? [{}] : objects;
 }
 
 /** etcd's gateway takes the token from the `Authorization` header (the `token` metadata of a gRPC call). */

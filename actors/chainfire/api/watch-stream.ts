@@ -212,10 +212,10 @@ export function serveWatchStream(call: GrpcStreamCall, deps: WatchStreamDeps): v
   // One request at a time, in order: clients match `created` responses to their creates by order.
   handleInOrder(call, {
     handle: (w) => handle(w as WireMessage),
-    close: () => {
-      cleanup();
-      call.end();
-    },
+    // As etcd: the client's half-close ends no watch (etcd's recvLoop returns on EOF and the
+    // stream goes on); a cancel, a disconnect or the server's shutdown does (onCancel). The JSON
+    // gateway relies on it: its request body ends before the events come.
+    close: () => undefined,
     fail,
     ended: () => ended,
   });
