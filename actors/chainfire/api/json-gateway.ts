@@ -211,8 +211,15 @@ function gatewayCall(route: Route, req: IncomingMessage, requests: readonly unkn
     onCancel: (listener) => void cancelListeners.push(listener),
     write: (message) => {
       if (ended) return false;
+      let line: string;
+      try {
+        line = `${JSON.stringify({ result: toJson(message) })}\n`;
+      } catch (error) {
+        fail({ code: GrpcStatus.INTERNAL, details: `cannot encode the ${route.response.name}: ${(error as Error).message}` });
+        return false;
+      }
       if (!res.headersSent) res.writeHead(200, { 'content-type': 'application/json' });
-      return res.write(`${JSON.stringify({ result: toJson(message) })}\n`);
+      return res.write(line);
     },
     onceDrain: (listener) => void res.once('drain', listener),
     end: () => finish(() => (res.headersSent ? res.end() : res.writeHead(200, { 'content-type': 'application/json' }).end())),
