@@ -1,7 +1,7 @@
 // etcd's JSON gateway on the gRPC port (api/json-gateway.ts), driven with curl as etcd's docs do:
-// log in, put, range, txn, lease, status and member list in protobuf's JSON mapping; a watch and
-// lease keep-alives streamed as `{"result": …}` lines; the refusals with their HTTP statuses; and
-// etcdctl still speaking gRPC on the same port to the same data.
+// log in, put, range, txn, lease, status and member list in protobuf's JSON mapping; /health and
+// /version; a watch and lease keep-alives streamed as `{"result": …}` lines; the refusals with
+// their HTTP statuses; and etcdctl still speaking gRPC on the same port to the same data.
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EtcdTestServer, requireEtcdctl, waitFor } from './etcdctl-harness.ts';
@@ -40,6 +40,17 @@ describe('etcd JSON gateway', () => {
     expect(txn.body).toMatchObject({ succeeded: true, responses: [{ response_put: {} }] });
     const e = await t.etcdctl(['--user', 'root:secret', 'get', 'foo', '--print-value-only']);
     expect(e.stdout).toBe('baz');
+  });
+
+  it('answers GET /health and /version on the gRPC port, as etcd\'s client port does', async () => {
+    const get = async (path: string) => {
+      const r = await execa('curl', ['-sS', '-w', '\n%{http_code}', `http://127.0.0.1:${t.port}${path}`], { reject: false });
+      const lines = r.stdout.split('\n');
+      return { status: Number(lines.pop()), body: JSON.parse(lines.join('\n')) as Record<string, any> };
+    };
+    expect(await get('/health')).toEqual({ status: 200, body: { health: 'true' } });
+    const version = (await post('/v3/maintenance/status', {})).body['version'];
+    expect(await get('/version')).toEqual({ status: 200, body: { etcdserver: version, etcdcluster: version } });
   });
 
   it('grants a lease, and answers status and member list', async () => {

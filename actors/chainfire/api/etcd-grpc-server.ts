@@ -25,6 +25,7 @@ import type { AuthCheck, CallCredentials, ClusterCredential, EtcdAuthenticator }
 import { AUTH_UNAVAILABLE, CredentialAuth, customCheck, openAccess, PERMISSION_DENIED } from './etcd-auth.ts';
 import { ETCD_SERVICES, etcdServiceDefinitions } from './etcd-proto.ts';
 import { EtcdJsonGateway } from './json-gateway.ts';
+import { isHealthy } from './rest-api.ts';
 import type { EtcdServiceName } from './etcd-proto.ts';
 import type { GrpcError } from './grpc-errors.ts';
 import {
@@ -136,6 +137,7 @@ export class EtcdGrpcServer {
       methods,
       // JSON spells bytes in base64 (4/3 of them) and adds field names.
       2 * this.#maxRequestBytes + GRPC_OVERHEAD_BYTES,
+      { healthy: () => isHealthy(this.#service), version: async () => (await this.#service.status()).version },
     );
     this.#gateway = gateway;
     const server = new GrpcServer({ methods, maxReceiveMessageBytes: this.#maxRequestBytes + GRPC_OVERHEAD_BYTES, env: this.#env, log: this.#log, tls: this.#tls, http1: (socket) => gateway.accept(socket) });

@@ -7,7 +7,7 @@
 // written, where etcd's jsonpb leaves it out; a JSON client reads both alike), errors
 // `{"error", "code", "message"}` with the gRPC code and its HTTP status, as grpc-gateway writes them.
 // `Authorization: <token>` carries an etcd token (from /v3/auth/authenticate), as etcd's gateway
-// reads it. Streaming methods (watch, lease keep-alive, snapshot) take one or more JSON requests
+// reads it. `GET /health` and `GET /version` answer as etcd's client port does. Streaming methods (watch, lease keep-alive, snapshot) take one or more JSON requests
 // in the body and answer with one `{"result": …}` line per response, chunked, as grpc-gateway
 // streams them; the body's end is the client's half-close, after which a watch goes on until the
 // client disconnects.
@@ -93,15 +93,25 @@ interface Route {
   readonly response: protobuf.Type;
 }
 
+/** What the gateway answers to GET, besides the gRPC methods: etcd's /health and /version. */
+export interface GatewayInfo {
+  /** A leader is known and no alarm is raised. */
+  readonly healthy: () => Promise<boolean>;
+  /** The etcd version this server speaks (Maintenance.Status's). */
+  readonly version: () => Promise<string>;
+}
+
 export class EtcdJsonGateway {
   readonly #routes = new Map<string, Route>();
+  readonly #info: GatewayInfo;
   readonly #maxBodyBytes: number;
   readonly #server: Server;
   /** The connections handed over; the HTTP server never listens itself, so it does not track them. */
   readonly #sockets = new Set<Socket>();
 
   /** `methods`: the gRPC server's; `maxBodyBytes`: the largest JSON body read. */
-  constructor(methods: readonly GrpcMethod[], maxBodyBytes: number) {
+  constructor(methods: readonly GrpcMethod[], maxBodyBytes: number, info: GatewayInfo) {
+    this.#info = info;
     const root = new protobuf.Root().loadSync(fileURLToPath(new URL('./proto/rpc.proto', import.meta.url)), { keepCase: true });
     for (const method of methods) {
       const rpc = root.lookup(method.path.slice(1).replace('/', '.')) as protobuf.Method;
@@ -127,6 +137,17 @@ export class EtcdJsonGateway {
 
   #handle(req: IncomingMessage, res: ServerResponse): void {
     const path = (req.url ?? '/').split('?')[0]!;
+    if (req.method === 'GET' && path === '/health') {
+      void this.#info.healthy().then((healthy) => answerJson(res, healthy ? 200 : 503, { health: String(healthy) }));
+      return;
+    }
+    if (req.method === 'GET' && path === '/version') {
+      this.#info.version().then(
+        (version) => answerJson(res, 200, { etcdserver: version, etcdcluster: version }),
+        (error: unknown) => answerError(res, { code: GrpcStatus.UNAVAILABLE, details: `version unknown: ${(error as Error).message}` }),
+      );
+      return;
+    }
     const route = this.#routes.get(path);
     if (route === undefined) return answerError(res, { code: GrpcStatus.NOT_FOUND, details: `no gateway route ${path} (POST /v3/kv/range, /v3/kv/put, …)` });
     if (req.method !== 'POST') {
@@ -255,5 +276,9 @@ function authorizationMetadata(req: IncomingMessage): GrpcMetadata {
 }
 
 function answerError(res: ServerResponse, error: GrpcError, status = HTTP_STATUS[error.code] ?? 500): void {
-  res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify({ error: error.details, code: error.code, message: error.details }));
+  answerJson(res, status, { error: error.details, code: error.code, message: error.details });
+}
+
+function answerJson(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
 }

@@ -24,8 +24,7 @@ export function chainfireRestRoutes(service: ChainfireService, system: ActorSyst
       path: '/health',
       auth: false,
       handle: async () => {
-        const status = await service.status().catch(() => undefined);
-        const healthy = status !== undefined && status.leader !== 0n && status.errors.length === 0;
+        const healthy = await isHealthy(service);
         return { status: healthy ? 200 : 503, body: { health: String(healthy) } };
       },
     },
@@ -73,4 +72,10 @@ export function chainfireRestRoutes(service: ChainfireService, system: ActorSyst
       },
     },
   ];
+}
+
+/** etcd's /health: a leader is known and no alarm is raised. */
+export async function isHealthy(service: ChainfireService): Promise<boolean> {
+  const status = await service.status().catch(() => undefined);
+  return status !== undefined && status.leader !== 0n && status.errors.length === 0;
 }
