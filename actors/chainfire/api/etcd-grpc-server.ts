@@ -133,14 +133,16 @@ export class EtcdGrpcServer {
     const methods = ETCD_SERVICES.flatMap((name) =>
       grpcMethods(name, name === 'KV' ? this.#measuringWrites(definitions.KV) : definitions[name], implementations[name]),
     );
-    const gateway = new EtcdJsonGateway(
-      methods,
-      // JSON spells bytes in base64 (4/3 of them) and adds field names.
-      2 * this.#maxRequestBytes + GRPC_OVERHEAD_BYTES,
-      { healthy: () => isHealthy(this.#service), version: async () => (await this.#service.status()).version },
-    );
-    this.#gateway = gateway;
-    const server = new GrpcServer({ methods, maxReceiveMessageBytes: this.#maxRequestBytes + GRPC_OVERHEAD_BYTES, env: this.#env, log: this.#log, tls: this.#tls, http1: (socket) => gateway.accept(socket) });
+    // Built at the first HTTP/1.1 connection: loading the protos for the JSON mapping takes tens of
+    // milliseconds that a node whose clients all speak gRPC need not spend at start.
+    const gateway = (): EtcdJsonGateway =>
+      (this.#gateway ??= new EtcdJsonGateway(
+        methods,
+        // JSON spells bytes in base64 (4/3 of them) and adds field names.
+        2 * this.#maxRequestBytes + GRPC_OVERHEAD_BYTES,
+        { healthy: () => isHealthy(this.#service), version: async () => (await this.#service.status()).version },
+      ));
+    const server = new GrpcServer({ methods, maxReceiveMessageBytes: this.#maxRequestBytes + GRPC_OVERHEAD_BYTES, env: this.#env, log: this.#log, tls: this.#tls, http1: (socket) => gateway().accept(socket) });
     this.#server = server;
     const port = await server.listen(this.#port, this.#host).catch((error: unknown) => {
       this.#server = undefined;
@@ -156,6 +158,7 @@ export class EtcdGrpcServer {
     const server = this.#server;
     this.#server = undefined;
     this.#gateway?.close();
+    this.#gateway = undefined;
     return server === undefined ? Promise.resolve() : server.close();
   }
 

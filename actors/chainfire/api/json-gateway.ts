@@ -84,6 +84,14 @@ const HTTP_STATUS: Readonly<Record<number, number>> = {
   [GrpcStatus.UNAUTHENTICATED]: 401,
 };
 
+let loadedRoot: protobuf.Root | undefined;
+
+/** etcd's protos as protobufjs types (proto/rpc.proto and its imports), loaded once per process. */
+function etcdProtoRoot(): protobuf.Root {
+  loadedRoot ??= new protobuf.Root().loadSync(fileURLToPath(new URL('./proto/rpc.proto', import.meta.url)), { keepCase: true });
+  return loadedRoot;
+}
+
 /** Both directions of protobuf's JSON mapping, as etcd's gateway (jsonpb, original field names) writes them. */
 const TO_JSON: protobuf.IConversionOptions = { longs: String, enums: String, bytes: String };
 
@@ -112,7 +120,7 @@ export class EtcdJsonGateway {
   /** `methods`: the gRPC server's; `maxBodyBytes`: the largest JSON body read. */
   constructor(methods: readonly GrpcMethod[], maxBodyBytes: number, info: GatewayInfo) {
     this.#info = info;
-    const root = new protobuf.Root().loadSync(fileURLToPath(new URL('./proto/rpc.proto', import.meta.url)), { keepCase: true });
+    const root = etcdProtoRoot();
     for (const method of methods) {
       const rpc = root.lookup(method.path.slice(1).replace('/', '.')) as protobuf.Method;
       const route = { method, request: root.lookupType(rpc.requestType), response: root.lookupType(rpc.responseType) };
